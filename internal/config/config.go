@@ -1,0 +1,272 @@
+// Package config turns environment variables and flags into one validated
+// Config. Every problem is reported as one line; callers print them and exit
+// with status 2.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultBaseURL is Bitnovo Pay's production API.
+const DefaultBaseURL = "https://pos.bitnovo.com"
+
+// Mode says whether the server talks to the real provider or to the
+// built-in fakes.
+type Mode string
+
+const (
+	ModeLive    Mode = "live"
+	ModeSandbox Mode = "sandbox"
+)
+
+// Config is everything the server needs, parsed once at start-up.
+type Config struct {
+	Mode Mode
+
+	DeviceID     string // BITNOVO_DEVICE_ID (UUID); empty in sandbox mode
+	DeviceSecret string // BITNOVO_DEVICE_SECRET (64 hex chars), optional
+	BaseURL      string // BITNOVO_BASE_URL; in sandbox mode filled in once the fake listens
+
+	DataDir  string // CRYPTOPAY_DATA_DIR
+	LogLevel string // LOG_LEVEL: debug | info | warn | error
+
+	APITimeout  time.Duration // API_TIMEOUT (ms): per HTTP attempt
+	MaxRetries  int           // MAX_RETRIES: retries of safe (GET) requests
+	RetryDelay  time.Duration // RETRY_DELAY (ms): first backoff step
+	ToolTimeout time.Duration // CRYPTOPAY_TOOL_TIMEOUT (ms): overall deadline of one tool call
+}
+
+// Sandbox reports whether the server runs against the built-in fakes.
+func (c Config) Sandbox() bool { return c.Mode == ModeSandbox }
+
+// String describes the configuration with secrets masked, for the start-up log line.
+func (c Config) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "mode=%s", c.Mode)
+	if c.Mode == ModeLive {
+		fmt.Fprintf(&b, " device_id=%s base_url=%s", MaskID(c.DeviceID), c.BaseURL)
+	}
+	fmt.Fprintf(&b, " device_secret=%s", presence(c.DeviceSecret))
+	fmt.Fprintf(&b, " data_dir=%s api_timeout=%s max_retries=%d tool_timeout=%s log_level=%s",
+		c.DataDir, c.APITimeout, c.MaxRetries, c.ToolTimeout, c.LogLevel)
+	return b.String()
+}
+
+func presence(s string) string {
+	if s == "" {
+		return "unset"
+	}
+	return "set"
+}
+
+// MaskID keeps the first and last four characters of an identifier:
+// "12345678-****-****-****-********90ab" style.
+func MaskID(id string) string {
+	if len(id) <= 8 {
+		return strings.Repeat("*", len(id))
+	}
+	var b strings.Builder
+	for i, r := range id {
+		switch {
+		case i < 8 || i >= len(id)-4 || r == '-':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('*')
+		}
+	}
+	return b.String()
+}
+
+// Flags are command-line overrides; empty values mean "not given".
+type Flags struct {
+	DataDir  string
+	LogLevel string
+	Sandbox  bool
+}
+
+// ErrInvalid wraps every configuration problem.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Problems is a list of one-line configuration errors.
+type Problems []string
+
+func (p Problems) Error() string { return strings.Join(p, "\n") }
+
+// Unwrap lets errors.Is(err, ErrInvalid) match.
+func (p Problems) Unwrap() error { return ErrInvalid }
+
+var (
+	uuidRE   = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	secretRE = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+)
+
+// Load reads the environment through getenv (os.Getenv in production) and
+// applies flags on top. It returns every problem found, not just the first.
+func Load(getenv func(string) string, f Flags) (Config, error) {
+	var p Problems
+	get := func(k string) string { return strings.TrimSpace(getenv(k)) }
+
+	c := Config{Mode: ModeLive}
+	c.DeviceID = get("BITNOVO_DEVICE_ID")
+	c.DeviceSecret = get("BITNOVO_DEVICE_SECRET")
+	c.BaseURL = get("BITNOVO_BASE_URL")
+
+	sandbox, err := parseBool(get("CRYPTOPAY_SANDBOX"), false)
+	if err != nil {
+		p = append(p, "CRYPTOPAY_SANDBOX: "+err.Error())
+	}
+	if sandbox || f.Sandbox || c.DeviceID == "" {
+		c.Mode = ModeSandbox
+	}
+
+	if c.Mode == ModeLive {
+		if !uuidRE.MatchString(c.DeviceID) {
+			p = append(p, "BITNOVO_DEVICE_ID: must be a UUID like xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (copy it from the Bitnovo Pay dashboard)")
+		}
+		if c.BaseURL == "" {
+			c.BaseURL = DefaultBaseURL
+		}
+		if msg := checkBaseURL(c.BaseURL); msg != "" {
+			p = append(p, "BITNOVO_BASE_URL: "+msg)
+		}
+		c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	} else {
+		c.BaseURL = "" // the sandbox fills it in
+	}
+	if c.DeviceSecret != "" && !secretRE.MatchString(c.DeviceSecret) {
+		p = append(p, fmt.Sprintf("BITNOVO_DEVICE_SECRET: must be exactly 64 hexadecimal characters (got %d characters)", len(c.DeviceSecret)))
+	}
+
+	c.LogLevel = strings.ToLower(firstNonEmpty(f.LogLevel, get("LOG_LEVEL"), "info"))
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		p = append(p, fmt.Sprintf("LOG_LEVEL: %q is not one of debug, info, warn, error", c.LogLevel))
+	}
+
+	c.APITimeout = durationMS(&p, get, "API_TIMEOUT", 5000, 500, 60000)
+	c.MaxRetries = intRange(&p, get, "MAX_RETRIES", 2, 0, 5)
+	c.RetryDelay = durationMS(&p, get, "RETRY_DELAY", 1000, 50, 10000)
+	c.ToolTimeout = durationMS(&p, get, "CRYPTOPAY_TOOL_TIMEOUT", 30000, 1000, 300000)
+
+	c.DataDir = firstNonEmpty(f.DataDir, get("CRYPTOPAY_DATA_DIR"))
+	if c.DataDir == "" {
+		dir, err := defaultDataDir(getenv)
+		if err != nil {
+			p = append(p, "CRYPTOPAY_DATA_DIR: not set and no home directory to default to: "+err.Error())
+		}
+		c.DataDir = dir
+		if c.Mode == ModeSandbox && dir != "" {
+			// Sandbox records never mix with live ones.
+			c.DataDir = filepath.Join(dir, "sandbox")
+		}
+	}
+
+	if len(p) > 0 {
+		return c, p
+	}
+	return c, nil
+}
+
+func checkBaseURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Sprintf("%q is not an absolute URL", raw)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Sprintf("%q must not carry credentials, a query or a fragment", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return ""
+	case "http":
+		if IsLoopbackHost(u.Hostname()) {
+			return ""
+		}
+		return fmt.Sprintf("%q uses plain http; use https:// (http is only allowed for loopback hosts)", raw)
+	default:
+		return fmt.Sprintf("%q must start with https://", raw)
+	}
+}
+
+// IsLoopbackHost reports whether host (no port) names this machine.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func parseBool(s string, def bool) (bool, error) {
+	switch strings.ToLower(s) {
+	case "":
+		return def, nil
+	case "1", "true", "yes", "on":
+		return true, nil
+	case "0", "false", "no", "off":
+		return false, nil
+	}
+	return def, fmt.Errorf("%q is not a boolean (use true or false)", s)
+}
+
+func intRange(p *Problems, get func(string) string, key string, def, lo, hi int) int {
+	s := get(key)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		*p = append(*p, fmt.Sprintf("%s: %q must be a whole number from %d to %d", key, s, lo, hi))
+		return def
+	}
+	return n
+}
+
+func durationMS(p *Problems, get func(string) string, key string, def, lo, hi int) time.Duration {
+	return time.Duration(intRange(p, get, key, def, lo, hi)) * time.Millisecond
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// defaultDataDir follows the platform's convention for application state:
+// $XDG_STATE_HOME or ~/.local/state on Unix, the user config dir elsewhere.
+func defaultDataDir(getenv func(string) string) (string, error) {
+	const app = "cryptopay-mcp"
+	if runtime.GOOS == "linux" || runtime.GOOS == "freebsd" || runtime.GOOS == "openbsd" {
+		if x := getenv("XDG_STATE_HOME"); x != "" && filepath.IsAbs(x) {
+			return filepath.Join(x, app), nil
+		}
+		home := getenv("HOME")
+		if home == "" {
+			h, err := os.UserHomeDir()
+			if err != nil {
+				return "", fmt.Errorf("resolve home: %w", err)
+			}
+			home = h
+		}
+		return filepath.Join(home, ".local", "state", app), nil
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("resolve config dir: %w", err)
+	}
+	return filepath.Join(dir, app), nil
+}

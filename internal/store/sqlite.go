@@ -1,0 +1,218 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/sqlite/*.sql
+var sqliteMigrations embed.FS
+
+// SQLite is the default, embedded store.
+type SQLite struct {
+	db *sql.DB
+}
+
+var _ Store = (*SQLite)(nil)
+
+// OpenSQLite opens (creating if needed) the database file at path and
+// applies pending migrations. The directory is created with mode 0700.
+func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	// Create the file ourselves so it is private from the start.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open database file: %w", err)
+	}
+	_ = f.Close()
+
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	s := &SQLite{db: db}
+	if err := s.migrate(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// DB exposes the handle for packages that add their own tables.
+func (s *SQLite) DB() *sql.DB { return s.db }
+
+// Close closes the database.
+func (s *SQLite) Close() error { return s.db.Close() }
+
+func (s *SQLite) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	files, err := fs.Glob(sqliteMigrations, "migrations/sqlite/*.sql")
+	if err != nil {
+		return fmt.Errorf("list migrations: %w", err)
+	}
+	sort.Strings(files)
+	for _, name := range files {
+		base := filepath.Base(name)
+		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: bad version prefix: %w", base, err)
+		}
+		body, err := sqliteMigrations.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("read migration %s: %w", base, err)
+		}
+		if err := s.applyMigration(ctx, version, base, string(body)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *SQLite) applyMigration(ctx context.Context, version int, name, body string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migration %s: %w", name, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+		return fmt.Errorf("migration %s: %w", name, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, body); err != nil {
+		return fmt.Errorf("migration %s: %w", name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		version, name, time.Now().UnixMilli()); err != nil {
+		return fmt.Errorf("migration %s: %w", name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migration %s: %w", name, err)
+	}
+	return nil
+}
+
+const paymentColumns = `identifier, kind, fiat_amount, fiat, input_currency, address, payment_uri, web_url,
+	tag_memo, expected_input_amount, notes, created_at, expires_at, stored_at`
+
+// SavePayment inserts or replaces a payment.
+func (s *SQLite) SavePayment(ctx context.Context, p Payment) error {
+	if p.StoredAt.IsZero() {
+		p.StoredAt = time.Now()
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO payments (`+paymentColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.Identifier, p.Kind, p.FiatAmount, p.Fiat, p.InputCurrency, p.Address, p.PaymentURI, p.WebURL,
+		p.TagMemo, p.ExpectedInputAmount, p.Notes, p.CreatedAt, p.ExpiresAt, p.StoredAt.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("save payment: %w", err)
+	}
+	return nil
+}
+
+// GetPayment returns a stored payment or ErrNotFound.
+func (s *SQLite) GetPayment(ctx context.Context, id string) (Payment, error) {
+	var p Payment
+	var stored int64
+	err := s.db.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE identifier = ?`, id).Scan(
+		&p.Identifier, &p.Kind, &p.FiatAmount, &p.Fiat, &p.InputCurrency, &p.Address, &p.PaymentURI, &p.WebURL,
+		&p.TagMemo, &p.ExpectedInputAmount, &p.Notes, &p.CreatedAt, &p.ExpiresAt, &stored)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Payment{}, ErrNotFound
+	}
+	if err != nil {
+		return Payment{}, fmt.Errorf("get payment: %w", err)
+	}
+	p.StoredAt = time.UnixMilli(stored)
+	return p, nil
+}
+
+// ClaimIdempotency creates a pending record or returns the existing one.
+func (s *SQLite) ClaimIdempotency(ctx context.Context, key, tool, argsHash string, now time.Time) (IdemRecord, bool, error) {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO idempotency_keys (key, tool, args_hash, state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING`,
+		key, tool, argsHash, IdemPending, now.UnixMilli(), now.UnixMilli())
+	if err != nil {
+		return IdemRecord{}, false, fmt.Errorf("claim idempotency key: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return IdemRecord{}, false, fmt.Errorf("claim idempotency key: %w", err)
+	}
+	rec, err := s.getIdem(ctx, key)
+	if err != nil {
+		return IdemRecord{}, false, err
+	}
+	return rec, n == 1, nil
+}
+
+func (s *SQLite) getIdem(ctx context.Context, key string) (IdemRecord, error) {
+	var r IdemRecord
+	var created, updated int64
+	err := s.db.QueryRowContext(ctx, `SELECT key, tool, args_hash, state, payment_id, created_at, updated_at
+		FROM idempotency_keys WHERE key = ?`, key).Scan(&r.Key, &r.Tool, &r.ArgsHash, &r.State, &r.PaymentID, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return IdemRecord{}, ErrNotFound
+	}
+	if err != nil {
+		return IdemRecord{}, fmt.Errorf("read idempotency key: %w", err)
+	}
+	r.CreatedAt, r.UpdatedAt = time.UnixMilli(created), time.UnixMilli(updated)
+	return r, nil
+}
+
+// FinishIdempotency records the outcome of a claimed create.
+func (s *SQLite) FinishIdempotency(ctx context.Context, key, state, paymentID string, now time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE idempotency_keys SET state = ?, payment_id = ?, updated_at = ? WHERE key = ?`,
+		state, paymentID, now.UnixMilli(), key)
+	if err != nil {
+		return fmt.Errorf("finish idempotency key: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// ReleaseIdempotency deletes a pending record.
+func (s *SQLite) ReleaseIdempotency(ctx context.Context, key string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE key = ? AND state = ?`, key, IdemPending); err != nil {
+		return fmt.Errorf("release idempotency key: %w", err)
+	}
+	return nil
+}
+
+// PruneIdempotency deletes records created before cutoff.
+func (s *SQLite) PruneIdempotency(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < ?`, cutoff.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("prune idempotency keys: %w", err)
+	}
+	return res.RowsAffected()
+}
