@@ -1,0 +1,244 @@
+// Command cryptopay-mcp is an MCP server that lets AI agents take crypto
+// payments through Bitnovo Pay. With no credentials it runs in sandbox mode
+// against a built-in fake of the provider API.
+//
+//	cryptopay-mcp [stdio] [flags]          serve MCP over stdin/stdout (default)
+//	cryptopay-mcp sandbox --listen ADDR    run the fake Bitnovo Pay API alone
+//	cryptopay-mcp version                  print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitnovo"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/fakebitnovo"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/logging"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/mcpserver"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/qr"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
+)
+
+// version is set at link time with -ldflags "-X main.version=...".
+var version = ""
+
+// SandboxDeviceID is the device id the built-in fake is started with.
+const SandboxDeviceID = "5a4d0b0e-0000-4000-8000-000000000000"
+
+const (
+	exitOK     = 0
+	exitFail   = 1
+	exitConfig = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// run is main without the process: testable, and every exit path returns
+// a status instead of calling os.Exit.
+func run(ctx context.Context, args []string, stdin io.ReadCloser, stdout, stderr io.Writer, getenv func(string) string) int {
+	cmd := "stdio"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "stdio":
+		return runStdio(ctx, args, stdin, stdout, stderr, getenv)
+	case "sandbox":
+		return runSandbox(ctx, args, stderr, getenv)
+	case "version":
+		fmt.Fprintf(stdout, "cryptopay-mcp %s\n", buildVersion())
+		return exitOK
+	case "help", "-h", "--help":
+		usage(stdout)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "cryptopay-mcp: unknown command %q (want stdio, sandbox or version)\n", cmd)
+		return exitConfig
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage:
+  cryptopay-mcp [stdio] [--sandbox] [--data-dir DIR] [--log-level LEVEL]
+  cryptopay-mcp sandbox --listen 127.0.0.1:PORT
+  cryptopay-mcp version
+
+Without BITNOVO_DEVICE_ID (or with CRYPTOPAY_SANDBOX=true) the server runs in
+sandbox mode against a built-in fake of the Bitnovo Pay API. See README.md for
+every environment variable.
+`)
+}
+
+func runStdio(ctx context.Context, args []string, stdin io.ReadCloser, stdout, stderr io.Writer, getenv func(string) string) int {
+	fs := flag.NewFlagSet("stdio", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f config.Flags
+	fs.StringVar(&f.DataDir, "data-dir", "", "where state lives (overrides CRYPTOPAY_DATA_DIR)")
+	fs.StringVar(&f.LogLevel, "log-level", "", "debug, info, warn or error (overrides LOG_LEVEL)")
+	fs.BoolVar(&f.Sandbox, "sandbox", false, "run against the built-in fake provider even if credentials are set")
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "cryptopay-mcp: unexpected argument %q\n", fs.Arg(0))
+		return exitConfig
+	}
+	cfg, err := config.Load(getenv, f)
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "cryptopay-mcp: config: %s\n", line)
+		}
+		return exitConfig
+	}
+	log := logging.New(stderr, cfg.LogLevel)
+
+	st, err := store.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "cryptopay.db"))
+	if err != nil {
+		fmt.Fprintf(stderr, "cryptopay-mcp: config: CRYPTOPAY_DATA_DIR: cannot open the store in %s: %v\n", cfg.DataDir, err)
+		return exitConfig
+	}
+	defer st.Close()
+	if _, err := st.PruneIdempotency(ctx, time.Now().Add(-30*24*time.Hour)); err != nil {
+		log.Warn("could not prune old idempotency keys", "error", err)
+	}
+
+	deviceID := cfg.DeviceID
+	if cfg.Sandbox() {
+		srv, baseURL, err := startFake(SandboxDeviceID, "127.0.0.1:0")
+		if err != nil {
+			fmt.Fprintf(stderr, "cryptopay-mcp: cannot start the sandbox: %v\n", err)
+			return exitFail
+		}
+		defer shutdown(srv)
+		cfg.BaseURL, deviceID = baseURL, SandboxDeviceID
+	}
+	log.Info("cryptopay-mcp starting", "version", buildVersion(), "config", cfg.String(), "sandbox_api", sandboxURL(cfg))
+
+	client, err := bitnovo.New(cfg.BaseURL, deviceID, bitnovo.Options{
+		AttemptTimeout: cfg.APITimeout, MaxRetries: cfg.MaxRetries, BaseDelay: cfg.RetryDelay,
+		UserAgent: "cryptopay-mcp/" + buildVersion(), Logger: log,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "cryptopay-mcp: config: BITNOVO_BASE_URL: %v\n", err)
+		return exitConfig
+	}
+	svc := payments.New(client, st, payments.Options{
+		Sandbox: cfg.Sandbox(), Logger: log, PendingTimeout: cfg.ToolTimeout + 30*time.Second,
+		QRCache: qr.NewCache(512, 128<<20),
+	})
+	server, err := mcpserver.New(mcpserver.Deps{
+		Version: buildVersion(), Payments: svc, Sandbox: cfg.Sandbox(), ToolTimeout: cfg.ToolTimeout, Logger: log,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "cryptopay-mcp: %v\n", err)
+		return exitFail
+	}
+	err = server.Run(ctx, &mcp.IOTransport{Reader: stdin, Writer: nopWriteCloser{stdout}})
+	switch {
+	case err == nil, errors.Is(err, context.Canceled), errors.Is(err, io.EOF):
+		log.Info("cryptopay-mcp stopped")
+		return exitOK
+	default:
+		log.Error("cryptopay-mcp stopped", "error", err)
+		return exitFail
+	}
+}
+
+func sandboxURL(cfg config.Config) string {
+	if cfg.Sandbox() {
+		return cfg.BaseURL
+	}
+	return ""
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
+
+// startFake serves the fake Bitnovo API on addr and returns its base URL.
+func startFake(deviceID, addr string) (*http.Server, string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("listen %s: %w", addr, err)
+	}
+	base := "http://" + ln.Addr().String()
+	fake := fakebitnovo.New(fakebitnovo.Options{DeviceID: deviceID, PublicURL: base})
+	srv := &http.Server{Handler: fake, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return srv, base, nil
+}
+
+func shutdown(srv *http.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
+}
+
+func runSandbox(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) int {
+	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8484", "address to serve the fake Bitnovo Pay API on")
+	deviceID := fs.String("device-id", "", "only accept this X-Device-Id (default: any UUID)")
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	host, _, err := net.SplitHostPort(*listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "cryptopay-mcp: config: --listen %q: %v\n", *listen, err)
+		return exitConfig
+	}
+	if !config.IsLoopbackHost(host) {
+		fmt.Fprintf(stderr, "cryptopay-mcp: config: --listen %q: the sandbox only listens on loopback addresses\n", *listen)
+		return exitConfig
+	}
+	log := logging.New(stderr, strings.ToLower(firstNonEmpty(getenv("LOG_LEVEL"), "info")))
+	srv, base, err := startFake(*deviceID, *listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "cryptopay-mcp: %v\n", err)
+		return exitFail
+	}
+	log.Info("sandbox Bitnovo Pay API listening", "url", base, "admin", base+"/_sandbox/orders")
+	<-ctx.Done()
+	shutdown(srv)
+	return exitOK
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}

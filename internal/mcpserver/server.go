@@ -1,0 +1,68 @@
+package mcpserver
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
+)
+
+// Name is the server's MCP implementation name.
+const Name = "cryptopay-mcp"
+
+// Deps are the services the tools use.
+type Deps struct {
+	Version     string
+	Payments    *payments.Service
+	Sandbox     bool
+	ToolTimeout time.Duration
+	Logger      *slog.Logger
+}
+
+const instructions = `Crypto payments through Bitnovo Pay.
+To get paid: if the user names a cryptocurrency (Bitcoin, BTC, ETH, USDC, ...) use create_payment_onchain; otherwise use create_payment_link (the default).
+Check a payment with get_payment_status; list accepted coins and limits with list_currencies_catalog; re-draw QR codes with generate_payment_qr.
+Never create a payment twice for one request: pass an idempotency_key (e.g. the order number) and reuse it when retrying.`
+
+// Tools returns every tool this server offers, in listing order.
+func Tools(d Deps) []registrar {
+	return []registrar{
+		createPaymentOnchain(d.Payments),
+		createPaymentLink(d.Payments),
+		getPaymentStatus(d.Payments),
+		listCurrenciesCatalog(d.Payments),
+		generatePaymentQR(d.Payments),
+	}
+}
+
+// New builds the MCP server with all tools registered.
+func New(d Deps) (*mcp.Server, error) {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.ToolTimeout <= 0 {
+		d.ToolTimeout = 30 * time.Second
+	}
+	ins := instructions
+	if d.Sandbox {
+		ins += "\nSANDBOX MODE: payments are simulated by a built-in fake of Bitnovo Pay; no real money moves and every result says \"sandbox\": true."
+	}
+	// The SDK's own lifecycle lines are only interesting when debugging.
+	sdkLog := slog.New(slog.DiscardHandler)
+	if d.Logger.Enabled(context.Background(), slog.LevelDebug) {
+		sdkLog = d.Logger
+	}
+	s := mcp.NewServer(&mcp.Implementation{Name: Name, Title: "CryptoPay MCP (Bitnovo Pay)", Version: d.Version},
+		&mcp.ServerOptions{Instructions: ins, Logger: sdkLog})
+	e := &env{log: d.Logger, timeout: d.ToolTimeout, sandbox: d.Sandbox}
+	for _, t := range Tools(d) {
+		if err := t.register(s, e); err != nil {
+			return nil, fmt.Errorf("register %s: %w", t.name(), err)
+		}
+	}
+	return s, nil
+}

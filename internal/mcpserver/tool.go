@@ -1,0 +1,201 @@
+// Package mcpserver builds the MCP server: one constructor per tool, typed
+// inputs and outputs with inferred JSON schemas, and a single wrapper that
+// validates arguments, applies the call deadline and turns every failure
+// into an isError result carrying {"error":{"code","message","details"}}.
+package mcpserver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
+)
+
+// Output is what a tool handler returns: the structured result and the
+// images that go next to it as MCP image content.
+type Output[Out any] struct {
+	Value  Out
+	Images []payments.Image
+}
+
+// Tool is one tool definition bound to its typed handler.
+type Tool[In, Out any] struct {
+	Def     mcp.Tool
+	Patch   func(in *jsonschema.Schema) // adds constraints the struct tags cannot express
+	Handler func(ctx context.Context, req *mcp.CallToolRequest, in In) (Output[Out], error)
+}
+
+// registrar is implemented by every Tool[In, Out].
+type registrar interface {
+	register(s *mcp.Server, env *env) error
+	name() string
+}
+
+func (t Tool[In, Out]) name() string { return t.Def.Name }
+
+// env is what every tool call shares.
+type env struct {
+	log     *slog.Logger
+	timeout time.Duration
+	sandbox bool
+}
+
+// build infers the schemas and returns the finished tool definition with
+// its resolved input schema.
+func (t Tool[In, Out]) build() (*mcp.Tool, *jsonschema.Resolved, error) {
+	in, err := jsonschema.For[In](nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tool %s: input schema: %w", t.Def.Name, err)
+	}
+	if t.Patch != nil {
+		t.Patch(in)
+	}
+	resolved, err := in.Resolve(nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tool %s: resolve input schema: %w", t.Def.Name, err)
+	}
+	out, err := jsonschema.For[Out](nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tool %s: output schema: %w", t.Def.Name, err)
+	}
+	def := t.Def
+	def.InputSchema, def.OutputSchema = in, out
+	return &def, resolved, nil
+}
+
+func (t Tool[In, Out]) register(s *mcp.Server, e *env) error {
+	def, resolved, err := t.build()
+	if err != nil {
+		return err
+	}
+	s.AddTool(def, func(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.CallToolResult, _ error) {
+		start := time.Now()
+		code := "OK"
+		defer func() {
+			if r := recover(); r != nil {
+				e.log.Error("tool panicked", "tool", def.Name, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				code = payments.CodeInternal
+				res = errorResult(e, &payments.Error{Code: payments.CodeInternal, Message: "internal error; the failure was logged"})
+			}
+			e.log.Info("tool call", "tool", def.Name, "outcome", code, "duration_ms", time.Since(start).Milliseconds())
+		}()
+
+		in, perr := decodeArgs[In](req.Params.Arguments, resolved)
+		if perr != nil {
+			code = perr.Code
+			return errorResult(e, perr), nil
+		}
+		ctx, cancel := context.WithTimeout(ctx, e.timeout)
+		defer cancel()
+		out, err := t.Handler(ctx, req, in)
+		if err != nil {
+			pe := payments.AsError(err)
+			if pe.Code == payments.CodeUpstream || pe.Code == payments.CodeInternal {
+				e.log.Warn("tool failed", "tool", def.Name, "error", err)
+			}
+			code = pe.Code
+			return errorResult(e, pe), nil
+		}
+		r, err := successResult(out)
+		if err != nil {
+			code = payments.CodeInternal
+			e.log.Error("encode tool result", "tool", def.Name, "error", err)
+			return errorResult(e, &payments.Error{Code: payments.CodeInternal, Message: "could not encode the result"}), nil
+		}
+		return r, nil
+	})
+	return nil
+}
+
+// decodeArgs applies schema defaults, validates, and decodes into In.
+func decodeArgs[In any](raw json.RawMessage, resolved *jsonschema.Resolved) (In, *payments.Error) {
+	var in In
+	args := map[string]any{}
+	if len(raw) > 0 && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &args); err != nil {
+			return in, &payments.Error{Code: payments.CodeInvalidArgument, Message: "arguments must be a JSON object"}
+		}
+	}
+	var v any = args
+	if err := resolved.ApplyDefaults(&v); err != nil {
+		return in, &payments.Error{Code: payments.CodeInvalidArgument, Message: "invalid arguments: " + err.Error()}
+	}
+	if err := resolved.Validate(v); err != nil {
+		return in, &payments.Error{Code: payments.CodeInvalidArgument, Message: "invalid arguments: " + cleanSchemaError(err)}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return in, &payments.Error{Code: payments.CodeInvalidArgument, Message: "invalid arguments: " + err.Error()}
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return in, &payments.Error{Code: payments.CodeInvalidArgument, Message: "invalid arguments: " + err.Error()}
+	}
+	return in, nil
+}
+
+// cleanSchemaError keeps the innermost, most useful part of a validation
+// error on one line.
+func cleanSchemaError(err error) string {
+	msg := strings.Join(strings.Fields(err.Error()), " ")
+	msg = strings.ReplaceAll(msg, "validating root: ", "")
+	return msg
+}
+
+// errorEnvelope is the JSON an agent sees for a failed call.
+type errorEnvelope struct {
+	Error   *payments.Error `json:"error"`
+	Sandbox bool            `json:"sandbox,omitempty"`
+}
+
+func errorResult(e *env, pe *payments.Error) *mcp.CallToolResult {
+	b, err := json.MarshalIndent(errorEnvelope{Error: pe, Sandbox: e.sandbox}, "", "  ")
+	if err != nil {
+		b = []byte(`{"error":{"code":"INTERNAL_ERROR","message":"could not encode the error"}}`)
+	}
+	// The envelope travels as text only: structuredContent must match the
+	// tool's output schema, which describes success.
+	return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: string(b)}}}
+}
+
+const dataURLPrefix = "data:image/png;base64,"
+
+// successResult puts the value in structuredContent, a JSON text block (with
+// the PNG data URLs shortened, since the images follow as image content) for
+// clients that read only text, and one image block per QR code.
+func successResult[Out any](out Output[Out]) (*mcp.CallToolResult, error) {
+	full, err := json.Marshal(out.Value)
+	if err != nil {
+		return nil, fmt.Errorf("marshal result: %w", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(full, &m); err != nil {
+		return nil, fmt.Errorf("result is not an object: %w", err)
+	}
+	index := map[string]int{}
+	for i, img := range out.Images {
+		index[img.Field] = i + 1
+	}
+	for k, v := range m {
+		if s, ok := v.(string); ok && strings.HasPrefix(s, dataURLPrefix) {
+			m[k] = fmt.Sprintf("%s… (%d bytes of PNG, attached as image #%d)", dataURLPrefix, len(s)-len(dataURLPrefix), index[k])
+		}
+	}
+	text, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("marshal text: %w", err)
+	}
+	res := &mcp.CallToolResult{StructuredContent: json.RawMessage(full)}
+	res.Content = append(res.Content, &mcp.TextContent{Text: string(text)})
+	for _, img := range out.Images {
+		res.Content = append(res.Content, &mcp.ImageContent{Data: img.PNG, MIMEType: "image/png"})
+	}
+	return res, nil
+}

@@ -1,0 +1,320 @@
+package payments
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitnovo"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/qr"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
+)
+
+// OnchainInput are the arguments of create_payment_onchain.
+type OnchainInput struct {
+	AmountEUR      float64
+	InputCurrency  string
+	Fiat           string
+	Notes          string
+	IncludeQR      bool
+	IdempotencyKey string
+}
+
+// OnchainResult is the output of create_payment_onchain.
+type OnchainResult struct {
+	Identifier           string  `json:"identifier"`
+	Address              string  `json:"address,omitempty"`
+	PaymentURI           string  `json:"payment_uri,omitempty"`
+	ExpectedOutputAmount string  `json:"expected_output_amount,omitempty" jsonschema:"crypto amount the customer must send (same as expected_input_amount)"`
+	ExpectedInputAmount  string  `json:"expected_input_amount,omitempty" jsonschema:"crypto amount the customer must send, exact decimal text"`
+	CurrencyID           string  `json:"currency_id"`
+	InputCurrency        string  `json:"input_currency"`
+	FiatAmount           string  `json:"fiat_amount"`
+	FiatCurrency         string  `json:"fiat_currency"`
+	TagMemo              string  `json:"tag_memo,omitempty" jsonschema:"memo/destination tag the customer must include (XRP, XLM, ALGO)"`
+	ExpiresAt            string  `json:"expires_at,omitempty" jsonschema:"when the payment expires; the timer starts at creation, tell the customer"`
+	Status               string  `json:"status,omitempty"`
+	QRAddress            string  `json:"qr_address,omitempty" jsonschema:"PNG data URL of a QR code of the address"`
+	QRPaymentURI         string  `json:"qr_payment_uri,omitempty" jsonschema:"PNG data URL of a QR code of the payment URI (address and amount)"`
+	IdempotentReplay     bool    `json:"idempotent_replay,omitempty" jsonschema:"true when an earlier call with the same idempotency_key created this payment"`
+	Sandbox              bool    `json:"sandbox,omitempty" jsonschema:"true in sandbox mode: no real payment exists"`
+	Images               []Image `json:"-"`
+}
+
+// LinkInput are the arguments of create_payment_link.
+type LinkInput struct {
+	AmountEUR      float64
+	Fiat           string
+	URLOK, URLKO   string
+	Notes          string
+	IncludeQR      bool
+	IdempotencyKey string
+}
+
+// LinkResult is the output of create_payment_link.
+type LinkResult struct {
+	Identifier       string  `json:"identifier"`
+	WebURL           string  `json:"web_url"`
+	FiatAmount       string  `json:"fiat_amount"`
+	FiatCurrency     string  `json:"fiat_currency"`
+	ExpiresAt        string  `json:"expires_at,omitempty"`
+	Status           string  `json:"status,omitempty"`
+	QRWebURL         string  `json:"qr_web_url,omitempty" jsonschema:"PNG data URL of a QR code of web_url"`
+	IdempotentReplay bool    `json:"idempotent_replay,omitempty" jsonschema:"true when an earlier call with the same idempotency_key created this payment"`
+	Sandbox          bool    `json:"sandbox,omitempty" jsonschema:"true in sandbox mode: no real payment exists"`
+	Images           []Image `json:"-"`
+}
+
+const (
+	kindOnchain = "onchain"
+	kindLink    = "link"
+	createQR    = qr.DefaultSize
+)
+
+// CreateOnchain creates a payment for a specific cryptocurrency.
+func (s *Service) CreateOnchain(ctx context.Context, in OnchainInput) (*OnchainResult, error) {
+	amount, err := fiatAmount("amount_eur", in.AmountEUR)
+	if err != nil {
+		return nil, err
+	}
+	fiat, err := checkFiat(in.Fiat)
+	if err != nil {
+		return nil, err
+	}
+	if !currencyRE.MatchString(in.InputCurrency) {
+		return nil, invalidArg("input_currency", "must be an uppercase symbol such as BTC or USDC_ERC20 (see list_currencies_catalog)")
+	}
+	if err := checkNotes(in.Notes); err != nil {
+		return nil, err
+	}
+	args := map[string]string{"amount": amount, "fiat": fiat, "input_currency": in.InputCurrency, "notes": in.Notes}
+
+	p, replay, err := s.idempotent(ctx, "create_payment_onchain", in.IdempotencyKey, args, func(ctx context.Context) (*bitnovo.CreateOrderRequest, error) {
+		cur, list, err := s.catalog.find(ctx, in.InputCurrency)
+		if err != nil {
+			return nil, mapAPIError(err, "catalog")
+		}
+		if cur.Symbol == "" {
+			symbols := make([]string, len(list))
+			for i, c := range list {
+				symbols[i] = c.Symbol
+			}
+			return nil, newError(CodeCurrencyNotSupported, fmt.Sprintf("%s is not a supported currency; use one of supported_currencies (see list_currencies_catalog)", in.InputCurrency),
+				map[string]any{"input_currency": in.InputCurrency, "supported_currencies": symbols})
+		}
+		// The catalog's limits are in EUR; other fiats are checked by Bitnovo.
+		if fiat == "EUR" {
+			low, high := cur.accepts(amount)
+			limits := map[string]any{"input_currency": cur.Symbol, "amount": amount, "fiat": fiat, "min_amount": cur.MinAmount, "max_amount": cur.MaxAmount}
+			if low {
+				return nil, newError(CodeAmountTooLow, fmt.Sprintf("%s EUR is below the minimum of %s EUR for %s", amount, cur.MinAmount, cur.Symbol), limits)
+			}
+			if high {
+				return nil, newError(CodeAmountTooHigh, fmt.Sprintf("%s EUR is above the maximum of %s EUR for %s", amount, *cur.MaxAmount, cur.Symbol), limits)
+			}
+		}
+		return &bitnovo.CreateOrderRequest{ExpectedOutputAmount: bitnovo.Decimal(amount), InputCurrency: in.InputCurrency, Fiat: fiat, Notes: in.Notes}, nil
+	}, kindOnchain, amount, fiat, in.Notes)
+	if err != nil {
+		return nil, err
+	}
+
+	res := &OnchainResult{
+		Identifier:           p.Identifier,
+		Address:              p.Address,
+		PaymentURI:           p.PaymentURI,
+		ExpectedOutputAmount: p.ExpectedInputAmount,
+		ExpectedInputAmount:  p.ExpectedInputAmount,
+		CurrencyID:           orEmpty(p.InputCurrency, in.InputCurrency),
+		InputCurrency:        orEmpty(p.InputCurrency, in.InputCurrency),
+		FiatAmount:           p.FiatAmount,
+		FiatCurrency:         p.Fiat,
+		TagMemo:              p.TagMemo,
+		ExpiresAt:            providerTime(p.ExpiresAt),
+		Status:               replay.status,
+		IdempotentReplay:     replay.replayed,
+		Sandbox:              s.sandbox,
+	}
+	if in.IncludeQR {
+		for _, q := range []struct {
+			field, data string
+			dst         *string
+		}{{"qr_address", p.Address, &res.QRAddress}, {"qr_payment_uri", p.PaymentURI, &res.QRPaymentURI}} {
+			if q.data == "" {
+				continue
+			}
+			png, _, err := s.render(q.data, createQR, qr.StyleBranded, res.InputCurrency, true)
+			if err != nil {
+				return nil, err
+			}
+			*q.dst = qr.DataURL(png)
+			res.Images = append(res.Images, Image{Field: q.field, PNG: png})
+		}
+	}
+	return res, nil
+}
+
+// CreateLink creates a payment link where the customer picks the currency.
+func (s *Service) CreateLink(ctx context.Context, in LinkInput) (*LinkResult, error) {
+	amount, err := fiatAmount("amount_eur", in.AmountEUR)
+	if err != nil {
+		return nil, err
+	}
+	fiat, err := checkFiat(in.Fiat)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkNotes(in.Notes); err != nil {
+		return nil, err
+	}
+	if e := checkRedirect("url_ok", in.URLOK); e != nil {
+		return nil, e
+	}
+	if e := checkRedirect("url_ko", in.URLKO); e != nil {
+		return nil, e
+	}
+	args := map[string]string{"amount": amount, "fiat": fiat, "notes": in.Notes, "url_ok": in.URLOK, "url_ko": in.URLKO}
+	p, replay, err := s.idempotent(ctx, "create_payment_link", in.IdempotencyKey, args, func(context.Context) (*bitnovo.CreateOrderRequest, error) {
+		return &bitnovo.CreateOrderRequest{ExpectedOutputAmount: bitnovo.Decimal(amount), Fiat: fiat, Notes: in.Notes, URLOK: in.URLOK, URLKO: in.URLKO}, nil
+	}, kindLink, amount, fiat, in.Notes)
+	if err != nil {
+		return nil, err
+	}
+	if p.WebURL == "" {
+		return nil, newError(CodeUpstream, "Bitnovo created the payment but returned no web_url", map[string]any{"identifier": p.Identifier})
+	}
+	res := &LinkResult{
+		Identifier:       p.Identifier,
+		WebURL:           p.WebURL,
+		FiatAmount:       p.FiatAmount,
+		FiatCurrency:     p.Fiat,
+		ExpiresAt:        providerTime(p.ExpiresAt),
+		Status:           replay.status,
+		IdempotentReplay: replay.replayed,
+		Sandbox:          s.sandbox,
+	}
+	if in.IncludeQR {
+		png, _, err := s.render(p.WebURL, createQR, qr.StyleBranded, "bitnovo", true)
+		if err != nil {
+			return nil, err
+		}
+		res.QRWebURL = qr.DataURL(png)
+		res.Images = append(res.Images, Image{Field: "qr_web_url", PNG: png})
+	}
+	return res, nil
+}
+
+type createOutcome struct {
+	replayed bool
+	status   string
+}
+
+// prepareFunc validates against the provider's catalog and builds the
+// create request; it runs only for a fresh (or key-less) create.
+type prepareFunc func(ctx context.Context) (*bitnovo.CreateOrderRequest, error)
+
+// idempotent runs a create at most once per idempotency key. Without a key
+// it simply creates. With a key it claims the key in the store first, so a
+// second call with the same key and arguments returns the stored payment,
+// a call with other arguments gets IDEMPOTENCY_CONFLICT, and a call while
+// the first is still running waits for it.
+func (s *Service) idempotent(ctx context.Context, tool, key string, args map[string]string, prepare prepareFunc,
+	kind, amount, fiat, notes string) (store.Payment, createOutcome, error) {
+	create := func() (store.Payment, createOutcome, error) {
+		req, err := prepare(ctx)
+		if err != nil {
+			return store.Payment{}, createOutcome{}, err
+		}
+		order, err := s.api.CreateOrder(ctx, *req)
+		if err != nil {
+			return store.Payment{}, createOutcome{}, mapAPIError(err, "create")
+		}
+		if order.Identifier == "" {
+			return store.Payment{}, createOutcome{}, newError(CodeOutcomeUnknown, "Bitnovo answered without a payment identifier", nil)
+		}
+		p, perr := s.savePayment(ctx, kind, amount, fiat, notes, order)
+		if perr != nil && key != "" {
+			// Without the record a replay could not be served: refuse to
+			// pretend, but the payment itself is real and returned below.
+			s.log.Error("idempotency record cannot point at an unsaved payment", "error", perr)
+		}
+		return p, createOutcome{status: order.Status}, nil
+	}
+	if key == "" {
+		return create()
+	}
+	if len(key) > 200 {
+		return store.Payment{}, createOutcome{}, invalidArg("idempotency_key", "must be at most 200 characters")
+	}
+	hash := argsHash(tool, args)
+	for {
+		rec, claimed, err := s.store.ClaimIdempotency(ctx, key, tool, hash, s.now())
+		if err != nil {
+			return store.Payment{}, createOutcome{}, fmt.Errorf("idempotency store: %w", err)
+		}
+		if claimed {
+			p, out, err := create()
+			// Record the outcome even if the caller has gone away.
+			bg := context.WithoutCancel(ctx)
+			var pe *Error
+			switch {
+			case err == nil:
+				if ferr := s.store.FinishIdempotency(bg, key, store.IdemDone, p.Identifier, s.now()); ferr != nil {
+					s.log.Error("could not record idempotency outcome", "error", ferr)
+				}
+			case errors.As(err, &pe) && pe.Code == CodeOutcomeUnknown:
+				if ferr := s.store.FinishIdempotency(bg, key, store.IdemUnknown, "", s.now()); ferr != nil {
+					s.log.Error("could not record idempotency outcome", "error", ferr)
+				}
+			default:
+				// Nothing was created: free the key so a corrected call can use it.
+				if rerr := s.store.ReleaseIdempotency(bg, key); rerr != nil {
+					s.log.Error("could not release idempotency key", "error", rerr)
+				}
+			}
+			return p, out, err
+		}
+		if rec.Tool != tool || rec.ArgsHash != hash {
+			return store.Payment{}, createOutcome{}, newError(CodeIdempotencyConflict,
+				"this idempotency_key was already used with different arguments; use a new key for a different payment",
+				map[string]any{"idempotency_key": key, "first_used_by": rec.Tool, "first_used_at": rec.CreatedAt.UTC().Format(time.RFC3339)})
+		}
+		switch rec.State {
+		case store.IdemDone:
+			p, err := s.store.GetPayment(ctx, rec.PaymentID)
+			if err != nil {
+				return store.Payment{}, createOutcome{}, fmt.Errorf("idempotent replay of %s: %w", rec.PaymentID, err)
+			}
+			return p, createOutcome{replayed: true}, nil
+		case store.IdemUnknown:
+			return store.Payment{}, createOutcome{}, newError(CodeOutcomeUnknown,
+				"an earlier call with this idempotency_key may have created a payment but its answer was lost; it will not be re-sent. Ask the user before creating a new payment with a new key",
+				map[string]any{"idempotency_key": key, "first_used_at": rec.CreatedAt.UTC().Format(time.RFC3339)})
+		}
+		// Pending: another call holds the key. If it has held it longer than
+		// any call may run, the process that held it died mid-create.
+		if s.now().Sub(rec.CreatedAt) > s.pending {
+			if err := s.store.FinishIdempotency(ctx, key, store.IdemUnknown, "", s.now()); err != nil {
+				return store.Payment{}, createOutcome{}, fmt.Errorf("idempotency store: %w", err)
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return store.Payment{}, createOutcome{}, newError(CodeIdempotencyInProgress,
+				"another call with this idempotency_key is still running; call again shortly to get its result",
+				map[string]any{"idempotency_key": key})
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func argsHash(tool string, args map[string]string) string {
+	b, _ := json.Marshal(args) // map keys marshal sorted: stable
+	h := sha256.Sum256(append([]byte(tool+"\x00"), b...))
+	return hex.EncodeToString(h[:])
+}

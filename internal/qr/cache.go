@@ -1,0 +1,178 @@
+package qr
+
+import (
+	"container/list"
+	"errors"
+	"slices"
+	"sync"
+)
+
+// Cache defaults, used when NewCache gets a limit ≤ 0.
+const (
+	DefaultCacheEntries       = 1000
+	DefaultCacheBytes   int64 = 64 << 20
+)
+
+// entryOverhead approximates the bookkeeping bytes of one cache entry on top
+// of its PNG and key.
+const entryOverhead = 160
+
+// errRenderPanicked is what callers waiting on a render that panicked get.
+var errRenderPanicked = errors.New("qr: render panicked")
+
+// Cache memoises Render in a least-recently-used cache bounded by both the
+// number of entries and their total size. It is safe for concurrent use;
+// concurrent calls for the same key render once and share the result. It
+// starts no goroutines.
+type Cache struct {
+	maxEntries int
+	maxBytes   int64
+	render     func(string, Options) ([]byte, error) // Render; replaced in tests
+
+	mu       sync.Mutex
+	lru      *list.List // of *cacheEntry, most recently used at the front
+	items    map[cacheKey]*list.Element
+	inflight map[cacheKey]*renderCall
+	bytes    int64
+}
+
+// cacheKey identifies a rendering: the data and every option, normalised so
+// that equivalent options share an entry.
+type cacheKey struct {
+	data     string
+	size     int
+	style    Style
+	logo     string
+	branding bool
+}
+
+type cacheEntry struct {
+	key  cacheKey
+	png  []byte
+	cost int64
+}
+
+type renderCall struct {
+	done chan struct{}
+	png  []byte
+	err  error
+}
+
+// NewCache returns a cache holding at most maxEntries PNGs and about
+// maxBytes bytes of them. A limit ≤ 0 selects DefaultCacheEntries or
+// DefaultCacheBytes.
+func NewCache(maxEntries int, maxBytes int64) *Cache {
+	if maxEntries <= 0 {
+		maxEntries = DefaultCacheEntries
+	}
+	if maxBytes <= 0 {
+		maxBytes = DefaultCacheBytes
+	}
+	return &Cache{
+		maxEntries: maxEntries,
+		maxBytes:   maxBytes,
+		render:     Render,
+		lru:        list.New(),
+		items:      make(map[cacheKey]*list.Element),
+		inflight:   make(map[cacheKey]*renderCall),
+	}
+}
+
+func newCacheKey(data string, o Options) cacheKey {
+	k := cacheKey{data: data, size: o.Size, style: o.Style, branding: o.Branding}
+	if k.style == "" {
+		k.style = StyleBasic
+	}
+	if k.style == StyleBranded {
+		k.logo = LogoFor(o.Logo) // basic codes ignore Logo
+	}
+	return k
+}
+
+// Render is Render memoised. The returned slice is the caller's own copy.
+// Errors are not cached.
+func (c *Cache) Render(data string, o Options) ([]byte, error) {
+	k := newCacheKey(data, o)
+
+	c.mu.Lock()
+	if el, ok := c.items[k]; ok {
+		c.lru.MoveToFront(el)
+		b := el.Value.(*cacheEntry).png
+		c.mu.Unlock()
+		return slices.Clone(b), nil
+	}
+	if call, ok := c.inflight[k]; ok {
+		c.mu.Unlock()
+		<-call.done
+		if call.err != nil {
+			return nil, call.err
+		}
+		return slices.Clone(call.png), nil
+	}
+	call := &renderCall{done: make(chan struct{})}
+	c.inflight[k] = call
+	c.mu.Unlock()
+
+	finished := false
+	defer func() {
+		if !finished { // render panicked: release the waiters, then keep panicking
+			call.err = errRenderPanicked
+			c.mu.Lock()
+			delete(c.inflight, k)
+			c.mu.Unlock()
+			close(call.done)
+		}
+	}()
+	call.png, call.err = c.render(data, o)
+	finished = true
+
+	c.mu.Lock()
+	delete(c.inflight, k)
+	if call.err == nil {
+		c.add(k, call.png)
+	}
+	c.mu.Unlock()
+	close(call.done)
+
+	if call.err != nil {
+		return nil, call.err
+	}
+	return slices.Clone(call.png), nil
+}
+
+// add stores png under k and evicts least recently used entries until the
+// limits hold. c.mu must be held.
+func (c *Cache) add(k cacheKey, png []byte) {
+	cost := int64(len(png)+len(k.data)+len(k.logo)) + entryOverhead
+	if cost > c.maxBytes {
+		return // would evict everything and still not fit
+	}
+	if el, ok := c.items[k]; ok { // cannot happen while inflight dedupes, but stay consistent
+		c.removeElement(el)
+	}
+	c.items[k] = c.lru.PushFront(&cacheEntry{key: k, png: png, cost: cost})
+	c.bytes += cost
+	for c.lru.Len() > c.maxEntries || c.bytes > c.maxBytes {
+		c.removeElement(c.lru.Back())
+	}
+}
+
+func (c *Cache) removeElement(el *list.Element) {
+	e := c.lru.Remove(el).(*cacheEntry)
+	delete(c.items, e.key)
+	c.bytes -= e.cost
+}
+
+// Len returns the number of cached PNGs.
+func (c *Cache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Len()
+}
+
+// Bytes returns the accounted size of the cached PNGs, overhead included.
+func (c *Cache) Bytes() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes
+}

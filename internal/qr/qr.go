@@ -1,0 +1,325 @@
+// Package qr renders payment QR codes as PNG images that phones can scan.
+//
+// Every image is exactly Size×Size pixels on an opaque white background, with
+// black, whole-pixel modules (every module has the same integer width) and a
+// white quiet zone of at least four modules on all sides. Branded codes carry
+// a logo in the centre, on a white pad aligned to module boundaries; logos
+// and the "Bitnovo Pay" wordmark are embedded in the binary, nothing is
+// downloaded.
+//
+// Error correction is level H (about 30% recoverable) for branded codes,
+// because the logo hides modules. Basic codes use the smallest symbol that
+// holds the data at level M (about 15%), which keeps modules large for a
+// given pixel size, and then raise the level to Q or H when the data still
+// fits in that symbol. Data is encoded in byte mode (UTF-8 as is, no ECI),
+// which is what wallets expect for URIs and addresses.
+//
+// Rendering is pure: Render allocates its own buffers and keeps no state, so
+// it is safe for concurrent use. Cache adds a bounded LRU on top of it.
+package qr
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+)
+
+// Style selects whether a logo is drawn in the centre of the code.
+type Style string
+
+// Styles. The empty Style is treated as StyleBasic.
+const (
+	StyleBasic   Style = "basic"   // plain code, error correction M or better
+	StyleBranded Style = "branded" // logo overlaid in the centre, error correction H
+)
+
+// Size limits in pixels.
+const (
+	MinSize     = 100
+	MaxSize     = 2000
+	DefaultSize = 512
+)
+
+// Options controls Render.
+type Options struct {
+	// Size is the exact output width and height in pixels, MinSize..MaxSize.
+	Size int
+	// Style is StyleBasic (no logo) or StyleBranded (logo in the centre).
+	Style Style
+	// Logo names the embedded logo for StyleBranded: "bitnovo" or a currency
+	// symbol such as "BTC", "USDC_ERC20" or "BTC_TEST". Unknown or empty
+	// symbols fall back to the Bitnovo Pay logo; see LogoFor.
+	Logo string
+	// Branding draws a "Bitnovo Pay" text mark in a band below the code,
+	// outside its quiet zone. The code shrinks to make room for it.
+	Branding bool
+}
+
+// Errors returned (wrapped) by Render and Cache.Render.
+var (
+	// ErrInvalidSize means Size is outside MinSize..MaxSize, or too small to
+	// draw this payload scannably (modules under 1 px, or under 2 px for a
+	// branded code).
+	ErrInvalidSize = errors.New("qr: invalid size")
+	// ErrDataTooLong means the payload does not fit in a version-40 QR code
+	// at the error correction level of the requested style (2331 bytes for
+	// basic, 1273 for branded).
+	ErrDataTooLong = errors.New("qr: data too long for a QR code")
+	// ErrEmptyData means the payload is empty.
+	ErrEmptyData = errors.New("qr: empty data")
+	// ErrInvalidStyle means Style is not one of the Style constants.
+	ErrInvalidStyle = errors.New("qr: invalid style")
+)
+
+// Geometry.
+const (
+	quietModules    = 4   // quiet zone width on each side, in modules
+	minModuleBasic  = 1   // smallest module for a basic code, px
+	minModuleLogo   = 2   // smallest module for a branded code, px
+	minLogoPx       = 10  // smallest logo worth drawing, px
+	logoMaxPercent  = 22  // logo width ≤ this % of the code width (quiet zone excluded)
+	padMaxPercent   = 26  // logo pad ≤ this % of the code width, in whole modules
+	bandMinPx       = 10  // smallest branding band, px
+	bandPercent     = 6   // branding band height as % of Size
+	wordmarkPercent = 80  // wordmark height as % of the band
+	wordmarkMargin  = 4   // horizontal margin of the wordmark in % of Size
+	maxLevel        = 255 // upper bound of a colour channel
+)
+
+// Palette indices shared by every rendered image. Index 0 is white so that a
+// freshly allocated image is already background.
+const (
+	idxWhite = 0
+	idxBlack = 1
+	// greyLevels is the number of anti-aliasing levels of the wordmark,
+	// white (0) and black (greyLevels-1) included; levels 1..greyLevels-2
+	// live at palette indices 2..greyLevels-1. 16 entries make a 4-bit PNG.
+	greyLevels = 16
+)
+
+// basePalette returns white, black and the grey ramp used by the wordmark.
+func basePalette() color.Palette {
+	p := make(color.Palette, 0, greyLevels)
+	p = append(p, color.RGBA{0xff, 0xff, 0xff, 0xff}, color.RGBA{0, 0, 0, 0xff})
+	for l := 1; l < greyLevels-1; l++ {
+		v := uint8(maxLevel - l*maxLevel/(greyLevels-1))
+		p = append(p, color.RGBA{v, v, v, 0xff})
+	}
+	return p
+}
+
+// greyIndex maps an ink coverage 0 (white) .. 255 (black) to a palette index.
+func greyIndex(ink uint8) uint8 {
+	l := (int(ink)*(greyLevels-1) + maxLevel/2) / maxLevel
+	switch l {
+	case 0:
+		return idxWhite
+	case greyLevels - 1:
+		return idxBlack
+	default:
+		return uint8(l + 1)
+	}
+}
+
+// layout is the pixel geometry of one rendered image.
+type layout struct {
+	size    int
+	modules int             // modules per side, quiet zone excluded
+	px      int             // pixels per module
+	code    image.Rectangle // the modules, quiet zone excluded
+	pad     image.Rectangle // white logo pad (branded only)
+	logo    image.Rectangle // logo (branded only)
+	band    image.Rectangle // branding band (Branding only)
+}
+
+// computeLayout places an n-module code in a size×size image. The code plus
+// its quiet zone (and the branding band below it, if any) is centred.
+func computeLayout(size, n int, branded, branding bool) (layout, error) {
+	total := n + 2*quietModules
+	minPx := minModuleBasic
+	if branded {
+		minPx = minModuleLogo
+	}
+
+	var px, band int
+	if branding {
+		want := max(bandMinPx, size*bandPercent/100)
+		px = (size - want) / total
+		if px < minPx {
+			// A smaller band can still leave room for the code.
+			px = (size - bandMinPx) / total
+		}
+		band = min(want, size-px*total)
+	} else {
+		px = size / total
+	}
+	if px < minPx {
+		need := minPx * total
+		if branding {
+			need += bandMinPx
+		}
+		kind := "basic"
+		if branded {
+			kind = "branded"
+		}
+		return layout{}, fmt.Errorf("%w: %d px is too small for this payload (a %d-module %s code with a %d-module quiet zone needs at least %d px per module, so at least %d px)",
+			ErrInvalidSize, size, n, kind, quietModules, minPx, need)
+	}
+
+	side := px * total
+	x0 := (size - side) / 2
+	y0 := (size - side - band) / 2
+	q := quietModules * px
+	l := layout{
+		size:    size,
+		modules: n,
+		px:      px,
+		code:    image.Rect(x0+q, y0+q, x0+side-q, y0+side-q),
+	}
+	if branding {
+		l.band = image.Rect(0, y0+side, size, y0+side+band)
+	}
+	if branded {
+		// Odd pad width so that the pad is centred on the centre module.
+		k := n * padMaxPercent / 100
+		if k%2 == 0 {
+			k--
+		}
+		off := (n - k) / 2 * px
+		l.pad = image.Rect(l.code.Min.X+off, l.code.Min.Y+off, l.code.Min.X+off+k*px, l.code.Min.Y+off+k*px)
+		gap := max(1, px/2)
+		lw := min(n*px*logoMaxPercent/100, k*px-2*gap)
+		if lw < minLogoPx {
+			return layout{}, fmt.Errorf("%w: %d px leaves only %d px for the logo of a %d-module branded code; use a larger size or the basic style",
+				ErrInvalidSize, size, lw, n)
+		}
+		lo := (k*px - lw) / 2
+		l.logo = image.Rect(l.pad.Min.X+lo, l.pad.Min.Y+lo, l.pad.Min.X+lo+lw, l.pad.Min.Y+lo+lw)
+	}
+	return l, nil
+}
+
+// Render returns a PNG of data encoded as a QR code according to o.
+//
+// Errors wrap ErrInvalidSize, ErrDataTooLong, ErrEmptyData or
+// ErrInvalidStyle.
+func Render(data string, o Options) ([]byte, error) {
+	img, err := renderImage(data, o)
+	if err != nil {
+		return nil, err
+	}
+	return encodePNG(img)
+}
+
+// pngLevel is the zlib level of the PNG data; see docs/benchmarks-qr.md for
+// the speed and size trade-off.
+const pngLevel = zlib.BestSpeed
+
+func encodePNG(img *image.Paletted) ([]byte, error) {
+	return writePNG(img, pngLevel)
+}
+
+func validate(data string, o Options) (Style, error) {
+	style := o.Style
+	if style == "" {
+		style = StyleBasic
+	}
+	if style != StyleBasic && style != StyleBranded {
+		return "", fmt.Errorf("%w: %q (want %q or %q)", ErrInvalidStyle, o.Style, StyleBasic, StyleBranded)
+	}
+	if o.Size < MinSize || o.Size > MaxSize {
+		return "", fmt.Errorf("%w: %d px is outside %d..%d", ErrInvalidSize, o.Size, MinSize, MaxSize)
+	}
+	if data == "" {
+		return "", ErrEmptyData
+	}
+	return style, nil
+}
+
+func renderImage(data string, o Options) (*image.Paletted, error) {
+	style, err := validate(data, o)
+	if err != nil {
+		return nil, err
+	}
+	branded := style == StyleBranded
+	level := eccM
+	if branded {
+		level = eccH
+	}
+	code, err := encodeQR([]byte(data), level, true, autoMask)
+	if err != nil {
+		return nil, err
+	}
+	lay, err := computeLayout(o.Size, code.size, branded, o.Branding)
+	if err != nil {
+		return nil, err
+	}
+
+	var (
+		pal  color.Palette
+		logo *logoAsset
+	)
+	if branded {
+		logo, err = loadLogo(LogoFor(o.Logo))
+		if err != nil {
+			return nil, err
+		}
+		pal = logo.palette
+	} else if o.Branding {
+		pal = basePalette() // 16 colours: a 4-bit PNG
+	} else {
+		pal = basePalette()[:2] // black and white: a 1-bit PNG
+	}
+
+	img := image.NewPaletted(image.Rect(0, 0, o.Size, o.Size), pal)
+	drawModules(img, lay, code)
+	if branded {
+		if err := drawLogo(img, lay, logo); err != nil {
+			return nil, err
+		}
+	}
+	if o.Branding {
+		if err := drawWordmark(img, lay.band); err != nil {
+			return nil, err
+		}
+	}
+	return img, nil
+}
+
+// drawModules paints the dark modules black. The image starts white.
+func drawModules(img *image.Paletted, l layout, code *qrMatrix) {
+	n, px := l.modules, l.px
+	row := make([]uint8, n*px)
+	ink := bytes.Repeat([]byte{idxBlack}, px)
+	for y := 0; y < n; y++ {
+		clear(row)
+		hasInk := false
+		for x, d := range code.mod[y*n : (y+1)*n] {
+			if d != 0 {
+				copy(row[x*px:], ink)
+				hasInk = true
+			}
+		}
+		if !hasInk {
+			continue
+		}
+		top := l.code.Min.Y + y*px
+		for r := top; r < top+px; r++ {
+			off := r*img.Stride + l.code.Min.X
+			copy(img.Pix[off:off+len(row)], row)
+		}
+	}
+}
+
+// DataURL returns png as a "data:image/png;base64,..." URL.
+func DataURL(png []byte) string {
+	const prefix = "data:image/png;base64,"
+	b := make([]byte, len(prefix)+base64.StdEncoding.EncodedLen(len(png)))
+	copy(b, prefix)
+	base64.StdEncoding.Encode(b[len(prefix):], png)
+	return string(b)
+}
