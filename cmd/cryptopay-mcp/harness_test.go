@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/makiuchi-d/gozxing"
 	gzqr "github.com/makiuchi-d/gozxing/qrcode"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -82,6 +83,7 @@ func envList(m map[string]string) []string {
 }
 
 type server struct {
+	schemas map[string]*jsonschema.Resolved // output schema per tool
 	session *mcp.ClientSession
 	stderr  *syncBuffer
 	cmd     *exec.Cmd
@@ -101,8 +103,24 @@ func startServer(t *testing.T, env map[string]string, args ...string) *server {
 	if err != nil {
 		t.Fatalf("connect: %v\nstderr:\n%s", err, stderr.String())
 	}
-	s := &server{session: session, stderr: stderr, cmd: cmd}
+	s := &server{session: session, stderr: stderr, cmd: cmd, schemas: map[string]*jsonschema.Resolved{}}
 	t.Cleanup(func() { s.close(t) })
+	list, err := session.ListTools(ctx, nil)
+	if err != nil {
+		t.Fatalf("tools/list: %v", err)
+	}
+	for _, tool := range list.Tools {
+		b, _ := json.Marshal(tool.OutputSchema)
+		var sch jsonschema.Schema
+		if err := json.Unmarshal(b, &sch); err != nil {
+			t.Fatalf("%s output schema: %v", tool.Name, err)
+		}
+		r, err := sch.Resolve(nil)
+		if err != nil {
+			t.Fatalf("%s output schema: %v", tool.Name, err)
+		}
+		s.schemas[tool.Name] = r
+	}
 	return s
 }
 
@@ -141,6 +159,13 @@ func (s *server) ok(t *testing.T, name string, args map[string]any, out any) *mc
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		t.Fatalf("%s: decode structuredContent %s: %v", name, b, err)
+	}
+	// A strict client (the TypeScript SDK) rejects results that do not
+	// match the advertised output schema.
+	var generic any
+	_ = json.Unmarshal(b, &generic)
+	if err := s.schemas[name].Validate(generic); err != nil {
+		t.Fatalf("%s: structuredContent does not match the output schema: %v", name, err)
 	}
 	return res
 }

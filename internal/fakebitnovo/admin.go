@@ -33,7 +33,6 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "FORBIDDEN", "The sandbox admin API is only available from loopback.")
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	p := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/_sandbox"), "/")
 	switch {
 	case p == "/faults":

@@ -34,7 +34,8 @@ func (s *Server) orderByShort(short string) (OrderInfo, bool) {
 	if !ok {
 		return OrderInfo{}, false
 	}
-	return s.lookupInfo(id)
+	inf, err := s.Order(id)
+	return inf, err == nil
 }
 
 const checkoutHTML = `<!DOCTYPE html>

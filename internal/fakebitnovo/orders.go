@@ -204,7 +204,7 @@ func (o *order) info() OrderInfo {
 		Fiat:              o.fiat,
 		Language:          o.language,
 		Percentage:        "0",
-		Transactions:      append([]Transaction(nil), o.txs...),
+		Transactions:      append(make([]Transaction, 0, len(o.txs)), o.txs...),
 		PaymentURI:        o.uri,
 		WebURL:            o.webURL,
 		ShortID:           o.shortID,
@@ -293,19 +293,9 @@ func (o *order) fraction(num, den int64) (string, error) {
 	return truncateDecimal(a, o.entry.Decimals), nil
 }
 
-// lookup returns the order with lazy expiry applied. Caller holds s.mu.
-func (s *Server) lookup(id string, now time.Time, events *[]OrderInfo) (*order, error) {
-	o, ok := s.orders[id]
-	if !ok {
-		return nil, fmt.Errorf("order %q: %w", id, ErrNotFound)
-	}
-	expireIfDue(o, now, events)
-	return o, nil
-}
-
-// mutate runs fn on order id under the lock, then emits status changes
-// outside the lock.
-func (s *Server) mutate(id string, fn func(o *order, now time.Time, events *[]OrderInfo) error) error {
+// withOrder runs fn on order id under the lock, then emits the recorded
+// status changes outside the lock.
+func (s *Server) withOrder(id string, fn func(o *order, now time.Time, events *[]OrderInfo) error) error {
 	var events []OrderInfo
 	err := func() error {
 		s.mu.Lock()
@@ -343,7 +333,7 @@ func (s *Server) Pay(id, outcome string) error {
 	default:
 		return fmt.Errorf("pay %s: outcome %q: %w", id, outcome, ErrUnknownOutcome)
 	}
-	return s.mutate(id, func(o *order, now time.Time, events *[]OrderInfo) error {
+	return s.withOrder(id, func(o *order, now time.Time, events *[]OrderInfo) error {
 		if outcome != OutcomeLate {
 			expireIfDue(o, now, events)
 		}
@@ -440,7 +430,7 @@ func (s *Server) SetStatus(id, status string) error {
 	if !knownStatus(status) {
 		return fmt.Errorf("set status of %s to %q: %w", id, status, ErrUnknownStatus)
 	}
-	return s.mutate(id, func(o *order, now time.Time, events *[]OrderInfo) error {
+	return s.withOrder(id, func(o *order, now time.Time, events *[]OrderInfo) error {
 		expireIfDue(o, now, events)
 		if o.status == StatusNotReady && status == StatusPending && o.entry == nil {
 			s.assignCurrency(o, s.bySymbol[DefaultPayCurrency], now)
@@ -457,7 +447,7 @@ func (s *Server) SelectCurrency(id, symbol string) error {
 	if !ok {
 		return fmt.Errorf("select currency %q: %w", symbol, ErrUnknownCurrency)
 	}
-	return s.mutate(id, func(o *order, now time.Time, events *[]OrderInfo) error {
+	return s.withOrder(id, func(o *order, now time.Time, events *[]OrderInfo) error {
 		expireIfDue(o, now, events)
 		if o.status != StatusNotReady {
 			return fmt.Errorf("order %s: choose currency in status %s: %w", o.id, o.status, ErrInvalidTransition)
@@ -472,19 +462,12 @@ func (s *Server) SelectCurrency(id, symbol string) error {
 
 // Order returns a snapshot of one order (with lazy expiry applied).
 func (s *Server) Order(id string) (OrderInfo, error) {
-	var events []OrderInfo
 	var inf OrderInfo
-	err := func() error {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		o, err := s.lookup(id, s.now(), &events)
-		if err != nil {
-			return err
-		}
+	err := s.withOrder(id, func(o *order, now time.Time, events *[]OrderInfo) error {
+		expireIfDue(o, now, events)
 		inf = o.info()
 		return nil
-	}()
-	s.emit(events)
+	})
 	return inf, err
 }
 

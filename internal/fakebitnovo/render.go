@@ -242,16 +242,10 @@ type currencyObject struct {
 	Blockchain string      `json:"blockchain"`
 }
 
-// lookupInfo returns a snapshot of order id with lazy expiry applied.
-func (s *Server) lookupInfo(id string) (OrderInfo, bool) {
-	inf, err := s.Order(id)
-	return inf, err == nil
-}
-
 // handleInfo is E2: GET /api/v1/orders/info/{id}[/].
 func (s *Server) handleInfo(w http.ResponseWriter, _ *http.Request, ro reqOpts, id string) {
-	inf, ok := s.lookupInfo(id)
-	if !ok {
+	inf, err := s.Order(id)
+	if err != nil {
 		writeNotFound(w)
 		return
 	}
@@ -260,8 +254,8 @@ func (s *Server) handleInfo(w http.ResponseWriter, _ *http.Request, ro reqOpts, 
 
 // handleDetails is E3: GET /api/v1/orders/{id}.
 func (s *Server) handleDetails(w http.ResponseWriter, _ *http.Request, ro reqOpts, id string) {
-	inf, ok := s.lookupInfo(id)
-	if !ok {
+	inf, err := s.Order(id)
+	if err != nil {
 		writeNotFound(w)
 		return
 	}

@@ -16,6 +16,19 @@
 //	GET  /health                            {"status":"ok"}
 //	GET  /{shortid}/                        minimal HTML checkout page
 //	/_sandbox/...                           admin surface (loopback only), see admin.go
+//
+// Behaviour worth knowing:
+//   - Money is exact: amounts are big.Rat, never float64. Crypto amounts are
+//     fiat / RateEUR rounded half up to the currency's decimals (50 EUR at
+//     60000 → "0.00083333"). Any fiat is treated as EUR for rates and limits.
+//   - Validation follows the real API: 404 for a missing amount, an unknown
+//     currency or an amount outside the limits; 400 for malformed values;
+//     415 for other content types; 413 above 64 KiB; 403 for a bad device.
+//   - Expiry is lazy: an NR or PE order read at or after expired_at is EX
+//     (and OnChange fires once). Choosing a crypto restarts the window.
+//   - Every error body is {"detail","code","message"}.
+//   - Bounded memory: at most 10000 orders (oldest forgotten) and 4096
+//     request counters (then counted under their route prefix).
 package fakebitnovo
 
 import (
@@ -105,13 +118,16 @@ type reqOpts struct {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Body == nil {
+		r.Body = http.NoBody
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	p := r.URL.Path
 	if p == "/_sandbox" || strings.HasPrefix(p, "/_sandbox/") {
 		s.serveAdmin(w, r)
 		return
 	}
 	s.countRequest(r.Method, p)
-	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 
 	f, faulted := s.takeFault(r)
 	if !faulted {

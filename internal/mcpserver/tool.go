@@ -36,7 +36,13 @@ type Tool[In, Out any] struct {
 // registrar is implemented by every Tool[In, Out].
 type registrar interface {
 	register(s *mcp.Server, env *env) error
+	definition() (*mcp.Tool, error)
 	name() string
+}
+
+func (t Tool[In, Out]) definition() (*mcp.Tool, error) {
+	def, _, err := t.build()
+	return def, err
 }
 
 func (t Tool[In, Out]) name() string { return t.Def.Name }

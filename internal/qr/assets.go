@@ -224,7 +224,10 @@ func newMipmap(src *image.RGBA) mipmap {
 	}
 }
 
-// scaled returns the image resampled to w×h.
+// scaled returns the image resampled to w×h. The source is the smallest
+// level at least as large as the target, so the scale factor is between 1
+// and 2 and a bilinear filter is enough; the levels themselves were made
+// with Catmull-Rom.
 func (m mipmap) scaled(w, h int) *image.RGBA {
 	src := m[0]
 	for i := len(m) - 1; i >= 0; i-- {
@@ -234,7 +237,7 @@ func (m mipmap) scaled(w, h int) *image.RGBA {
 		}
 	}
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
-	draw.CatmullRom.Scale(dst, dst.Rect, src, src.Rect, draw.Src, nil)
+	draw.ApproxBiLinear.Scale(dst, dst.Rect, src, src.Rect, draw.Src, nil)
 	return dst
 }
 

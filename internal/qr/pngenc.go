@@ -62,16 +62,20 @@ func writePNG(img *image.Paletted, level int) ([]byte, error) {
 	}
 	stride := (w*depth + 7) / 8
 	row := make([]byte, 1+stride) // row[0] is the filter type: none
+	up := make([]byte, 1+stride) // a row identical to the one above: filter Up, all zeros
+	up[0] = 2
 	var prev []byte
 	for y := 0; y < h; y++ {
 		src := img.Pix[y*img.Stride:][:w]
-		// Consecutive rows are mostly identical (each module is px rows
-		// tall): reuse the packed row.
-		if prev == nil || !bytes.Equal(src, prev) {
+		out := row
+		// Most rows repeat the one above (each module is px rows tall).
+		if prev != nil && bytes.Equal(src, prev) {
+			out = up
+		} else {
 			packRow(row[1:], src, depth)
 			prev = src
 		}
-		if _, err := zw.Write(row); err != nil {
+		if _, err := zw.Write(out); err != nil {
 			return nil, fmt.Errorf("qr: compress: %w", err)
 		}
 	}

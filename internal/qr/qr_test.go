@@ -173,7 +173,7 @@ func checkImage(t testing.TB, b []byte, data string, o Options) geometry {
 	}
 	r := rasterOf(t, img) // also fails on transparency
 	g := measureCode(t, r)
-	q := quietModules * g.px
+	q := 4 * g.px // the standard quiet zone, independent of the implementation's constant
 
 	// Quiet zone of at least 4 modules on all four sides, inside the image.
 	if g.code.Min.X < q || g.code.Min.Y < q || r.w-g.code.Max.X < q || r.h-g.code.Max.Y < q {
@@ -255,16 +255,20 @@ func checkImage(t testing.TB, b []byte, data string, o Options) geometry {
 	if logo.Empty() {
 		t.Fatal("branded code has no logo")
 	}
-	if logo.Dx()*100 > codeW*logoMaxPercent || logo.Dy()*100 > codeW*logoMaxPercent {
-		t.Errorf("logo %dx%d px exceeds %d%% of the %d px code", logo.Dx(), logo.Dy(), logoMaxPercent, codeW)
+	if logo.Dx()*100 > codeW*22 || logo.Dy()*100 > codeW*22 {
+		t.Errorf("logo %dx%d px exceeds 22%% of the %d px code", logo.Dx(), logo.Dy(), codeW)
 	}
 	c := g.code.Min.Add(g.code.Max).Div(2)
 	if lc := logo.Min.Add(logo.Max).Div(2); abs(lc.X-c.X) > g.px || abs(lc.Y-c.Y) > g.px {
 		t.Errorf("logo centred at %v, code centre %v", lc, c)
 	}
 	// Modules hidden by the pad: a centred square of at most 27% of the width.
-	maxPad := (g.n*27 + 99) / 100
-	centre := image.Rect((g.n-maxPad)/2, (g.n-maxPad)/2, (g.n+maxPad+1)/2, (g.n+maxPad+1)/2)
+	maxPad := g.n * 27 / 100
+	if maxPad%2 == 0 {
+		maxPad-- // an odd square centred on the centre module
+	}
+	s := (g.n - maxPad) / 2
+	centre := image.Rect(s, s, s+maxPad, s+maxPad)
 	if !bad.In(centre) {
 		t.Errorf("modules %v differ from the matrix outside the centre %v", bad, centre)
 	}
@@ -349,7 +353,7 @@ func TestBrandingBand(t *testing.T) {
 				// The text is centred horizontally in the band.
 				r := rasterOf(t, decodePNG(t, branded))
 				text := image.Rectangle{}
-				for y := gb.code.Max.Y + quietModules*gb.px; y < r.h; y++ {
+				for y := gb.code.Max.Y + 4*gb.px; y < r.h; y++ {
 					for x := 0; x < r.w; x++ {
 						if r.dark[y*r.w+x] {
 							text = text.Union(image.Rect(x, y, x+1, y+1))
