@@ -17,6 +17,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/toolerr"
 )
 
 // Output is what a tool handler returns: the structured result and the
@@ -88,8 +89,8 @@ func (t Tool[In, Out]) register(s *mcp.Server, e *env) error {
 		defer func() {
 			if r := recover(); r != nil {
 				e.log.Error("tool panicked", "tool", def.Name, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-				code = payments.CodeInternal
-				res = errorResult(e, &payments.Error{Code: payments.CodeInternal, Message: "internal error; the failure was logged"})
+				code = toolerr.CodeInternal
+				res = errorResult(e, &toolerr.Error{Code: toolerr.CodeInternal, Message: "internal error; the failure was logged"})
 			}
 			e.log.Info("tool call", "tool", def.Name, "outcome", code, "duration_ms", time.Since(start).Milliseconds())
 		}()
@@ -103,8 +104,8 @@ func (t Tool[In, Out]) register(s *mcp.Server, e *env) error {
 		defer cancel()
 		out, err := t.Handler(ctx, req, in)
 		if err != nil {
-			pe := payments.AsError(err)
-			if pe.Code == payments.CodeUpstream || pe.Code == payments.CodeInternal {
+			pe := toolerr.From(err)
+			if pe.Code == toolerr.CodeInternal || strings.HasPrefix(pe.Code, "UPSTREAM") {
 				e.log.Warn("tool failed", "tool", def.Name, "error", err)
 			}
 			code = pe.Code
@@ -112,9 +113,9 @@ func (t Tool[In, Out]) register(s *mcp.Server, e *env) error {
 		}
 		r, err := successResult(out)
 		if err != nil {
-			code = payments.CodeInternal
+			code = toolerr.CodeInternal
 			e.log.Error("encode tool result", "tool", def.Name, "error", err)
-			return errorResult(e, &payments.Error{Code: payments.CodeInternal, Message: "could not encode the result"}), nil
+			return errorResult(e, &toolerr.Error{Code: toolerr.CodeInternal, Message: "could not encode the result"}), nil
 		}
 		return r, nil
 	})
@@ -122,27 +123,27 @@ func (t Tool[In, Out]) register(s *mcp.Server, e *env) error {
 }
 
 // decodeArgs applies schema defaults, validates, and decodes into In.
-func decodeArgs[In any](raw json.RawMessage, resolved *jsonschema.Resolved) (In, *payments.Error) {
+func decodeArgs[In any](raw json.RawMessage, resolved *jsonschema.Resolved) (In, *toolerr.Error) {
 	var in In
 	args := map[string]any{}
 	if len(raw) > 0 && string(raw) != "null" {
 		if err := json.Unmarshal(raw, &args); err != nil {
-			return in, &payments.Error{Code: payments.CodeInvalidArgument, Message: "arguments must be a JSON object"}
+			return in, &toolerr.Error{Code: toolerr.CodeInvalidArgument, Message: "arguments must be a JSON object"}
 		}
 	}
 	var v any = args
 	if err := resolved.ApplyDefaults(&v); err != nil {
-		return in, &payments.Error{Code: payments.CodeInvalidArgument, Message: "invalid arguments: " + err.Error()}
+		return in, &toolerr.Error{Code: toolerr.CodeInvalidArgument, Message: "invalid arguments: " + err.Error()}
 	}
 	if err := resolved.Validate(v); err != nil {
-		return in, &payments.Error{Code: payments.CodeInvalidArgument, Message: "invalid arguments: " + cleanSchemaError(err)}
+		return in, &toolerr.Error{Code: toolerr.CodeInvalidArgument, Message: "invalid arguments: " + cleanSchemaError(err)}
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		return in, &payments.Error{Code: payments.CodeInvalidArgument, Message: "invalid arguments: " + err.Error()}
+		return in, &toolerr.Error{Code: toolerr.CodeInvalidArgument, Message: "invalid arguments: " + err.Error()}
 	}
 	if err := json.Unmarshal(b, &in); err != nil {
-		return in, &payments.Error{Code: payments.CodeInvalidArgument, Message: "invalid arguments: " + err.Error()}
+		return in, &toolerr.Error{Code: toolerr.CodeInvalidArgument, Message: "invalid arguments: " + err.Error()}
 	}
 	return in, nil
 }
@@ -157,11 +158,11 @@ func cleanSchemaError(err error) string {
 
 // errorEnvelope is the JSON an agent sees for a failed call.
 type errorEnvelope struct {
-	Error   *payments.Error `json:"error"`
-	Sandbox bool            `json:"sandbox,omitempty"`
+	Error   *toolerr.Error `json:"error"`
+	Sandbox bool           `json:"sandbox,omitempty"`
 }
 
-func errorResult(e *env, pe *payments.Error) *mcp.CallToolResult {
+func errorResult(e *env, pe *toolerr.Error) *mcp.CallToolResult {
 	b, err := json.MarshalIndent(errorEnvelope{Error: pe, Sandbox: e.sandbox}, "", "  ")
 	if err != nil {
 		b = []byte(`{"error":{"code":"INTERNAL_ERROR","message":"could not encode the error"}}`)

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitnovo"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/toolerr"
 )
 
 // Stable error codes returned to agents. The first ten are the seed's.
@@ -22,7 +23,7 @@ const (
 	CodeAmountTooHigh         = "AMOUNT_TOO_HIGH"
 	CodePaymentNotFound       = "PAYMENT_NOT_FOUND"
 	CodePaymentExpired        = "PAYMENT_EXPIRED"
-	CodeInvalidArgument       = "INVALID_ARGUMENT"
+	CodeInvalidArgument       = toolerr.CodeInvalidArgument
 	CodeInvalidRedirectURLs   = "INVALID_REDIRECT_URLS"
 	CodeIdempotencyConflict   = "IDEMPOTENCY_CONFLICT"
 	CodeIdempotencyInProgress = "IDEMPOTENCY_IN_PROGRESS"
@@ -31,51 +32,27 @@ const (
 	CodeTimeout               = "API_TIMEOUT"
 	CodeUpstream              = "UPSTREAM_API_ERROR"
 	CodeQRNotAvailable        = "QR_NOT_AVAILABLE"
-	CodeInternal              = "INTERNAL_ERROR"
+	CodeInternal              = toolerr.CodeInternal
 )
 
-// Error is a failure the agent can act on: a stable code, a one-line
-// message and optional structured details.
-type Error struct {
-	Code    string         `json:"code"`
-	Message string         `json:"message"`
-	Details map[string]any `json:"details,omitempty"`
-	cause   error
-}
-
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
-
-// Unwrap returns the underlying cause, if any.
-func (e *Error) Unwrap() error { return e.cause }
+// Error is the error type of every tool failure.
+type Error = toolerr.Error
 
 func newError(code, msg string, details map[string]any) *Error {
-	return &Error{Code: code, Message: msg, Details: details}
+	return toolerr.New(code, msg, details)
 }
 
-func invalidArg(field, msg string) *Error {
-	return newError(CodeInvalidArgument, field+": "+msg, map[string]any{"field": field})
-}
+func invalidArg(field, msg string) *Error { return toolerr.InvalidArg(field, msg) }
 
-// AsError turns any error into an *Error, mapping provider and context
-// failures to stable codes.
-func AsError(err error) *Error {
-	if err == nil {
-		return nil
-	}
-	var pe *Error
-	if errors.As(err, &pe) {
-		return pe
-	}
-	return mapAPIError(err, "")
-}
+// AsError turns any error into an *Error: tool errors pass through, and
+// anything else is an internal error.
+func AsError(err error) *Error { return toolerr.From(err) }
 
 // mapAPIError maps a bitnovo client error. op names the operation for
 // messages ("create", "status", ...).
 func mapAPIError(err error, op string) *Error {
 	wrap := func(code, msg string, details map[string]any) *Error {
-		e := newError(code, msg, details)
-		e.cause = err
-		return e
+		return toolerr.Wrap(err, code, msg, details)
 	}
 	if errors.Is(err, bitnovo.ErrOutcomeUnknown) {
 		return wrap(CodeOutcomeUnknown,

@@ -249,7 +249,7 @@ func TestStatusFlags(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	future, past := now.Add(time.Hour).Format(time.RFC3339), now.Add(-time.Hour).Format(time.RFC3339)
 	tests := []struct {
-		status, expiry                      string
+		status, expiry                     string
 		action, expired, completed, failed bool
 	}{
 		{"NR", future, false, false, false, false},
