@@ -64,7 +64,7 @@ func (s *syncBuffer) String() string {
 }
 
 // baseEnv is a minimal environment: no credentials leak in from the host.
-func baseEnv(t *testing.T, dataDir string) map[string]string {
+func baseEnv(t testing.TB, dataDir string) map[string]string {
 	t.Helper()
 	return map[string]string{
 		"PATH":               os.Getenv("PATH"),
@@ -90,7 +90,7 @@ type server struct {
 }
 
 // startServer launches the binary and connects the Go SDK client over stdio.
-func startServer(t *testing.T, env map[string]string, args ...string) *server {
+func startServer(t testing.TB, env map[string]string, args ...string) *server {
 	t.Helper()
 	cmd := exec.Command(binPath, args...)
 	cmd.Env = envList(env)
@@ -124,7 +124,7 @@ func startServer(t *testing.T, env map[string]string, args ...string) *server {
 	return s
 }
 
-func (s *server) close(t *testing.T) {
+func (s *server) close(t testing.TB) {
 	if s.session == nil {
 		return
 	}
@@ -135,7 +135,7 @@ func (s *server) close(t *testing.T) {
 	}
 }
 
-func (s *server) call(t *testing.T, name string, args map[string]any) *mcp.CallToolResult {
+func (s *server) call(t testing.TB, name string, args map[string]any) *mcp.CallToolResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -147,7 +147,7 @@ func (s *server) call(t *testing.T, name string, args map[string]any) *mcp.CallT
 }
 
 // ok calls a tool, requires success and decodes structuredContent into out.
-func (s *server) ok(t *testing.T, name string, args map[string]any, out any) *mcp.CallToolResult {
+func (s *server) ok(t testing.TB, name string, args map[string]any, out any) *mcp.CallToolResult {
 	t.Helper()
 	res := s.call(t, name, args)
 	if res.IsError {
@@ -180,7 +180,7 @@ type toolError struct {
 }
 
 // fail calls a tool, requires an isError result and returns its envelope.
-func (s *server) fail(t *testing.T, name string, args map[string]any) toolError {
+func (s *server) fail(t testing.TB, name string, args map[string]any) toolError {
 	t.Helper()
 	res := s.call(t, name, args)
 	if !res.IsError {

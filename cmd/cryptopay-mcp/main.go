@@ -157,8 +157,14 @@ func runStdio(ctx context.Context, args []string, stdin io.ReadCloser, stdout, s
 		Sandbox: cfg.Sandbox(), Logger: log, PendingTimeout: cfg.ToolTimeout + 30*time.Second,
 		QRCache: qr.NewCache(512, 128<<20),
 	})
+	shopSvc, stopShop, err := startShop(cfg, st, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "cryptopay-mcp: config: %v\n", err)
+		return exitConfig
+	}
+	defer stopShop()
 	server, err := mcpserver.New(mcpserver.Deps{
-		Version: buildVersion(), Payments: svc, Sandbox: cfg.Sandbox(), ToolTimeout: cfg.ToolTimeout, Logger: log,
+		Version: buildVersion(), Payments: svc, Shop: shopSvc, Sandbox: cfg.Sandbox(), ToolTimeout: cfg.ToolTimeout, Logger: log,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "cryptopay-mcp: %v\n", err)

@@ -44,6 +44,8 @@ type Config struct {
 	MaxRetries  int           // MAX_RETRIES: retries of safe (GET) requests
 	RetryDelay  time.Duration // RETRY_DELAY (ms): first backoff step
 	ToolTimeout time.Duration // CRYPTOPAY_TOOL_TIMEOUT (ms): overall deadline of one tool call
+
+	Shop ShopConfig // Bitrefill shop toolset (shop.go)
 }
 
 // Sandbox reports whether the server runs against the built-in fakes.
@@ -59,6 +61,7 @@ func (c Config) String() string {
 	fmt.Fprintf(&b, " device_secret=%s", presence(c.DeviceSecret))
 	fmt.Fprintf(&b, " data_dir=%s api_timeout=%s max_retries=%d tool_timeout=%s log_level=%s",
 		c.DataDir, c.APITimeout, c.MaxRetries, c.ToolTimeout, c.LogLevel)
+	fmt.Fprintf(&b, " %s", c.Shop)
 	return b.String()
 }
 
@@ -158,6 +161,8 @@ func Load(getenv func(string) string, f Flags) (Config, error) {
 	c.MaxRetries = intRange(&p, get, "MAX_RETRIES", 2, 0, 5)
 	c.RetryDelay = durationMS(&p, get, "RETRY_DELAY", 1000, 50, 10000)
 	c.ToolTimeout = durationMS(&p, get, "CRYPTOPAY_TOOL_TIMEOUT", 30000, 1000, 300000)
+
+	c.Shop = loadShop(get, &p)
 
 	c.DataDir = firstNonEmpty(f.DataDir, get("CRYPTOPAY_DATA_DIR"))
 	if c.DataDir == "" {

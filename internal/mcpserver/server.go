@@ -9,6 +9,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/shop"
 )
 
 // Name is the server's MCP implementation name.
@@ -18,6 +19,7 @@ const Name = "cryptopay-mcp"
 type Deps struct {
 	Version     string
 	Payments    *payments.Service
+	Shop        *shop.Service // nil: no shop toolset
 	Sandbox     bool
 	ToolTimeout time.Duration
 	Logger      *slog.Logger
@@ -30,13 +32,13 @@ Never create a payment twice for one request: pass an idempotency_key (e.g. the 
 
 // Tools returns every tool this server offers, in listing order.
 func Tools(d Deps) []registrar {
-	return []registrar{
+	return append([]registrar{
 		createPaymentOnchain(d.Payments),
 		createPaymentLink(d.Payments),
 		getPaymentStatus(d.Payments),
 		listCurrenciesCatalog(d.Payments),
 		generatePaymentQR(d.Payments),
-	}
+	}, shopTools(d.Shop)...)
 }
 
 // New builds the MCP server with all tools registered.
@@ -63,6 +65,9 @@ func New(d Deps) (*mcp.Server, error) {
 		if err := t.register(s, e); err != nil {
 			return nil, fmt.Errorf("register %s: %w", t.name(), err)
 		}
+	}
+	if d.Shop != nil {
+		addShopResources(s)
 	}
 	return s, nil
 }

@@ -25,6 +25,9 @@ import (
 type Output[Out any] struct {
 	Value  Out
 	Images []payments.Image
+	// Secret marks the result as meant for the user's eyes (redemption
+	// codes): its content blocks carry audience ["user"], priority 1.
+	Secret bool
 }
 
 // Tool is one tool definition bound to its typed handler.
@@ -203,6 +206,13 @@ func successResult[Out any](out Output[Out]) (*mcp.CallToolResult, error) {
 	res.Content = append(res.Content, &mcp.TextContent{Text: string(text)})
 	for _, img := range out.Images {
 		res.Content = append(res.Content, &mcp.ImageContent{Data: img.PNG, MIMEType: "image/png"})
+	}
+	if out.Secret {
+		for _, c := range res.Content {
+			if tc, ok := c.(*mcp.TextContent); ok {
+				tc.Annotations = &mcp.Annotations{Audience: []mcp.Role{"user"}, Priority: 1}
+			}
+		}
 	}
 	return res, nil
 }

@@ -11,13 +11,14 @@ import (
 
 // writePNG encodes a paletted image as an indexed-colour PNG with the
 // smallest bit depth that holds its palette (1 bit for a plain black and
-// white code) and no row filters, as the PNG specification recommends for
-// palette images.
+// white code).
 //
-// image/png makes the same file, but for depths below 8 bits it fetches every
-// pixel through ColorIndexAt, which makes a 2000 px black and white code ten
-// times slower to encode than an 8-bit one; packing rows here keeps the small
-// depths fast, and a 1-bit code is several times smaller than an 8-bit one.
+// Rows that repeat the row above, which is most of them since every module
+// is px rows tall, are written with the Up filter, i.e. as zeros; the others
+// are unfiltered. That makes deflate's job trivial: at BestSpeed a 2000 px
+// branded code compresses in a few milliseconds to about 30 KB, where
+// image/png (no filters for palette images, and a per-pixel ColorIndexAt
+// for depths below 8 bits) takes longer and writes twice as much.
 func writePNG(img *image.Paletted, level int) ([]byte, error) {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	if w <= 0 || h <= 0 || len(img.Palette) == 0 || len(img.Palette) > 256 {
@@ -62,7 +63,7 @@ func writePNG(img *image.Paletted, level int) ([]byte, error) {
 	}
 	stride := (w*depth + 7) / 8
 	row := make([]byte, 1+stride) // row[0] is the filter type: none
-	up := make([]byte, 1+stride) // a row identical to the one above: filter Up, all zeros
+	up := make([]byte, 1+stride)  // a row identical to the one above: filter Up, all zeros
 	up[0] = 2
 	var prev []byte
 	for y := 0; y < h; y++ {

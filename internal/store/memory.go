@@ -11,6 +11,7 @@ type Memory struct {
 	mu       sync.Mutex
 	payments map[string]Payment
 	idem     map[string]IdemRecord
+	shopMemory
 }
 
 var _ Store = (*Memory)(nil)

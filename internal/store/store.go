@@ -77,5 +77,6 @@ type Idempotency interface {
 type Store interface {
 	Payments
 	Idempotency
+	Shop
 	Close() error
 }

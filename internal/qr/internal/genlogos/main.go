@@ -8,18 +8,14 @@
 // quantised to a small palette so that the committed PNGs stay tiny and the
 // renderer can map them onto its own palette cheaply.
 //
-// The wordmark is pre-rendered here, at a large size, because
-// golang.org/x/image/font/opentype needs golang.org/x/text (via font/sfnt),
-// which the module's go.mod does not require; the renderer only downscales
-// the embedded wordmark, so it needs no font code at run time.
+// The wordmark is pre-rendered here, large, so that the renderer needs no
+// font code: it only downscales the embedded image to its branding band,
+// which is cheaper than rasterising glyphs on every call.
 //
-// The file carries an ignore build tag so that ordinary builds of the module
-// never compile it. Run it from internal/qr with a scratch module file that
-// adds golang.org/x/text, which leaves the real go.mod untouched:
+// The file carries an ignore build tag so that ordinary builds never compile
+// it. Run it from internal/qr:
 //
-//	cp ../../go.mod ../../go.sum /tmp/qrgen/
-//	go get -modfile=/tmp/qrgen/go.mod golang.org/x/text@v0.43.0
-//	go run -modfile=/tmp/qrgen/go.mod internal/genlogos/main.go
+//	go run internal/genlogos/main.go
 package main
 
 import (

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitrefill"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/fakebitrefill"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/shop"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
+)
+
+// startShop builds the shop service. In sandbox mode, or without Bitrefill
+// credentials, it serves the fake Bitrefill APIs on loopback and points the
+// client at them with the fake's credentials, so every shop tool (purchases
+// included, when enabled) works offline and says "sandbox": true. The
+// returned stop function shuts the fake down.
+func startShop(cfg config.Config, st store.Shop, log *slog.Logger) (*shop.Service, func(), error) {
+	sc := cfg.Shop
+	sandbox := cfg.Sandbox() || !sc.HasCredentials()
+	stop := func() {}
+	opts := bitrefill.Options{
+		PublicBaseURL: sc.PublicURL, V2BaseURL: sc.V2URL, APIID: sc.APIID, APISecret: sc.APISecret,
+		AttemptTimeout: cfg.APITimeout, MaxRetries: cfg.MaxRetries, RetryBaseDelay: cfg.RetryDelay,
+		UserAgent: "cryptopay-mcp/" + buildVersion(), Logger: log,
+	}
+	if cfg.MaxRetries == 0 {
+		opts.MaxRetries = -1 // 0 means "no retries" in our config, "default" in the client
+	}
+	if sandbox {
+		fake, err := fakebitrefill.New(fakebitrefill.Config{})
+		if err != nil {
+			return nil, stop, err
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, stop, fmt.Errorf("listen for the Bitrefill sandbox: %w", err)
+		}
+		srv := &http.Server{Handler: fake, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		stop = func() { shutdown(srv) }
+		opts.PublicBaseURL, opts.V2BaseURL = fakebitrefill.BaseURLs("http://" + ln.Addr().String())
+		opts.APIID, opts.APISecret = fake.Credentials()
+		log.Info("Bitrefill sandbox listening", "public_api", opts.PublicBaseURL, "v2_api", opts.V2BaseURL)
+	}
+	c, err := bitrefill.New(opts)
+	if err != nil {
+		stop()
+		return nil, func() {}, fmt.Errorf("BITREFILL_API_URL: %w", err)
+	}
+	return shop.New(c, st, shop.Options{
+		Sandbox: sandbox, PurchasesEnabled: sc.PurchasesEnabled,
+		MaxOrderCents: sc.MaxOrderCents, DailyLimitCents: sc.DailyLimitCents, Logger: log,
+	}), stop, nil
+}
