@@ -14,14 +14,16 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
 )
 
-// startShop builds the shop service. In sandbox mode, or without Bitrefill
-// credentials, it serves the fake Bitrefill APIs on loopback and points the
-// client at them with the fake's credentials, so every shop tool (purchases
-// included, when enabled) works offline and says "sandbox": true. The
+// startShop builds the shop service. In sandbox mode it serves the fake
+// Bitrefill APIs on loopback and points the client at them with the fake's
+// credentials, so every shop tool (purchases included, when enabled) works
+// offline and says "sandbox": true. In live mode without Bitrefill
+// credentials the catalogue tools use the real public API, as the original
+// server did, and the account and purchase tools are not listed. The
 // returned stop function shuts the fake down.
 func startShop(cfg config.Config, st store.Shop, log *slog.Logger) (*shop.Service, func(), error) {
 	sc := cfg.Shop
-	sandbox := cfg.Sandbox() || !sc.HasCredentials()
+	sandbox := cfg.Sandbox()
 	stop := func() {}
 	opts := bitrefill.Options{
 		PublicBaseURL: sc.PublicURL, V2BaseURL: sc.V2URL, APIID: sc.APIID, APISecret: sc.APISecret,
