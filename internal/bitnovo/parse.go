@@ -376,16 +376,16 @@ func pickByIdentifier(list []json.RawMessage, id, invalidCode string) (json.RawM
 	return nil, malformed(CodeIdentifierMismatch, "none of the %d returned orders is %q", len(list), id)
 }
 
-// parseOrderInfo reads an E2 answer for the order id. Errors are *APIError
-// values without the HTTP details, which the caller fills in.
-func parseOrderInfo(body []byte, id string) (*OrderInfo, error) {
-	const invalid = CodeGetPaymentStatusInvalidFormat
+// orderObject finds the one order object for id in an E2/E3 answer: bare,
+// wrapped in {"status","data"}, or a list. invalid and failed are the error
+// codes to report.
+func orderObject(body []byte, id, invalid, failed string) (json.RawMessage, error) {
 	env, ok := unwrap(body)
 	switch {
 	case !ok:
 		return nil, malformed(invalid, "answer is not a JSON object or list")
 	case env.failed:
-		return nil, &APIError{Code: CodeGetPaymentStatusFailed, Message: env.message}
+		return nil, &APIError{Code: failed, Message: env.message}
 	}
 	obj := env.payload
 	if payloadKind(obj) == '[' {
@@ -400,6 +400,17 @@ func parseOrderInfo(body []byte, id string) (*OrderInfo, error) {
 	}
 	if payloadKind(obj) != '{' {
 		return nil, malformed(invalid, "answer is not a JSON object or list")
+	}
+	return obj, nil
+}
+
+// parseOrderInfo reads an E2 answer for the order id. Errors are *APIError
+// values without the HTTP details, which the caller fills in.
+func parseOrderInfo(body []byte, id string) (*OrderInfo, error) {
+	const invalid = CodeGetPaymentStatusInvalidFormat
+	obj, err := orderObject(body, id, invalid, CodeGetPaymentStatusFailed)
+	if err != nil {
+		return nil, err
 	}
 	var w wireOrderInfo
 	if err := json.Unmarshal(obj, &w); err != nil {
@@ -421,26 +432,9 @@ func parseOrderInfo(body []byte, id string) (*OrderInfo, error) {
 // parseOrderDetails reads an E3 answer for the order id.
 func parseOrderDetails(body []byte, id string) (*Order, error) {
 	const invalid = CodeGetPaymentDetailsInvalidFormat
-	env, ok := unwrap(body)
-	switch {
-	case !ok:
-		return nil, malformed(invalid, "answer is not a JSON object")
-	case env.failed:
-		return nil, &APIError{Code: CodeGetPaymentDetailsFailed, Message: env.message}
-	}
-	obj := env.payload
-	if payloadKind(obj) == '[' {
-		var list []json.RawMessage
-		if err := json.Unmarshal(obj, &list); err != nil {
-			return nil, malformed(invalid, "decoding list: %v", err)
-		}
-		var apiErr *APIError
-		if obj, apiErr = pickByIdentifier(list, id, invalid); apiErr != nil {
-			return nil, apiErr
-		}
-	}
-	if payloadKind(obj) != '{' {
-		return nil, malformed(invalid, "answer is not a JSON object")
+	obj, err := orderObject(body, id, invalid, CodeGetPaymentDetailsFailed)
+	if err != nil {
+		return nil, err
 	}
 	var w wireOrder
 	if err := json.Unmarshal(obj, &w); err != nil {
