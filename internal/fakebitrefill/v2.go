@@ -534,45 +534,36 @@ func (lp listParams) page(r *http.Request, n int) (lo, hi int, m map[string]any)
 }
 
 func (f *Fake) handleListInvoices(w http.ResponseWriter, r *http.Request) {
-	lp, err := parseList(r, true)
-	if err != nil {
-		writeErr(w, r, err)
-		return
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var sel []*invoice
-	for i := len(f.invoices) - 1; i >= 0; i-- { // newest first
-		if lp.keep(f.invoices[i].Created) {
-			sel = append(sel, f.invoices[i])
-		}
-	}
-	lo, hi, m := lp.page(r, len(sel))
-	data := make([]map[string]any, 0, hi-lo)
-	for _, inv := range sel[lo:hi] {
-		data = append(data, f.invoiceDoc(inv))
-	}
-	writeJSON(w, http.StatusOK, envelope(r, m, data))
+	servePage(w, r, f.invoices, func(inv *invoice) time.Time { return inv.Created }, f.invoiceDoc)
 }
 
 func (f *Fake) handleListOrders(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	servePage(w, r, f.orders, func(o *order) time.Time { return o.Created }, f.orderDoc)
+}
+
+// servePage answers a v2 list request: items newest first, filtered by the
+// after/before window, one page of them in the {meta, data} envelope. The
+// caller holds the lock that guards items.
+func servePage[T any](w http.ResponseWriter, r *http.Request, items []T, created func(T) time.Time, doc func(T) map[string]any) {
 	lp, err := parseList(r, true)
 	if err != nil {
 		writeErr(w, r, err)
 		return
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var sel []*order
-	for i := len(f.orders) - 1; i >= 0; i-- {
-		if lp.keep(f.orders[i].Created) {
-			sel = append(sel, f.orders[i])
+	var sel []T
+	for i := len(items) - 1; i >= 0; i-- { // newest first
+		if lp.keep(created(items[i])) {
+			sel = append(sel, items[i])
 		}
 	}
 	lo, hi, m := lp.page(r, len(sel))
 	data := make([]map[string]any, 0, hi-lo)
-	for _, o := range sel[lo:hi] {
-		data = append(data, f.orderDoc(o))
+	for _, it := range sel[lo:hi] {
+		data = append(data, doc(it))
 	}
 	writeJSON(w, http.StatusOK, envelope(r, m, data))
 }
