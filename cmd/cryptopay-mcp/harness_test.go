@@ -92,11 +92,17 @@ type server struct {
 // startServer launches the binary and connects the Go SDK client over stdio.
 func startServer(t testing.TB, env map[string]string, args ...string) *server {
 	t.Helper()
+	return startServerWith(t, nil, env, args...)
+}
+
+// startServerWith is startServer with client options (e.g. an elicitation handler).
+func startServerWith(t testing.TB, opts *mcp.ClientOptions, env map[string]string, args ...string) *server {
+	t.Helper()
 	cmd := exec.Command(binPath, args...)
 	cmd.Env = envList(env)
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
-	client := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "0"}, nil)
+	client := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "0"}, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	session, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -444,4 +445,48 @@ func TestShopSandboxPurchase(t *testing.T) {
 func init() {
 	wantTools = append(wantTools, "search", "detail", "categories", "get_invoices", "get_invoice",
 		"get_orders", "get_order", "get_account_balance", "ping")
+}
+
+// TestShopElicitation: a client that supports elicitation is asked before
+// money moves; a "no" pays nothing, a "yes" pays at once without a token.
+func TestShopElicitation(t *testing.T) {
+	env := baseEnv(t, t.TempDir())
+	env["SHOP_PURCHASES_ENABLED"] = "true"
+	var mu sync.Mutex
+	answer, asked := "decline", []string{}
+	opts := &mcp.ClientOptions{ElicitationHandler: func(_ context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, req.Params.Message)
+		if answer == "accept" {
+			return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"confirm": true}}, nil
+		}
+		return &mcp.ElicitResult{Action: answer}, nil
+	}}
+	s := startServerWith(t, opts, env)
+	var c createOut
+	s.ok(t, "create_invoice", buyArgs(25), &c)
+
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(s.stderr.String())
+		}
+	})
+	e := s.fail(t, "pay_invoice", map[string]any{"id": c.Invoice.ID})
+	if e.Error.Code != "CONFIRMATION_DECLINED" {
+		t.Fatalf("declined: %+v", e)
+	}
+	mu.Lock()
+	answer = "accept"
+	mu.Unlock()
+	var p payOut
+	s.ok(t, "pay_invoice", map[string]any{"id": c.Invoice.ID}, &p)
+	if !p.Paid || p.ConfirmationToken != "" {
+		t.Fatalf("accepted: %+v", p)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) != 2 || !strings.Contains(asked[1], c.Invoice.ID) {
+		t.Fatalf("elicitation messages: %q", asked)
+	}
 }

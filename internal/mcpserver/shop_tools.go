@@ -402,18 +402,32 @@ func shopUnsealOrder(svc *shop.Service) Tool[orderIDArgs, shop.UnsealResult] {
 	}
 }
 
+// confirmInput is the id of the elicitation a pay call asks for.
+const confirmInput = "confirm_payment"
+
 // confirmer asks the user through MCP elicitation when the client declared
-// the capability; nil otherwise (the quote/token flow is used).
+// the capability; nil otherwise (the quote/token flow is used). It uses
+// multi round-trip requests: the first invocation ends with an input
+// request, the SDK (or a 2026-07-28 client) asks the user, and the tool is
+// invoked again with the answer in InputResponses.
 func confirmer(req *mcp.CallToolRequest) shop.Confirmer {
-	if req == nil || req.Session == nil {
+	if req == nil || req.Session == nil || req.Params == nil {
 		return nil
 	}
 	ip := req.Session.InitializeParams()
 	if ip == nil || ip.Capabilities == nil || ip.Capabilities.Elicitation == nil {
 		return nil
 	}
-	return func(ctx context.Context, msg string) (bool, error) {
-		res, err := req.Session.Elicit(ctx, &mcp.ElicitParams{
+	return func(_ context.Context, msg string) (bool, error) {
+		if answer, ok := req.Params.InputResponses[confirmInput]; ok {
+			res, ok := answer.(*mcp.ElicitResult)
+			if !ok || res.Action != "accept" {
+				return false, nil
+			}
+			yes, _ := res.Content["confirm"].(bool)
+			return yes, nil
+		}
+		return false, &inputRequired{requests: mcp.InputRequestMap{confirmInput: &mcp.ElicitParams{
 			Message: msg,
 			RequestedSchema: &jsonschema.Schema{
 				Type: "object",
@@ -422,15 +436,7 @@ func confirmer(req *mcp.CallToolRequest) shop.Confirmer {
 				},
 				Required: []string{"confirm"},
 			},
-		})
-		if err != nil {
-			return false, err
-		}
-		if res.Action != "accept" {
-			return false, nil
-		}
-		ok, _ := res.Content["confirm"].(bool)
-		return ok, nil
+		}}, err: shop.ErrConfirmationPending}
 	}
 }
 

@@ -7,6 +7,7 @@ package mcpserver
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -106,6 +107,11 @@ func (t Tool[In, Out]) register(s *mcp.Server, e *env) error {
 		ctx, cancel := context.WithTimeout(ctx, e.timeout)
 		defer cancel()
 		out, err := t.Handler(ctx, req, in)
+		var ir *inputRequired
+		if errors.As(err, &ir) {
+			code = "INPUT_REQUIRED"
+			return &mcp.CallToolResult{InputRequests: ir.requests}, nil
+		}
 		if err != nil {
 			pe := toolerr.From(err)
 			if pe.Code == toolerr.CodeInternal || strings.HasPrefix(pe.Code, "UPSTREAM") {
@@ -124,6 +130,16 @@ func (t Tool[In, Out]) register(s *mcp.Server, e *env) error {
 	})
 	return nil
 }
+
+// inputRequired ends a call with input requests for the client (multi
+// round-trip requests, SEP-2322); the call is made again with the answers.
+type inputRequired struct {
+	requests mcp.InputRequestMap
+	err      error
+}
+
+func (e *inputRequired) Error() string { return "input required: " + e.err.Error() }
+func (e *inputRequired) Unwrap() error { return e.err }
 
 // decodeArgs applies schema defaults, validates, and decodes into In.
 func decodeArgs[In any](raw json.RawMessage, resolved *jsonschema.Resolved) (In, *toolerr.Error) {

@@ -20,8 +20,14 @@ import (
 
 // Confirmer asks the user to confirm a payment (MCP elicitation). It
 // returns true only on an explicit yes. A nil Confirmer means the client
-// cannot be asked, and the quote/token flow is used.
+// cannot be asked, and the quote/token flow is used. An error wrapping
+// ErrConfirmationPending means the question has to travel to the client
+// first (a multi round-trip request): the call ends without moving money
+// and the same call is made again with the user's answer.
 type Confirmer func(ctx context.Context, message string) (bool, error)
+
+// ErrConfirmationPending: the user's answer is not in yet.
+var ErrConfirmationPending = errors.New("shop: waiting for the user's confirmation")
 
 // LineInput is one product of create_invoice.
 type LineInput struct {
@@ -94,6 +100,9 @@ func (s *Service) requirePurchases() error {
 
 // audit appends one entry per money-moving call, whatever happened.
 func (s *Service) audit(ctx context.Context, e *store.AuditEntry, err error) {
+	if errors.Is(err, ErrConfirmationPending) {
+		return // not a call's end: it is made again with the user's answer
+	}
 	if err != nil {
 		te := toolerr.From(err)
 		e.Code = te.Code
@@ -386,6 +395,9 @@ func (s *Service) pay(ctx context.Context, confirm Confirmer, id, token string, 
 		}
 	case confirm != nil:
 		ok, cerr := confirm(ctx, confirmationMessage(quote, lim))
+		if errors.Is(cerr, ErrConfirmationPending) {
+			return nil, cerr
+		}
 		if cerr != nil {
 			s.log.Warn("elicitation failed; falling back to a confirmation token", "invoice_id", inv.ID, "error", cerr)
 			return s.quote(ctx, quote, lim, a)
