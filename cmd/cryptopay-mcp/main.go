@@ -8,6 +8,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -228,7 +229,7 @@ func runSandbox(ctx context.Context, args []string, stderr io.Writer, getenv fun
 		fmt.Fprintf(stderr, "cryptopay-mcp: config: --listen %q: the sandbox only listens on loopback addresses\n", *listen)
 		return exitConfig
 	}
-	log := logging.New(stderr, strings.ToLower(firstNonEmpty(getenv("LOG_LEVEL"), "info")))
+	log := logging.New(stderr, strings.ToLower(cmp.Or(getenv("LOG_LEVEL"), "info")))
 	srv, base, err := startFake(*deviceID, *listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "cryptopay-mcp: %v\n", err)
@@ -238,13 +239,4 @@ func runSandbox(ctx context.Context, args []string, stderr io.Writer, getenv fun
 	<-ctx.Done()
 	shutdown(srv)
 	return exitOK
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }

@@ -4,6 +4,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -150,7 +151,7 @@ func Load(getenv func(string) string, f Flags) (Config, error) {
 		p = append(p, fmt.Sprintf("BITNOVO_DEVICE_SECRET: must be exactly 64 hexadecimal characters (got %d characters)", len(c.DeviceSecret)))
 	}
 
-	c.LogLevel = strings.ToLower(firstNonEmpty(f.LogLevel, get("LOG_LEVEL"), "info"))
+	c.LogLevel = strings.ToLower(cmp.Or(f.LogLevel, get("LOG_LEVEL"), "info"))
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -164,7 +165,7 @@ func Load(getenv func(string) string, f Flags) (Config, error) {
 
 	c.Shop = loadShop(get, &p)
 
-	c.DataDir = firstNonEmpty(f.DataDir, get("CRYPTOPAY_DATA_DIR"))
+	c.DataDir = cmp.Or(f.DataDir, get("CRYPTOPAY_DATA_DIR"))
 	if c.DataDir == "" {
 		dir, err := defaultDataDir(getenv)
 		if err != nil {
@@ -240,15 +241,6 @@ func intRange(p *Problems, get func(string) string, key string, def, lo, hi int)
 
 func durationMS(p *Problems, get func(string) string, key string, def, lo, hi int) time.Duration {
 	return time.Duration(intRange(p, get, key, def, lo, hi)) * time.Millisecond
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // defaultDataDir follows the platform's convention for application state:

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"math/big"
 	"strings"
@@ -54,8 +55,8 @@ func loadShop(get func(string) string, p *Problems) ShopConfig {
 	s := ShopConfig{
 		APIID:     get("BITREFILL_API_ID"),
 		APISecret: get("BITREFILL_API_SECRET"),
-		PublicURL: firstNonEmpty(get("BITREFILL_PUBLIC_API_URL"), DefaultBitrefillPublicURL),
-		V2URL:     firstNonEmpty(get("BITREFILL_API_URL"), DefaultBitrefillV2URL),
+		PublicURL: cmp.Or(get("BITREFILL_PUBLIC_API_URL"), DefaultBitrefillPublicURL),
+		V2URL:     cmp.Or(get("BITREFILL_API_URL"), DefaultBitrefillV2URL),
 	}
 	if (s.APIID == "") != (s.APISecret == "") {
 		*p = append(*p, "BITREFILL_API_ID and BITREFILL_API_SECRET: set both or neither")
@@ -87,7 +88,7 @@ const maxShopEUR = 100000
 
 // eurCents parses a positive EUR amount with at most 2 decimals.
 func eurCents(p *Problems, get func(string) string, key, def string) int64 {
-	s := firstNonEmpty(get(key), def)
+	s := cmp.Or(get(key), def)
 	r, ok := new(big.Rat).SetString(s)
 	bad := func() int64 {
 		*p = append(*p, fmt.Sprintf("%s: %q must be an amount in EUR from 0.01 to %d with at most 2 decimals (e.g. 50 or 12.50)", key, s, maxShopEUR))

@@ -1,6 +1,7 @@
 package payments
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -129,8 +130,8 @@ func (s *Service) CreateOnchain(ctx context.Context, in OnchainInput) (*OnchainR
 		PaymentURI:           p.PaymentURI,
 		ExpectedOutputAmount: p.ExpectedInputAmount,
 		ExpectedInputAmount:  p.ExpectedInputAmount,
-		CurrencyID:           orEmpty(p.InputCurrency, in.InputCurrency),
-		InputCurrency:        orEmpty(p.InputCurrency, in.InputCurrency),
+		CurrencyID:           cmp.Or(p.InputCurrency, in.InputCurrency),
+		InputCurrency:        cmp.Or(p.InputCurrency, in.InputCurrency),
 		FiatAmount:           p.FiatAmount,
 		FiatCurrency:         p.Fiat,
 		TagMemo:              p.TagMemo,

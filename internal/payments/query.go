@@ -1,6 +1,7 @@
 package payments
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -50,7 +51,7 @@ func (s *Service) Status(ctx context.Context, id string) (*StatusResult, error) 
 	st, _ := LookupStatus(info.Status)
 	f := deriveFlags(info.Status, info.ExpiredTime, s.now())
 	res := &StatusResult{
-		Identifier:        orEmpty(info.Identifier, id),
+		Identifier:        cmp.Or(info.Identifier, id),
 		Status:            info.Status,
 		StatusName:        st.Name,
 		StatusDescription: st.Description,
@@ -227,8 +228,8 @@ func (s *Service) lookupPayment(ctx context.Context, id string) (store.Payment, 
 		InputCurrency: info.CurrencyID, TagMemo: info.TagMemo, ExpiresAt: info.ExpiredTime}
 	if p.Address == "" || p.PaymentURI == "" || p.WebURL == "" {
 		if d, err := s.api.OrderDetails(ctx, id); err == nil {
-			p.Address, p.PaymentURI, p.WebURL = orEmpty(p.Address, d.Address), orEmpty(p.PaymentURI, d.PaymentURI), orEmpty(p.WebURL, d.WebURL)
-			p.InputCurrency = orEmpty(p.InputCurrency, d.InputCurrency)
+			p.Address, p.PaymentURI, p.WebURL = cmp.Or(p.Address, d.Address), cmp.Or(p.PaymentURI, d.PaymentURI), cmp.Or(p.WebURL, d.WebURL)
+			p.InputCurrency = cmp.Or(p.InputCurrency, d.InputCurrency)
 		} else if !errors.Is(err, bitnovo.ErrNotFound) {
 			s.log.Debug("order details unavailable", "error", err)
 		}

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitnovo"
@@ -212,13 +211,4 @@ func providerTime(s string) string {
 		}
 	}
 	return s
-}
-
-func orEmpty(ss ...string) string {
-	for _, s := range ss {
-		if strings.TrimSpace(s) != "" {
-			return s
-		}
-	}
-	return ""
 }

@@ -1,6 +1,7 @@
 package shop
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -105,21 +106,12 @@ func orEmpty(s []string) []string {
 
 // productURL follows the reference: https://www.bitrefill.com/{country}/{language}/{type}/{slug}/.
 func productURL(p bitrefill.SearchProduct, country, language string) string {
-	cc := strings.ToLower(firstNonEmpty(p.CountryCode, country, "us"))
-	lang := strings.ToLower(firstNonEmpty(language, "en"))
-	typ := strings.ToLower(firstNonEmpty(p.Type, "gift-cards"))
-	slug := firstNonEmpty(p.Slug, p.ID)
+	cc := strings.ToLower(cmp.Or(p.CountryCode, country, "us"))
+	lang := strings.ToLower(cmp.Or(language, "en"))
+	typ := strings.ToLower(cmp.Or(p.Type, "gift-cards"))
+	slug := cmp.Or(p.Slug, p.ID)
 	esc := func(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "/", ""), "..", "") }
 	return fmt.Sprintf("https://www.bitrefill.com/%s/%s/%s/%s/", esc(cc), esc(lang), esc(typ), esc(slug))
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // Search searches the catalogue.

@@ -1,6 +1,7 @@
 package shop
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -217,7 +218,7 @@ func (s *Service) priceInvoice(ctx context.Context, inv bitrefill.Invoice) (int6
 			return 0, nil, err
 		}
 		total += unit
-		items = append(items, QuoteItem{ProductID: o.Product.ID, Name: firstNonEmpty(o.Product.Name, name), Value: o.Product.Value, Quantity: 1, EURPrice: cents(unit)})
+		items = append(items, QuoteItem{ProductID: o.Product.ID, Name: cmp.Or(o.Product.Name, name), Value: o.Product.Value, Quantity: 1, EURPrice: cents(unit)})
 	}
 	return total, items, nil
 }
