@@ -668,3 +668,38 @@ func TestSandboxSubcommand(t *testing.T) {
 		t.Fatalf("non-loopback listen: %v %s", err, out)
 	}
 }
+
+// A payment this server did not create (another device, or a lost store) is
+// looked up through Bitnovo: orders/info, then the details endpoint (404 in
+// the fake, as in the real API), and its QR codes still render.
+func TestQRForPaymentCreatedElsewhere(t *testing.T) {
+	_, url := liveFake(t, testDevice, fakebitnovo.Options{})
+	req, _ := http.NewRequest(http.MethodPost, url+"/api/v1/orders/", strings.NewReader(`{"expected_output_amount":"30","input_currency":"ETH","fiat":"EUR"}`))
+	req.Header.Set("X-Device-Id", testDevice)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order struct {
+		Identifier string `json:"identifier"`
+		Address    string `json:"address"`
+		PaymentURI string `json:"payment_uri"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&order); err != nil || order.Identifier == "" {
+		t.Fatalf("create on the fake: %v %+v", err, order)
+	}
+	resp.Body.Close()
+
+	env := baseEnv(t, t.TempDir())
+	env["BITNOVO_DEVICE_ID"], env["BITNOVO_BASE_URL"] = testDevice, url
+	s := startServer(t, env)
+	var q qrOut
+	res := s.ok(t, "generate_payment_qr", map[string]any{"identifier": order.Identifier, "qr_type": "payment_uri", "size": 400}, &q)
+	if q.PaymentURI != order.PaymentURI {
+		t.Fatalf("qr = %+v, want URI %q", q, order.PaymentURI)
+	}
+	if got, _, _ := decodeQR(t, images(res)[0]); got != order.PaymentURI {
+		t.Fatalf("QR decodes to %q", got)
+	}
+}
