@@ -84,6 +84,19 @@ type qrMatrix struct {
 	level   eccLevel
 	mask    int
 	mod     []byte
+	// logoPad: the centre padModules(size) square will be covered by a
+	// white logo pad, so mask choice must judge the code as it will look.
+	logoPad bool
+}
+
+// padModules is the side, in modules, of the centred logo pad of a branded
+// code with n modules: odd, so the pad is centred on the centre module.
+func padModules(n int) int {
+	k := n * padMaxPercent / 100
+	if k%2 == 0 {
+		k--
+	}
+	return k
 }
 
 func (m *qrMatrix) dark(x, y int) bool { return m.mod[y*m.size+x] != 0 }
@@ -92,8 +105,35 @@ func (m *qrMatrix) dark(x, y int) bool { return m.mod[y*m.size+x] != 0 }
 // at level minLevel, then raises the level as far as that version allows (more
 // redundancy at no cost in size). mask is 0..7 or autoMask.
 func encodeQR(data []byte, minLevel eccLevel, boost bool, mask int) (*qrMatrix, error) {
+	return encodeQRPadded(data, minLevel, boost, mask, false)
+}
+
+// encodeQRPadded is encodeQR for a code whose centre will carry a logo pad.
+func encodeQRPadded(data []byte, minLevel eccLevel, boost bool, mask int, logoPad bool) (*qrMatrix, error) {
+	best, err := encodeFrom(data, minLevel, boost, mask, minVersion, logoPad)
+	if err != nil || mask != autoMask {
+		return best, err
+	}
+	// When every mask leaves something a detector may take for a finder
+	// pattern, one or two versions up give other matrices to choose from.
+	cur := best
+	for tries := 0; tries < 2 && best.falseFinders() > 0 && cur.version < maxVersion; tries++ {
+		next, err := encodeFrom(data, minLevel, boost, mask, cur.version+1, logoPad)
+		if err != nil {
+			break
+		}
+		if next.falseFinders() < best.falseFinders() {
+			best = next
+		}
+		cur = next
+	}
+	return best, nil
+}
+
+// encodeFrom encodes data in the smallest version ≥ fromVersion that holds it.
+func encodeFrom(data []byte, minLevel eccLevel, boost bool, mask, fromVersion int, logoPad bool) (*qrMatrix, error) {
 	ver := 0
-	for v := minVersion; v <= maxVersion; v++ {
+	for v := fromVersion; v <= maxVersion; v++ {
 		if byteModeBits(v, len(data)) <= dataCodewords(v, minLevel)*8 {
 			ver = v
 			break
@@ -128,7 +168,7 @@ func encodeQR(data []byte, minLevel eccLevel, boost bool, mask int) (*qrMatrix, 
 		w.buf = append(w.buf, pad)
 	}
 
-	m := &qrMatrix{size: 4*ver + 17, version: ver, level: level, mask: mask}
+	m := &qrMatrix{size: 4*ver + 17, version: ver, level: level, mask: mask, logoPad: logoPad}
 	m.mod = make([]byte, m.size*m.size)
 	fn := make([]bool, m.size*m.size)
 	m.drawFunctionPatterns(fn)
@@ -447,9 +487,93 @@ func (m *qrMatrix) penalty() int {
 	// Rule 4: 10 points per 5% of deviation from half dark.
 	total := n * n
 	k := (abs(dark*20-total*10)+total-1)/total - 1
-	return p + max(k, 0)*10
+	return p + max(k, 0)*10 + m.falseFinders()*falseFinderPenalty
 }
 
+// falseFinderPenalty outweighs every rule of the standard: a mask that
+// draws something a detector takes for a finder pattern in the data region
+// can make it lock on that (ZXing does, for about 1 code in 250 chosen by
+// the standard's rules alone), so such masks are used only if all eight
+// have one.
+const falseFinderPenalty = 1000
+
+// falseFinders counts dark modules outside the three real finder patterns
+// that pass a detector's finder test across and down: dark-light-dark-
+// light-dark runs in about 1:1:3:1:1 proportion, with ZXing's tolerance of
+// half a module per run.
+func (m *qrMatrix) falseFinders() int {
+	n := m.size
+	g := m.mod
+	if m.logoPad {
+		k := padModules(n)
+		lo := (n - k) / 2
+		g = append([]byte(nil), m.mod...)
+		for y := lo; y < lo+k; y++ {
+			clear(g[y*n+lo : y*n+lo+k])
+		}
+	}
+	// Column runs, indexed by cell, so the cross-check down is O(1).
+	cols := make([][]run, n)
+	colRun := make([]int32, n*n)
+	for x := 0; x < n; x++ {
+		cols[x] = runsOf(n, func(i int) byte { return g[i*n+x] }, func(i, r int) { colRun[i*n+x] = int32(r) })
+	}
+	count := 0
+	for y := 0; y < n; y++ {
+		row := runsOf(n, func(i int) byte { return g[y*n+i] }, nil)
+		for i := range row {
+			if !finderRuns(row, i) {
+				continue
+			}
+			x := row[i].start + row[i].len/2
+			if (x < 8 && y < 8) || (x >= n-8 && y < 8) || (x < 8 && y >= n-8) {
+				continue // a real finder
+			}
+			if finderRuns(cols[x], int(colRun[y*n+x])) {
+				count++
+			}
+		}
+	}
+	return count
+}
+
+// run is a stretch of equal modules along a row or column.
+type run struct {
+	start, len int
+	dark       bool
+}
+
+// runsOf splits the n modules read by at into runs; mark, if set, learns
+// which run each module belongs to.
+func runsOf(n int, at func(int) byte, mark func(i, r int)) []run {
+	var runs []run
+	for i := 0; i < n; i++ {
+		d := at(i) != 0
+		if len(runs) == 0 || runs[len(runs)-1].dark != d {
+			runs = append(runs, run{start: i, dark: d})
+		}
+		runs[len(runs)-1].len++
+		if mark != nil {
+			mark(i, len(runs)-1)
+		}
+	}
+	return runs
+}
+
+// finderRuns reports whether dark run i with its two neighbours on each
+// side looks like a finder pattern to a detector: 1:1:3:1:1 within ZXing's
+// tolerance of half a module per run. Outside the matrix is light quiet
+// zone, so a pattern needs its outer dark runs inside.
+func finderRuns(runs []run, i int) bool {
+	if i < 2 || i+2 >= len(runs) || !runs[i].dark {
+		return false
+	}
+	a, b, c, d, e := runs[i-2].len, runs[i-1].len, runs[i].len, runs[i+1].len, runs[i+2].len
+	ms := float64(a+b+c+d+e) / 7
+	mv := ms / 2
+	near := func(v int, want, tol float64) bool { diff := float64(v) - want; return diff < tol && diff > -tol }
+	return near(a, ms, mv) && near(b, ms, mv) && near(c, 3*ms, 3*mv) && near(d, ms, mv) && near(e, ms, mv)
+}
 // linePenalty scores one row or column for rules 1 (runs of five or more)
 // and 3 (finder-like 1:1:3:1:1 patterns next to four light modules).
 func linePenalty(line []byte) int {

@@ -184,11 +184,7 @@ func computeLayout(size, n int, branded, branding bool) (layout, error) {
 		l.band = image.Rect(0, y0+side, size, y0+side+band)
 	}
 	if branded {
-		// Odd pad width so that the pad is centred on the centre module.
-		k := n * padMaxPercent / 100
-		if k%2 == 0 {
-			k--
-		}
+		k := padModules(n)
 		off := (n - k) / 2 * px
 		l.pad = image.Rect(l.code.Min.X+off, l.code.Min.Y+off, l.code.Min.X+off+k*px, l.code.Min.Y+off+k*px)
 		gap := max(1, px/2)
@@ -250,7 +246,7 @@ func renderImage(data string, o Options) (*image.Paletted, error) {
 	if branded {
 		level = eccH
 	}
-	code, err := encodeQR([]byte(data), level, true, autoMask)
+	code, err := encodeQRPadded([]byte(data), level, true, autoMask, branded)
 	if err != nil {
 		return nil, err
 	}

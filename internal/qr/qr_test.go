@@ -210,7 +210,7 @@ func checkImage(t testing.TB, b []byte, data string, o Options) geometry {
 	if o.Style == StyleBranded {
 		level = eccH
 	}
-	want, err := encodeQR([]byte(data), level, true, autoMask)
+	want, err := encodeQRPadded([]byte(data), level, true, autoMask, o.Style == StyleBranded)
 	if err != nil {
 		t.Fatal(err)
 	}
