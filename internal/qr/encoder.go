@@ -574,6 +574,7 @@ func finderRuns(runs []run, i int) bool {
 	near := func(v int, want, tol float64) bool { diff := float64(v) - want; return diff < tol && diff > -tol }
 	return near(a, ms, mv) && near(b, ms, mv) && near(c, 3*ms, 3*mv) && near(d, ms, mv) && near(e, ms, mv)
 }
+
 // linePenalty scores one row or column for rules 1 (runs of five or more)
 // and 3 (finder-like 1:1:3:1:1 patterns next to four light modules).
 func linePenalty(line []byte) int {
