@@ -159,11 +159,7 @@ func getPaymentStatus(svc *payments.Service) Tool[statusArgs, payments.StatusRes
 			id.Format, id.Pattern = "uuid", uuidPattern
 		},
 		Handler: func(ctx context.Context, _ *mcp.CallToolRequest, a statusArgs) (Output[payments.StatusResult], error) {
-			r, err := svc.Status(ctx, a.Identifier)
-			if err != nil {
-				return Output[payments.StatusResult]{}, err
-			}
-			return Output[payments.StatusResult]{Value: *r}, nil
+			return value(svc.Status(ctx, a.Identifier))
 		},
 	}
 }
@@ -189,11 +185,7 @@ func listCurrenciesCatalog(svc *payments.Service) Tool[catalogArgs, payments.Cat
 			p.Minimum, p.Maximum = ptr(0.01), ptr(1e9)
 		},
 		Handler: func(ctx context.Context, _ *mcp.CallToolRequest, a catalogArgs) (Output[payments.CatalogResult], error) {
-			r, err := svc.Catalog(ctx, a.FilterByAmount)
-			if err != nil {
-				return Output[payments.CatalogResult]{}, err
-			}
-			return Output[payments.CatalogResult]{Value: *r}, nil
+			return value(svc.Catalog(ctx, a.FilterByAmount))
 		},
 	}
 }

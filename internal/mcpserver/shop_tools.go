@@ -95,12 +95,8 @@ func shopSearch(svc *shop.Service) Tool[searchArgs, shop.SearchResult] {
 			setDefault(k, 0)
 		},
 		Handler: func(ctx context.Context, _ *mcp.CallToolRequest, a searchArgs) (Output[shop.SearchResult], error) {
-			r, err := svc.Search(ctx, shop.SearchInput{Query: a.Query, Country: a.Country, Category: a.Category,
-				Language: a.Language, Limit: a.Limit, Skip: a.Skip})
-			if err != nil {
-				return Output[shop.SearchResult]{}, err
-			}
-			return Output[shop.SearchResult]{Value: *r}, nil
+			return value(svc.Search(ctx, shop.SearchInput{Query: a.Query, Country: a.Country, Category: a.Category,
+				Language: a.Language, Limit: a.Limit, Skip: a.Skip}))
 		},
 	}
 }
@@ -122,11 +118,7 @@ func shopDetail(svc *shop.Service) Tool[idArgs, shop.Detail] {
 			patchID(s, "Unique identifier of the product (its slug, e.g. amazon_com-usa)")
 		},
 		Handler: func(ctx context.Context, _ *mcp.CallToolRequest, a idArgs) (Output[shop.Detail], error) {
-			r, err := svc.Detail(ctx, a.ID)
-			if err != nil {
-				return Output[shop.Detail]{}, err
-			}
-			return Output[shop.Detail]{Value: *r}, nil
+			return value(svc.Detail(ctx, a.ID))
 		},
 	}
 }
@@ -156,11 +148,7 @@ func shopPing(svc *shop.Service) Tool[noArgs, shop.PingResult] {
 			Annotations: readOnly("Check the Bitrefill API"),
 		},
 		Handler: func(ctx context.Context, _ *mcp.CallToolRequest, _ noArgs) (Output[shop.PingResult], error) {
-			r, err := svc.Ping(ctx)
-			if err != nil {
-				return Output[shop.PingResult]{}, err
-			}
-			return Output[shop.PingResult]{Value: *r}, nil
+			return value(svc.Ping(ctx))
 		},
 	}
 }
@@ -174,11 +162,7 @@ func shopGetAccountBalance(svc *shop.Service) Tool[noArgs, shop.BalanceResult] {
 			Annotations: readOnly("Get Bitrefill account balance"),
 		},
 		Handler: func(ctx context.Context, _ *mcp.CallToolRequest, _ noArgs) (Output[shop.BalanceResult], error) {
-			r, err := svc.Balance(ctx)
-			if err != nil {
-				return Output[shop.BalanceResult]{}, err
-			}
-			return Output[shop.BalanceResult]{Value: *r}, nil
+			return value(svc.Balance(ctx))
 		},
 	}
 }
@@ -214,11 +198,7 @@ func shopGetInvoices(svc *shop.Service) Tool[listArgs, shop.InvoiceList] {
 		},
 		Patch: patchList,
 		Handler: func(ctx context.Context, _ *mcp.CallToolRequest, a listArgs) (Output[shop.InvoiceList], error) {
-			r, err := svc.ListInvoices(ctx, a.input())
-			if err != nil {
-				return Output[shop.InvoiceList]{}, err
-			}
-			return Output[shop.InvoiceList]{Value: *r}, nil
+			return value(svc.ListInvoices(ctx, a.input()))
 		},
 	}
 }
@@ -237,11 +217,7 @@ func shopGetInvoice(svc *shop.Service) Tool[invoiceIDArgs, shop.InvoiceResult] {
 		},
 		Patch: func(s *jsonschema.Schema) { patchID(s, "") },
 		Handler: func(ctx context.Context, _ *mcp.CallToolRequest, a invoiceIDArgs) (Output[shop.InvoiceResult], error) {
-			r, err := svc.GetInvoice(ctx, a.ID)
-			if err != nil {
-				return Output[shop.InvoiceResult]{}, err
-			}
-			return Output[shop.InvoiceResult]{Value: *r}, nil
+			return value(svc.GetInvoice(ctx, a.ID))
 		},
 	}
 }
@@ -256,11 +232,7 @@ func shopGetOrders(svc *shop.Service) Tool[listArgs, shop.OrderList] {
 		},
 		Patch: patchList,
 		Handler: func(ctx context.Context, _ *mcp.CallToolRequest, a listArgs) (Output[shop.OrderList], error) {
-			r, err := svc.ListOrders(ctx, a.input())
-			if err != nil {
-				return Output[shop.OrderList]{}, err
-			}
-			return Output[shop.OrderList]{Value: *r}, nil
+			return value(svc.ListOrders(ctx, a.input()))
 		},
 	}
 }
@@ -279,11 +251,7 @@ func shopGetOrder(svc *shop.Service) Tool[orderIDArgs, shop.OrderResult] {
 		},
 		Patch: func(s *jsonschema.Schema) { patchID(s, "") },
 		Handler: func(ctx context.Context, _ *mcp.CallToolRequest, a orderIDArgs) (Output[shop.OrderResult], error) {
-			r, err := svc.GetOrder(ctx, a.ID)
-			if err != nil {
-				return Output[shop.OrderResult]{}, err
-			}
-			return Output[shop.OrderResult]{Value: *r}, nil
+			return value(svc.GetOrder(ctx, a.ID))
 		},
 	}
 }
@@ -341,11 +309,7 @@ func shopCreateInvoice(svc *shop.Service) Tool[createInvoiceArgs, shop.CreateRes
 				in.Products = append(in.Products, shop.LineInput{ProductID: p.ProductID, Quantity: p.Quantity, Value: p.Value,
 					PackageID: p.PackageID, PhoneNumber: p.PhoneNumber, SendEmail: p.SendEmail, SendSMS: p.SendSMS})
 			}
-			r, err := svc.CreateInvoice(ctx, confirmer(req), in)
-			if err != nil {
-				return Output[shop.CreateResult]{}, err
-			}
-			return Output[shop.CreateResult]{Value: *r}, nil
+			return value(svc.CreateInvoice(ctx, confirmer(req), in))
 		},
 	}
 }
@@ -373,11 +337,7 @@ func shopPayInvoice(svc *shop.Service) Tool[payInvoiceArgs, shop.PayResult] {
 			t.MaxLength, t.Pattern = ptr(100), `^cfm_[A-Za-z0-9_-]+$`
 		},
 		Handler: func(ctx context.Context, req *mcp.CallToolRequest, a payInvoiceArgs) (Output[shop.PayResult], error) {
-			r, err := svc.PayInvoice(ctx, confirmer(req), a.ID, a.ConfirmationToken)
-			if err != nil {
-				return Output[shop.PayResult]{}, err
-			}
-			return Output[shop.PayResult]{Value: *r}, nil
+			return value(svc.PayInvoice(ctx, confirmer(req), a.ID, a.ConfirmationToken))
 		},
 	}
 }

@@ -31,6 +31,14 @@ type Output[Out any] struct {
 	Secret bool
 }
 
+// value adapts a domain call returning (*Out, error) to a handler's result.
+func value[Out any](r *Out, err error) (Output[Out], error) {
+	if err != nil {
+		return Output[Out]{}, err
+	}
+	return Output[Out]{Value: *r}, nil
+}
+
 // Tool is one tool definition bound to its typed handler.
 type Tool[In, Out any] struct {
 	Def     mcp.Tool
