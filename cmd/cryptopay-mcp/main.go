@@ -195,15 +195,28 @@ func (nopWriteCloser) Close() error { return nil }
 
 // startFake serves the fake Bitnovo API on addr and returns its base URL.
 func startFake(deviceID, addr string) (*http.Server, string, error) {
+	ln, base, err := listen(addr)
+	if err != nil {
+		return nil, "", err
+	}
+	fake := fakebitnovo.New(fakebitnovo.Options{DeviceID: deviceID, PublicURL: base})
+	return serve(ln, fake), base, nil
+}
+
+// listen opens a TCP listener on addr and returns it with its http:// base URL.
+func listen(addr string) (net.Listener, string, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, "", fmt.Errorf("listen %s: %w", addr, err)
 	}
-	base := "http://" + ln.Addr().String()
-	fake := fakebitnovo.New(fakebitnovo.Options{DeviceID: deviceID, PublicURL: base})
-	srv := &http.Server{Handler: fake, ReadHeaderTimeout: 5 * time.Second}
+	return ln, "http://" + ln.Addr().String(), nil
+}
+
+// serve serves h on ln in the background; stop it with shutdown.
+func serve(ln net.Listener, h http.Handler) *http.Server {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	return srv, base, nil
+	return srv
 }
 
 func shutdown(srv *http.Server) {

@@ -3,9 +3,6 @@ package main
 import (
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
-	"time"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitrefill"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
@@ -38,14 +35,13 @@ func startShop(cfg config.Config, st store.Shop, log *slog.Logger) (*shop.Servic
 		if err != nil {
 			return nil, stop, err
 		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, base, err := listen("127.0.0.1:0")
 		if err != nil {
-			return nil, stop, fmt.Errorf("listen for the Bitrefill sandbox: %w", err)
+			return nil, stop, fmt.Errorf("Bitrefill sandbox: %w", err)
 		}
-		srv := &http.Server{Handler: fake, ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = srv.Serve(ln) }()
+		srv := serve(ln, fake)
 		stop = func() { shutdown(srv) }
-		opts.PublicBaseURL, opts.V2BaseURL = fakebitrefill.BaseURLs("http://" + ln.Addr().String())
+		opts.PublicBaseURL, opts.V2BaseURL = fakebitrefill.BaseURLs(base)
 		opts.APIID, opts.APISecret = fake.Credentials()
 		log.Info("Bitrefill sandbox listening", "public_api", opts.PublicBaseURL, "v2_api", opts.V2BaseURL)
 	}

@@ -56,58 +56,56 @@ func newCatalog(api API, now func() time.Time, log *slog.Logger) *catalog {
 
 // get returns the currency list and how it was obtained.
 func (c *catalog) get(ctx context.Context) ([]Currency, CacheInfo, error) {
-	for {
-		c.mu.Lock()
-		now := c.now()
-		if c.list != nil && now.Sub(c.fetchedAt) < CatalogTTL {
-			list, age := c.list, now.Sub(c.fetchedAt)
+	c.mu.Lock()
+	now := c.now()
+	if c.list != nil && now.Sub(c.fetchedAt) < CatalogTTL {
+		list, age := c.list, now.Sub(c.fetchedAt)
+		c.mu.Unlock()
+		return list, CacheInfo{Cached: true, AgeSeconds: int(age.Seconds())}, nil
+	}
+	if wait := c.inflight; wait != nil {
+		c.mu.Unlock()
+		select {
+		case <-wait:
+			c.mu.Lock()
+			list, fetchedAt, err := c.list, c.fetchedAt, c.lastErr
 			c.mu.Unlock()
-			return list, CacheInfo{Cached: true, AgeSeconds: int(age.Seconds())}, nil
-		}
-		if wait := c.inflight; wait != nil {
-			c.mu.Unlock()
-			select {
-			case <-wait:
-				c.mu.Lock()
-				list, fetchedAt, err := c.list, c.fetchedAt, c.lastErr
-				c.mu.Unlock()
-				if err == nil && list != nil {
-					return list, CacheInfo{Cached: true, AgeSeconds: int(c.now().Sub(fetchedAt).Seconds())}, nil
-				}
-				if list != nil {
-					return list, CacheInfo{Cached: true, AgeSeconds: int(c.now().Sub(fetchedAt).Seconds()), Stale: true}, nil
-				}
-				return nil, CacheInfo{}, err
-			case <-ctx.Done():
-				return nil, CacheInfo{}, ctx.Err()
+			if err == nil && list != nil {
+				return list, CacheInfo{Cached: true, AgeSeconds: int(c.now().Sub(fetchedAt).Seconds())}, nil
 			}
-		}
-		done := make(chan struct{})
-		c.inflight = done
-		c.mu.Unlock()
-
-		raw, err := c.api.Currencies(ctx)
-
-		c.mu.Lock()
-		c.inflight = nil
-		c.lastErr = err
-		if err == nil {
-			c.list = normalizeCatalog(raw)
-			c.fetchedAt = c.now()
-		}
-		list, fetchedAt := c.list, c.fetchedAt
-		c.mu.Unlock()
-		close(done)
-
-		switch {
-		case err == nil:
-			return list, CacheInfo{}, nil
-		case list != nil:
-			c.log.Warn("currency catalog refresh failed; serving the stale list", "error", err, "age", c.now().Sub(fetchedAt).Round(time.Second))
-			return list, CacheInfo{Cached: true, AgeSeconds: int(c.now().Sub(fetchedAt).Seconds()), Stale: true}, nil
-		default:
+			if list != nil {
+				return list, CacheInfo{Cached: true, AgeSeconds: int(c.now().Sub(fetchedAt).Seconds()), Stale: true}, nil
+			}
 			return nil, CacheInfo{}, err
+		case <-ctx.Done():
+			return nil, CacheInfo{}, ctx.Err()
 		}
+	}
+	done := make(chan struct{})
+	c.inflight = done
+	c.mu.Unlock()
+
+	raw, err := c.api.Currencies(ctx)
+
+	c.mu.Lock()
+	c.inflight = nil
+	c.lastErr = err
+	if err == nil {
+		c.list = normalizeCatalog(raw)
+		c.fetchedAt = c.now()
+	}
+	list, fetchedAt := c.list, c.fetchedAt
+	c.mu.Unlock()
+	close(done)
+
+	switch {
+	case err == nil:
+		return list, CacheInfo{}, nil
+	case list != nil:
+		c.log.Warn("currency catalog refresh failed; serving the stale list", "error", err, "age", c.now().Sub(fetchedAt).Round(time.Second))
+		return list, CacheInfo{Cached: true, AgeSeconds: int(c.now().Sub(fetchedAt).Seconds()), Stale: true}, nil
+	default:
+		return nil, CacheInfo{}, err
 	}
 }
 
