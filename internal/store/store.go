@@ -80,3 +80,68 @@ type Store interface {
 	Shop
 	Close() error
 }
+
+// Event is one webhook delivery as it was received and verified.
+type Event struct {
+	EventID    string    // "<identifier>:<nonce>" (a suffix is added if that is taken by another body)
+	Identifier string    // payment identifier from the payload
+	Status     string    // status from the payload, kept even when unknown
+	Nonce      string    // X-NONCE as received ("" for unsigned deliveries without one)
+	Validated  bool      // the HMAC signature was verified
+	Payload    []byte    // the raw request body, byte for byte
+	BodyHash   string    // hex SHA-256 of Payload: the same body is one event
+	ReceivedAt time.Time // when the receiver committed it (millisecond precision)
+}
+
+// SaveResult says what SaveEvent did.
+type SaveResult struct {
+	Event     Event // the stored event (the earlier one when Duplicate)
+	Duplicate bool  // the same body was already stored; nothing new was written
+}
+
+// ErrReplay: the replay key was already recorded and has not expired.
+var ErrReplay = errors.New("store: replayed webhook")
+
+// EventQuery selects events, newest first. All fields are honoured together.
+type EventQuery struct {
+	Identifier    string // "" = any payment
+	ValidatedOnly bool
+	Limit         int // <= 0 means 50
+}
+
+// EventStats summarises the event store for /stats.
+type EventStats struct {
+	TotalEvents       int64
+	UniqueIdentifiers int64
+	ValidatedCount    int64
+	UnvalidatedCount  int64
+	ReplayKeys        int64      // unexpired replay keys held
+	Oldest, Newest    *time.Time // nil when empty
+}
+
+// Events persists webhook deliveries and the replay keys that guard them.
+type Events interface {
+	// SaveEvent records replayKey (valid until replayUntil) and stores e in
+	// one transaction, and returns only after it is durably committed.
+	// A replay key already present and unexpired gives ErrReplay and writes
+	// nothing. A body (BodyHash) already stored gives Duplicate and records
+	// only the replay key. Empty replayKey skips the replay check.
+	SaveEvent(ctx context.Context, e Event, replayKey string, replayUntil time.Time) (SaveResult, error)
+	// ListEvents returns up to q.Limit events, newest first, and the total
+	// number matching q.
+	ListEvents(ctx context.Context, q EventQuery) ([]Event, int, error)
+	// LatestEvent returns the newest validated event of a payment or
+	// ErrNotFound.
+	LatestEvent(ctx context.Context, identifier string) (Event, error)
+	// PruneEvents keeps at most maxEvents (0 = no cap) newest events, drops
+	// events received before olderThan (zero = no TTL) and replay keys that
+	// expired before now. It returns how many events it removed.
+	PruneEvents(ctx context.Context, maxEvents int, olderThan, now time.Time) (int64, error)
+	// EventStats summarises the store.
+	EventStats(ctx context.Context) (EventStats, error)
+	// WatchEvents registers fn and returns at once; fn is then called, in
+	// commit order, for every event committed (by this process or, for
+	// shared backends, by any replica) until ctx ends. Duplicates are not
+	// reported. fn must not block for long.
+	WatchEvents(ctx context.Context, fn func(Event)) error
+}
