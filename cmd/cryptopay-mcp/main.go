@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -26,14 +25,9 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitnovo"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/fakebitnovo"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/logging"
-	"github.com/cryptopay-mcp/cryptopay-mcp/internal/mcpserver"
-	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
-	"github.com/cryptopay-mcp/cryptopay-mcp/internal/qr"
-	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
 )
 
 // version is set at link time with -ldflags "-X main.version=...".
@@ -122,55 +116,12 @@ func runStdio(ctx context.Context, args []string, stdin io.ReadCloser, stdout, s
 		}
 		return exitConfig
 	}
-	log := logging.New(stderr, cfg.LogLevel)
-
-	st, err := store.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "cryptopay.db"))
-	if err != nil {
-		fmt.Fprintf(stderr, "cryptopay-mcp: config: CRYPTOPAY_DATA_DIR: cannot open the store in %s: %v\n", cfg.DataDir, err)
-		return exitConfig
+	a, code := newApp(ctx, cfg, stderr)
+	if a == nil {
+		return code
 	}
-	defer st.Close()
-	if _, err := st.PruneIdempotency(ctx, time.Now().Add(-30*24*time.Hour)); err != nil {
-		log.Warn("could not prune old idempotency keys", "error", err)
-	}
-
-	deviceID := cfg.DeviceID
-	if cfg.Sandbox() {
-		srv, baseURL, err := startFake(SandboxDeviceID, "127.0.0.1:0")
-		if err != nil {
-			fmt.Fprintf(stderr, "cryptopay-mcp: cannot start the sandbox: %v\n", err)
-			return exitFail
-		}
-		defer shutdown(srv)
-		cfg.BaseURL, deviceID = baseURL, SandboxDeviceID
-	}
-	log.Info("cryptopay-mcp starting", "version", buildVersion(), "config", cfg.String(), "sandbox_api", sandboxURL(cfg))
-
-	client, err := bitnovo.New(cfg.BaseURL, deviceID, bitnovo.Options{
-		AttemptTimeout: cfg.APITimeout, MaxRetries: cfg.MaxRetries, BaseDelay: cfg.RetryDelay,
-		UserAgent: "cryptopay-mcp/" + buildVersion(), Logger: log,
-	})
-	if err != nil {
-		fmt.Fprintf(stderr, "cryptopay-mcp: config: BITNOVO_BASE_URL: %v\n", err)
-		return exitConfig
-	}
-	svc := payments.New(client, st, payments.Options{
-		Sandbox: cfg.Sandbox(), Logger: log, PendingTimeout: cfg.ToolTimeout + 30*time.Second,
-		QRCache: qr.NewCache(512, 128<<20),
-	})
-	shopSvc, stopShop, err := startShop(cfg, st, log)
-	if err != nil {
-		fmt.Fprintf(stderr, "cryptopay-mcp: config: %v\n", err)
-		return exitConfig
-	}
-	defer stopShop()
-	server, err := mcpserver.New(mcpserver.Deps{
-		Version: buildVersion(), Payments: svc, Shop: shopSvc, Sandbox: cfg.Sandbox(), ToolTimeout: cfg.ToolTimeout, Logger: log,
-	})
-	if err != nil {
-		fmt.Fprintf(stderr, "cryptopay-mcp: %v\n", err)
-		return exitFail
-	}
+	defer a.Close()
+	log, server := a.log, a.server
 	err = server.Run(ctx, &mcp.IOTransport{Reader: stdin, Writer: nopWriteCloser{stdout}})
 	switch {
 	case err == nil, errors.Is(err, context.Canceled), errors.Is(err, io.EOF):

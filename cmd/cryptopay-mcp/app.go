@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitnovo"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/logging"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/mcpserver"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/qr"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
+)
+
+// app is everything one server process runs, whatever the transport: the
+// store, the sandbox fakes, the provider clients and the MCP server.
+type app struct {
+	cfg     config.Config
+	log     *slog.Logger
+	store   store.Store
+	server  *mcp.Server
+	closers []func() // run in reverse order by Close
+}
+
+// newApp builds the app from a validated config. On failure it prints one
+// line to stderr and returns nil with the exit status to use.
+func newApp(ctx context.Context, cfg config.Config, stderr io.Writer) (*app, int) {
+	a := &app{cfg: cfg, log: logging.New(stderr, cfg.LogLevel)}
+	fail := func(code int, format string, args ...any) (*app, int) {
+		fmt.Fprintf(stderr, "cryptopay-mcp: "+format+"\n", args...)
+		a.Close()
+		return nil, code
+	}
+
+	st, err := store.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "cryptopay.db"))
+	if err != nil {
+		return fail(exitConfig, "config: CRYPTOPAY_DATA_DIR: cannot open the store in %s: %v", cfg.DataDir, err)
+	}
+	a.store = st
+	a.onClose(func() { _ = st.Close() })
+	if _, err := st.PruneIdempotency(ctx, time.Now().Add(-30*24*time.Hour)); err != nil {
+		a.log.Warn("could not prune old idempotency keys", "error", err)
+	}
+
+	deviceID := cfg.DeviceID
+	if cfg.Sandbox() {
+		srv, baseURL, err := startFake(SandboxDeviceID, "127.0.0.1:0")
+		if err != nil {
+			return fail(exitFail, "cannot start the sandbox: %v", err)
+		}
+		a.onClose(func() { shutdown(srv) })
+		a.cfg.BaseURL, deviceID = baseURL, SandboxDeviceID
+	}
+	a.log.Info("cryptopay-mcp starting", "version", buildVersion(), "config", a.cfg.String(), "sandbox_api", sandboxURL(a.cfg))
+
+	client, err := bitnovo.New(a.cfg.BaseURL, deviceID, bitnovo.Options{
+		AttemptTimeout: cfg.APITimeout, MaxRetries: cfg.MaxRetries, BaseDelay: cfg.RetryDelay,
+		UserAgent: "cryptopay-mcp/" + buildVersion(), Logger: a.log,
+	})
+	if err != nil {
+		return fail(exitConfig, "config: BITNOVO_BASE_URL: %v", err)
+	}
+	svc := payments.New(client, st, payments.Options{
+		Sandbox: cfg.Sandbox(), Logger: a.log, PendingTimeout: cfg.ToolTimeout + 30*time.Second,
+		QRCache: qr.NewCache(512, 128<<20),
+	})
+	shopSvc, stopShop, err := startShop(a.cfg, st, a.log)
+	if err != nil {
+		return fail(exitConfig, "config: %v", err)
+	}
+	a.onClose(stopShop)
+	a.server, err = mcpserver.New(mcpserver.Deps{
+		Version: buildVersion(), Payments: svc, Shop: shopSvc, Sandbox: cfg.Sandbox(), ToolTimeout: cfg.ToolTimeout, Logger: a.log,
+	})
+	if err != nil {
+		return fail(exitFail, "%v", err)
+	}
+	return a, exitOK
+}
+
+func (a *app) onClose(f func()) { a.closers = append(a.closers, f) }
+
+// Close stops everything newApp started, last first.
+func (a *app) Close() {
+	for _, f := range slices.Backward(a.closers) {
+		f()
+	}
+	a.closers = nil
+}
