@@ -53,6 +53,7 @@ type Service struct {
 	events   store.Events // nil without webhooks
 	webhooks bool
 	hub      Hub
+	poll     pollTimes
 }
 
 // New builds a Service.
@@ -72,7 +73,7 @@ func New(api API, st store.Store, o Options) *Service {
 	return &Service{
 		api: api, store: st, qr: o.QRCache, now: o.Now, log: o.Logger, sandbox: o.Sandbox, pending: o.PendingTimeout,
 		catalog: newCatalog(api, o.Now, o.Logger),
-		events:  o.Events, webhooks: o.Events != nil,
+		events:  o.Events, webhooks: o.Events != nil, poll: defaultPoll,
 	}
 }
 

@@ -25,6 +25,11 @@ const (
 	heartbeat       = 5 * time.Second
 )
 
+// pollTimes are Wait's intervals (shortened by tests).
+type pollTimes struct{ min, max, webhook, heartbeat time.Duration }
+
+var defaultPoll = pollTimes{pollMin, pollMax, pollWithWebhook, heartbeat}
+
 // WaitInput is what wait_for_payment asks for.
 type WaitInput struct {
 	Identifier string
@@ -140,7 +145,7 @@ func (s *Service) Wait(ctx context.Context, in WaitInput, progress func(Progress
 	start := s.now()
 	deadline := time.NewTimer(in.Timeout)
 	defer deadline.Stop()
-	beat := time.NewTicker(heartbeat)
+	beat := time.NewTicker(s.poll.heartbeat)
 	defer beat.Stop()
 
 	res := &WaitResult{Identifier: in.Identifier, TargetStatuses: targets, Sandbox: s.sandbox}
@@ -151,9 +156,9 @@ func (s *Service) Wait(ctx context.Context, in WaitInput, progress func(Progress
 		}
 		return res
 	}
-	poll := pollMin
+	poll := s.poll.min
 	if s.webhooks {
-		poll = pollWithWebhook
+		poll = s.poll.webhook
 	}
 	byWebhook := false
 	for {
@@ -206,7 +211,7 @@ func (s *Service) Wait(ctx context.Context, in WaitInput, progress func(Progress
 		}
 		timer.Stop()
 		if !s.webhooks {
-			poll = min(poll*2, pollMax)
+			poll = min(poll*2, s.poll.max)
 		}
 	}
 }
