@@ -38,9 +38,9 @@ func Instructions(provider, webhookURL string, reserved bool) string {
 		case reserved && !isNgrokOwned(host):
 			headline = fmt.Sprintf("✅ ngrok tunnel active with persistent URL (custom domain %s).", host)
 			note = "This URL is persistent and won't change between restarts. It uses your own domain, which must stay pointed at ngrok (CNAME) in your DNS."
-		case reserved:
+		case reserved: // the free static domain; the seed's wording
 			headline = "✅ ngrok tunnel active with persistent URL."
-			note = "This URL is persistent and won't change between restarts (your free ngrok static domain)."
+			note = "This URL is persistent and won't change between restarts."
 		default:
 			headline = "⚠️ ngrok tunnel active with a temporary URL."
 			note = "This URL is random: it changes every time the server restarts or the tunnel reconnects, and notification_url must then be updated. " +
