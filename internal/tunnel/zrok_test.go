@@ -88,10 +88,10 @@ func TestZrokArgs(t *testing.T) {
 
 func TestIsNotEnabled(t *testing.T) {
 	for s, want := range map[string]bool{
-		"[ERROR]: unable to load environment; did you 'zrok enable'?":                        true,
-		"unable to create share: unable to load environment; did you 'zrok2 enable'?":        true,
-		"environment not enabled":                                                            true,
-		"[ERROR]: unable to create share (boom)":                                             false,
+		"[ERROR]: unable to load environment; did you 'zrok enable'?":                 true,
+		"unable to create share: unable to load environment; did you 'zrok2 enable'?": true,
+		"environment not enabled":                true,
+		"[ERROR]: unable to create share (boom)": false,
 		"the zrok service returned an error: [POST /share][401] shareUnauthorized (not auth)": false,
 	} {
 		if got := isNotEnabled(s); got != want {
