@@ -114,8 +114,8 @@ func (m *Manager) providerFactory() func() provider {
 // Provider returns the effective provider: ngrok, zrok, manual or fake.
 func (m *Manager) Provider() string { return m.plan.provider }
 
-// Context returns the execution context detected (or given) at New.
-func (m *Manager) Context() Context { return m.det }
+// Detected returns the execution context detected (or given) at New.
+func (m *Manager) Detected() Context { return m.det }
 
 // Fake returns the fake provider's backend, or nil for other providers.
 func (m *Manager) Fake() *Fake { return m.fake }
@@ -142,7 +142,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	}
 	if m.plan.provider == ProviderManual && !m.plan.health {
 		m.mu.Unlock()
-		m.connected(m.plan.url)
+		m.connected(m.plan.url) // nothing to wait for: no goroutine
 		return nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -331,6 +331,10 @@ func (m *Manager) watch(ctx context.Context, p provider) error {
 
 func (m *Manager) connected(u string) {
 	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
 	m.state, m.url, m.connectedAt = StateConnected, u, m.cfg.Now()
 	m.lastErr, m.attempts = "", 0
 	subs := slices.Clone(m.subs)

@@ -123,7 +123,9 @@ func (p *ngrokProvider) onEvent(ev ngrok.Event) {
 			p.downErr = e.Error
 		}
 		p.mu.Unlock()
-		p.log.Warn("ngrok session disconnected", "error", e.Error)
+		if e.Error != nil && !errors.Is(e.Error, context.Canceled) {
+			p.log.Warn("ngrok session disconnected", "error", e.Error)
+		}
 	}
 }
 
@@ -132,7 +134,6 @@ func (p *ngrokProvider) agentOptions() []ngrok.AgentOption {
 		ngrok.WithAuthtoken(p.authtoken),
 		ngrok.WithLogger(p.log),
 		ngrok.WithEventHandler(p.onEvent),
-		ngrok.WithClientInfo("cryptopay-mcp", "1"),
 	}
 	return append(opts, p.extra...)
 }

@@ -52,8 +52,8 @@ func TestNgrokOptions(t *testing.T) {
 		t.Fatalf("static domain: %d endpoint options; want description + URL", n)
 	}
 	p.extra = []ngrok.AgentOption{ngrok.WithAutoConnect(true)}
-	if n := len(p.agentOptions()); n != 5 {
-		t.Fatalf("%d agent options; want authtoken, logger, events, client info + 1 extra", n)
+	if n := len(p.agentOptions()); n != 4 {
+		t.Fatalf("%d agent options; want authtoken, logger, events + 1 extra", n)
 	}
 	if _, err := ngrok.NewAgent(p.agentOptions()...); err != nil {
 		t.Fatal(err)
@@ -112,7 +112,6 @@ func TestNgrokConnectFailsOffline(t *testing.T) {
 		!strings.Contains(err.Error(), "no public URL within 300ms") || !strings.Contains(err.Error(), "NGROK_AUTHTOKEN") {
 		t.Fatalf("err = %v", err)
 	}
-	t.Log(err)
 	if err := p.healthy(context.Background()); err == nil {
 		t.Fatal("healthy after a failed connect")
 	}

@@ -294,7 +294,7 @@ func (p *zrokProvider) connect(ctx context.Context) (string, error) {
 		return "", err
 	}
 	u, err := p.start(ctx, bin)
-	if err != nil && p.token != "" && ctx.Err() == nil && isNotEnabled(err.Error()) && p.shared.enableTried.CompareAndSwap(false, true) {
+	if err != nil && p.token != "" && ctx.Err() == nil && isNotEnabled(cliMessage(err)) && p.shared.enableTried.CompareAndSwap(false, true) {
 		p.log.Info("zrok environment not enabled; running enable with ZROK_TOKEN", "binary", bin)
 		if eerr := p.enable(ctx, bin); eerr != nil {
 			return "", connErr(ProviderZrok, zrokName(bin)+" enable", eerr, "check ZROK_TOKEN (your account token from the zrok dashboard)")
@@ -302,6 +302,15 @@ func (p *zrokProvider) connect(ctx context.Context) (string, error) {
 		u, err = p.start(ctx, bin)
 	}
 	return u, err
+}
+
+// cliMessage is what the CLI said, without our hint.
+func cliMessage(err error) string {
+	var te *Error
+	if errors.As(err, &te) && te.Err != nil {
+		return te.Err.Error()
+	}
+	return err.Error()
 }
 
 func (p *zrokProvider) command(bin string, args ...string) *exec.Cmd {
