@@ -202,3 +202,9 @@ func (p *fakeProvider) close() error {
 	}
 	return nil
 }
+
+// parseLocal parses a LocalURL that validateLocalURL accepted.
+func parseLocal(raw string) *url.URL {
+	u, _ := url.Parse(raw)
+	return u
+}

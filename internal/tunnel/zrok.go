@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -445,8 +444,3 @@ var (
 	_ provider = (*manualProvider)(nil)
 	_ provider = (*fakeProvider)(nil)
 )
-
-func parseLocal(raw string) *url.URL {
-	u, _ := url.Parse(raw)
-	return u
-}
