@@ -67,6 +67,15 @@ type Options struct {
 	// OnChange, if set, is called synchronously after every status change,
 	// outside the server's locks. It must not block for long.
 	OnChange func(OrderInfo)
+	// NotificationURL receives a signed webhook POST on every status change
+	// (see webhook.go); "" sends nothing. Changeable at run time with
+	// SetWebhookConfig or /_sandbox/webhook.
+	NotificationURL string
+	// DeviceSecret signs webhooks: 64 hex characters, hex-decoded into the
+	// HMAC-SHA256 key. "" sends nothing.
+	DeviceSecret string
+
+	hookTuning hookTuning // delivery timing; tests only
 }
 
 // Server is the fake Bitnovo API. It implements http.Handler and is safe for
@@ -78,6 +87,7 @@ type Server struct {
 	catalog  []*catalogEntry
 	bySymbol map[string]*catalogEntry
 	checkout *template.Template
+	hooks    *webhooks
 
 	mu       sync.Mutex
 	orders   map[string]*order // by identifier
@@ -106,6 +116,7 @@ func New(o Options) *Server {
 	if s.ttl <= 0 {
 		s.ttl = defaultOrderTTL
 	}
+	s.hooks = newWebhooks(o, s.now)
 	s.catalog, s.bySymbol = newCatalog()
 	s.opts.PublicURL = strings.TrimRight(o.PublicURL, "/")
 	return s
