@@ -380,6 +380,9 @@ func (h *webhooks) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case job := <-h.queue:
+			if ctx.Err() != nil { // closed: discard what is queued
+				return
+			}
 			h.deliver(ctx, job)
 		}
 	}
