@@ -3,7 +3,7 @@ package fakebitnovo
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
@@ -154,9 +154,9 @@ func newCheckoutState(inf OrderInfo) checkoutState {
 // checkoutPage is the template's data.
 type checkoutPage struct {
 	checkoutState
-	Notes      string
-	Base       string // "/{shortid}/"
-	Nonce      string // CSP nonce of the inline script
+	Notes       string
+	Base        string // "/{shortid}/"
+	Nonce       string // CSP nonce of the inline script
 	Currencies  []string
 	Default     string // preselected currency
 	CanUnderpay bool
@@ -193,7 +193,7 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request, short st
 		checkoutState: newCheckoutState(inf),
 		Notes:         inf.Notes,
 		Base:          "/" + short + "/",
-		Nonce:         base64.RawStdEncoding.EncodeToString(nb[:]),
+		Nonce:         hex.EncodeToString(nb[:]),
 		CanUnderpay:   inf.Status == StatusNotReady || inf.Status == StatusPending,
 	}
 	if inf.CurrencyID == "" && inf.Status == StatusNotReady {
