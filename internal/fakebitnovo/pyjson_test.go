@@ -50,6 +50,9 @@ func TestPyFloat(t *testing.T) {
 // digits Python's repr chooses) with Python's rules. Tests only: float64 is
 // the oracle here, never the implementation.
 func pyReprOracle(x float64) string {
+	if x == 0 {
+		return "0.0" // decimal text has no negative zero (Python would say -0.0 for "-0")
+	}
 	e := strconv.FormatFloat(x, 'e', -1, 64) // d.ddde±XX
 	mant, exp, _ := strings.Cut(e, "e")
 	digits := strings.TrimRight(strings.Replace(mant, ".", "", 1), "0")
@@ -128,4 +131,27 @@ func TestPyString(t *testing.T) {
 			t.Errorf("pyString(%q) = %s, want %s", tc.in, got, tc.want)
 		}
 	}
+}
+
+func FuzzPyFloat(f *testing.F) {
+	for _, seed := range []string{"0", "100.00", "1.21461894", "0.00001", "1e16", "0.016666666666666667", "-2.5", "9007199254740993"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		got, err := pyFloat(text)
+		if err != nil {
+			return
+		}
+		x, err := strconv.ParseFloat(text, 64)
+		if err != nil {
+			t.Fatalf("pyFloat accepted %q, ParseFloat did not: %v", text, err)
+		}
+		want := pyReprOracle(x)
+		if x < 0 {
+			want = "-" + pyReprOracle(-x)
+		}
+		if got != want {
+			t.Errorf("pyFloat(%q) = %s, want %s", text, got, want)
+		}
+	})
 }

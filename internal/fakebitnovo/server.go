@@ -70,7 +70,8 @@ type Options struct {
 	OrderTTL time.Duration
 	// DetailsEnabled makes E3 (GET /api/v1/orders/{id}) answer instead of 404.
 	DetailsEnabled bool
-	// Now is the clock; nil means time.Now.
+	// Now is the clock; nil means time.Now. It must be safe for concurrent
+	// use: the webhook goroutine reads it for X-NONCE.
 	Now func() time.Time
 	// OnChange, if set, is called synchronously after every status change,
 	// outside the server's locks. It must not block for long.
