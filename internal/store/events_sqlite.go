@@ -438,8 +438,7 @@ func (s *SQLite) EventStats(ctx context.Context) (EventStats, error) {
 		t := time.UnixMilli(newest.Int64)
 		st.Newest = &t
 	}
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM webhook_replay_keys WHERE expires_at > ?`,
-		time.Now().UnixMilli()).Scan(&st.ReplayKeys); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM webhook_replay_keys`).Scan(&st.ReplayKeys); err != nil {
 		return EventStats{}, fmt.Errorf("event stats: %w", err)
 	}
 	return st, nil

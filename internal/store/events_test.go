@@ -332,9 +332,16 @@ func TestEventStats(t *testing.T) {
 			}
 			oldest, newest := now.Add(-2*time.Hour), now
 			want := EventStats{TotalEvents: 4, UniqueIdentifiers: 3, ValidatedCount: 3, UnvalidatedCount: 1,
-				ReplayKeys: 2, Oldest: &oldest, Newest: &newest}
+				ReplayKeys: 3, Oldest: &oldest, Newest: &newest}
 			if diff := cmp.Diff(want, st); diff != "" {
 				t.Fatalf("stats -want +got:\n%s", diff)
+			}
+			// The expired key goes at the next prune.
+			if _, err := s.PruneEvents(ctx, 0, time.Time{}, now); err != nil {
+				t.Fatal(err)
+			}
+			if st, _ := s.EventStats(ctx); st.ReplayKeys != 2 || st.TotalEvents != 4 {
+				t.Fatalf("after prune: %+v", st)
 			}
 		})
 	}

@@ -119,7 +119,7 @@ type EventStats struct {
 	UniqueIdentifiers int64
 	ValidatedCount    int64
 	UnvalidatedCount  int64
-	ReplayKeys        int64      // unexpired replay keys held
+	ReplayKeys        int64      // replay keys held (expired ones go at the next PruneEvents)
 	Oldest, Newest    *time.Time // nil when empty
 }
 
