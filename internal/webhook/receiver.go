@@ -42,6 +42,7 @@ const (
 	OutcomeRateLimited    = "rate_limited"
 	OutcomeMissingHeaders = "missing_headers"
 	OutcomeStoreError     = "store_error"
+	OutcomeProbe          = "probe"
 )
 
 // Options configure a Receiver.
@@ -300,6 +301,12 @@ func (rc *Receiver) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	if nonce != "" && !fresh(nonceTime, now, rc.opts.Window) {
 		rc.refuse(w, r, source, refuseStale, fmt.Errorf("nonce %s is %s from now", nonce, now.Sub(nonceTime).Round(time.Second)))
+		return
+	}
+	if id, ok := probeID(body); ok {
+		// get_webhook_url's end-to-end check: answered, never stored.
+		rc.observe(OutcomeProbe)
+		writeJSON(w, http.StatusOK, map[string]any{"success": true, "probe": id, "validated": signed, "timestamp": timestamp(now)})
 		return
 	}
 	p, err := ParsePayload(body)
