@@ -22,8 +22,7 @@ import (
 // Error codes of the webhook tools.
 const (
 	CodeWebhookNotEnabled   = "WEBHOOK_NOT_ENABLED"
-	CodeWebhookURLMissing   = "WEBHOOK_URL_NOT_AVAILABLE"
-	CodeTunnelFailed        = "TUNNEL_CONNECTION_FAILED"
+	CodeWebhookURLMissing   = "WEBHOOK_URL_UNAVAILABLE"
 	CodeEventStoreFailed    = "EVENT_STORE_ERROR"
 	webhookToolsDescSuffix  = " Available when WEBHOOK_ENABLED=true."
 	paymentResourcePrefix   = "bitnovo://payments/"
@@ -179,6 +178,9 @@ func getWebhookURL(w Webhooks, sandbox bool) Tool[webhookURLArgs, webhookURLOut]
 		Handler: func(ctx context.Context, _ *mcp.CallToolRequest, in webhookURLArgs) (Output[webhookURLOut], error) {
 			u, provider, err := w.URL()
 			if err != nil {
+				if _, ok := errors.AsType[*toolerr.Error](err); ok {
+					return Output[webhookURLOut]{}, err
+				}
 				return Output[webhookURLOut]{}, toolerr.Wrap(err, CodeWebhookURLMissing, err.Error(), nil)
 			}
 			out := webhookURLOut{WebhookURL: u, Provider: provider, Instructions: w.Instructions(u, provider), Sandbox: sandbox}
