@@ -2,9 +2,20 @@ package mcpserver
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/toolerr"
 )
 
 // fakeWebhooks is a Webhooks with fixed answers.
@@ -29,3 +40,135 @@ func (f *fakeWebhooks) Instructions(u, p string) string        { return p + " " 
 func (f *fakeWebhooks) TunnelStatus() TunnelStatus             { return f.status }
 
 var errNoURL = errors.New("no public URL")
+
+// connectInMemory serves d over in-memory transports and returns a client
+// session.
+func connectInMemory(t *testing.T, d Deps) *mcp.ClientSession {
+	t.Helper()
+	s, err := New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, st := mcp.NewInMemoryTransports()
+	ctx := context.Background()
+	ss, err := s.Connect(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ss.Close() })
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "0"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.Close() })
+	return cs
+}
+
+func callJSON(t *testing.T, cs *mcp.ClientSession, name string, args map[string]any) (map[string]any, bool) {
+	t.Helper()
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: name, Arguments: args})
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	var m map[string]any
+	if res.IsError {
+		_ = json.Unmarshal([]byte(res.Content[0].(*mcp.TextContent).Text), &m)
+		return m, true
+	}
+	b, _ := json.Marshal(res.StructuredContent)
+	_ = json.Unmarshal(b, &m)
+	return m, false
+}
+
+func TestWebhookEventsTool(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory()
+	const a, b = "1040095a-737d-41a2-a2e1-d031d19ec8cd", "2040095a-737d-41a2-a2e1-d031d19ec8cd"
+	base := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	add := func(i int, id, status string, validated bool) {
+		body := fmt.Sprintf(`{"identifier": %q, "status": %q, "crypto_amount": 1.21461894, "n": %d}`, id, status, i)
+		sum := sha256.Sum256([]byte(body))
+		_, err := st.SaveEvent(ctx, store.Event{EventID: fmt.Sprintf("%s:%d", id, i), Identifier: id, Status: status, Nonce: fmt.Sprint(i),
+			Validated: validated, Payload: []byte(body), BodyHash: hex.EncodeToString(sum[:]), ReceivedAt: base.Add(time.Duration(i) * time.Second)}, "", time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(1, a, "PE", true)
+	add(2, b, "PE", true)
+	add(3, a, "AC", false) // unsigned
+	add(4, a, "CO", true)
+	svc := payments.New(nil, st, payments.Options{})
+	cs := connectInMemory(t, Deps{Payments: svc, Webhooks: &fakeWebhooks{events: st}})
+
+	tests := []struct {
+		args  map[string]any
+		want  []string // statuses, newest first
+		total float64
+	}{
+		{nil, []string{"CO", "PE", "PE"}, 3},
+		{map[string]any{"validated_only": false}, []string{"CO", "AC", "PE", "PE"}, 4},
+		{map[string]any{"identifier": a}, []string{"CO", "PE"}, 2},
+		{map[string]any{"identifier": a, "validated_only": false, "limit": 2}, []string{"CO", "AC"}, 3},
+		{map[string]any{"limit": 1}, []string{"CO"}, 3},
+	}
+	for _, tt := range tests {
+		out, isErr := callJSON(t, cs, "get_webhook_events", tt.args)
+		if isErr {
+			t.Fatalf("%v: %v", tt.args, out)
+		}
+		var got []string
+		for _, e := range out["events"].([]any) {
+			got = append(got, e.(map[string]any)["status"].(string))
+		}
+		if !slices.Equal(got, tt.want) || out["total_count"] != tt.total {
+			t.Errorf("%v: got %v total %v, want %v total %v", tt.args, got, out["total_count"], tt.want, tt.total)
+		}
+	}
+	// Amounts come back exactly as sent.
+	out, _ := callJSON(t, cs, "get_webhook_events", map[string]any{"limit": 1})
+	if p := out["events"].([]any)[0].(map[string]any)["payload"].(map[string]any); fmt.Sprint(p["crypto_amount"]) != "1.21461894" {
+		t.Errorf("payload amount %v", p["crypto_amount"])
+	}
+	for _, bad := range []map[string]any{{"limit": 0}, {"limit": 501}, {"identifier": "no spaces allowed"}, {"validated_only": "yes"}} {
+		out, isErr := callJSON(t, cs, "get_webhook_events", bad)
+		if !isErr || out["error"].(map[string]any)["code"] != "INVALID_ARGUMENT" {
+			t.Errorf("%v: %v", bad, out)
+		}
+	}
+}
+
+func TestWebhookURLTool(t *testing.T) {
+	svc := payments.New(nil, store.NewMemory(), payments.Options{})
+	tests := []struct {
+		name      string
+		w         *fakeWebhooks
+		args      map[string]any
+		code      string
+		validated bool
+	}{
+		{"no url", &fakeWebhooks{urlErr: errNoURL}, nil, "WEBHOOK_URL_UNAVAILABLE", false},
+		{"no url keeps the tunnel's code", &fakeWebhooks{urlErr: toolerr.New("TUNNEL_CONNECTION_FAILED", "down", nil)}, nil, "TUNNEL_CONNECTION_FAILED", false},
+		{"url without validation", &fakeWebhooks{url: "https://x.example/webhook/bitnovo", provider: "manual"}, nil, "", false},
+		{"validated", &fakeWebhooks{url: "https://x.example/webhook/bitnovo", provider: "manual"}, map[string]any{"validate": true}, "", true},
+		{"validation fails", &fakeWebhooks{url: "https://x.example/webhook/bitnovo", provider: "manual", validErr: errNoURL}, map[string]any{"validate": true}, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cs := connectInMemory(t, Deps{Payments: svc, Webhooks: tt.w})
+			out, isErr := callJSON(t, cs, "get_webhook_url", tt.args)
+			if tt.code != "" {
+				if !isErr || out["error"].(map[string]any)["code"] != tt.code {
+					t.Fatalf("%v", out)
+				}
+				return
+			}
+			if isErr || out["validated"] != tt.validated || out["webhook_url"] != tt.w.url || out["instructions"] == "" {
+				t.Fatalf("%v", out)
+			}
+			if tt.w.validErr != nil && out["validation_error"] == nil {
+				t.Fatalf("no validation_error: %v", out)
+			}
+		})
+	}
+}
