@@ -15,6 +15,7 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/logging"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/mcpserver"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/metrics"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/qr"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
@@ -27,13 +28,14 @@ type app struct {
 	log     *slog.Logger
 	store   store.Store
 	server  *mcp.Server
-	closers []func() // run in reverse order by Close
+	metrics *metrics.Metrics // served at /metrics by the HTTP transport
+	closers []func()         // run in reverse order by Close
 }
 
 // newApp builds the app from a validated config. On failure it prints one
 // line to stderr and returns nil with the exit status to use.
 func newApp(ctx context.Context, cfg config.Config, stderr io.Writer) (*app, int) {
-	a := &app{cfg: cfg, log: logging.New(stderr, cfg.LogLevel)}
+	a := &app{cfg: cfg, log: logging.New(stderr, cfg.LogLevel), metrics: metrics.New()}
 	fail := func(code int, format string, args ...any) (*app, int) {
 		fmt.Fprintf(stderr, "cryptopay-mcp: "+format+"\n", args...)
 		a.Close()
@@ -64,6 +66,7 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer) (*app, int
 	client, err := bitnovo.New(a.cfg.BaseURL, deviceID, bitnovo.Options{
 		AttemptTimeout: cfg.APITimeout, MaxRetries: cfg.MaxRetries, BaseDelay: cfg.RetryDelay,
 		UserAgent: "cryptopay-mcp/" + buildVersion(), Logger: a.log,
+		Observe: a.metrics.Provider(metrics.ProviderBitnovo),
 	})
 	if err != nil {
 		return fail(exitConfig, "config: BITNOVO_BASE_URL: %v", err)
@@ -72,7 +75,7 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer) (*app, int
 		Sandbox: cfg.Sandbox(), Logger: a.log, PendingTimeout: cfg.ToolTimeout + 30*time.Second,
 		QRCache: qr.NewCache(512, 128<<20),
 	})
-	shopSvc, stopShop, err := startShop(a.cfg, st, a.log)
+	shopSvc, stopShop, err := startShop(a.cfg, st, a.log, a.metrics.Provider(metrics.ProviderBitrefill))
 	if err != nil {
 		return fail(exitConfig, "config: %v", err)
 	}
