@@ -131,9 +131,14 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	h.Drain()
 	sctx, cancel := context.WithTimeout(context.Background(), httpShutdownGrace)
 	defer cancel()
-	status := exitOK
-	if err := srv.Shutdown(sctx); err != nil {
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(sctx) }() // stops accepting at once
+	if err := h.WaitIdle(sctx); err != nil {
 		log.Warn("requests still running after the grace period; closing their connections", "error", err)
+	}
+	h.CloseStreams()
+	status := exitOK
+	if err := <-shut; err != nil {
 		_ = srv.Close()
 	}
 	for ss := range server.Sessions() {

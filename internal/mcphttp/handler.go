@@ -51,7 +51,8 @@ type Handler struct {
 	bindHost     string // the listen host, lower-case, no brackets; "" when unspecified (0.0.0.0, ::)
 
 	draining    atomic.Bool
-	drainCtx    context.Context // done once Drain is called
+	inFlight    atomic.Int64    // /mcp requests other than standalone SSE streams (GET)
+	drainCtx    context.Context // done once CloseStreams is called
 	drainCancel context.CancelFunc
 }
 
@@ -110,11 +111,41 @@ func originAllowList(bindHost, port string, extra []string) ([]origin, error) {
 	return out, nil
 }
 
-// Drain starts the shutdown: /readyz answers 503 from now on, standalone
-// SSE streams (GET /mcp) end so that http.Server.Shutdown is not held up
-// by them, and new ones are refused. POSTs, in-flight tool calls
-// included, keep being served until the server stops accepting them.
-func (h *Handler) Drain() {
+// Graceful shutdown, in this order:
+//
+//	h.Drain()                      // /readyz 503, no new SSE streams
+//	go srv.Shutdown(ctx)           // stop accepting; wait for active connections
+//	h.WaitIdle(ctx)                // in-flight POSTs (tool calls) finish
+//	h.CloseStreams()               // end the standalone SSE streams, which
+//	                               // would otherwise hold Shutdown forever
+//
+// The streams are closed last because a client may treat the loss of its
+// standalone stream as the end of the session and abandon the calls it
+// is still waiting for.
+
+// Drain starts the shutdown: /readyz answers 503 from now on and new
+// standalone SSE streams (GET /mcp) are refused. Everything else,
+// in-flight tool calls included, keeps being served until the server
+// stops accepting connections.
+func (h *Handler) Drain() { h.draining.Store(true) }
+
+// WaitIdle waits until no /mcp request other than a standalone SSE stream
+// is in flight, or ctx ends.
+func (h *Handler) WaitIdle(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for h.inFlight.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("mcphttp: %d requests still in flight: %w", h.inFlight.Load(), ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// CloseStreams ends the standalone SSE streams (and refuses new ones).
+func (h *Handler) CloseStreams() {
 	h.draining.Store(true)
 	h.drainCancel()
 }
@@ -171,6 +202,9 @@ func (h *Handler) serveMCP(w http.ResponseWriter, r *http.Request) {
 		stop := context.AfterFunc(h.drainCtx, cancel)
 		defer stop()
 		r = r.WithContext(ctx)
+	} else {
+		h.inFlight.Add(1)
+		defer h.inFlight.Add(-1)
 	}
 	h.mcp.ServeHTTP(w, r)
 }

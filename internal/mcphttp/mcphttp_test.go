@@ -389,12 +389,21 @@ func TestReadyAndDrain(t *testing.T) {
 	}
 	h.Drain()
 	select {
+	case <-done:
+		t.Fatal("Drain ended the GET stream; only CloseStreams should")
+	case <-time.After(50 * time.Millisecond):
+	}
+	if err := h.WaitIdle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.CloseStreams()
+	select {
 	case err := <-done:
 		if err != nil {
 			t.Fatal(err)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("GET stream still open after Drain")
+		t.Fatal("GET stream still open after CloseStreams")
 	}
 	for path, want := range map[string]int{"/readyz": 503, "/healthz": 200, "/mcp": 503} {
 		if got := get(path); got != want {
