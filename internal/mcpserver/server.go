@@ -59,7 +59,7 @@ func New(d Deps) (*mcp.Server, error) {
 		sdkLog = d.Logger
 	}
 	s := mcp.NewServer(&mcp.Implementation{Name: Name, Title: "CryptoPay MCP (Bitnovo Pay)", Version: d.Version},
-		&mcp.ServerOptions{Instructions: ins, Logger: sdkLog})
+		&mcp.ServerOptions{Instructions: ins, Logger: sdkLog, CompletionHandler: completions(d)})
 	e := &env{log: d.Logger, timeout: d.ToolTimeout, sandbox: d.Sandbox}
 	for _, t := range Tools(d) {
 		if err := t.register(s, e); err != nil {
@@ -69,5 +69,6 @@ func New(d Deps) (*mcp.Server, error) {
 	if d.Shop != nil {
 		addShopResources(s)
 	}
+	addPrompts(s, d)
 	return s, nil
 }
