@@ -15,6 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/logging"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/mcphttp"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
 )
@@ -117,7 +118,9 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		auth = "bearer"
 	}
 	base := "http://" + ln.Addr().String()
-	log.Info("MCP Streamable HTTP listening", "url", base+"/mcp", "stateless", hc.Stateless, "auth", auth,
+	// The bound address is announced whatever LOG_LEVEL says: with
+	// --listen HOST:0 it is the only way to learn the port.
+	logging.New(stderr, "info").Info("MCP Streamable HTTP listening", "url", base+"/mcp", "stateless", hc.Stateless, "auth", auth,
 		"allowed_hosts", strings.Join(hc.AllowedHosts, ","), "allowed_origins", strings.Join(hc.AllowedOrigins, ","),
 		"health", base+"/healthz", "metrics", base+"/metrics")
 
