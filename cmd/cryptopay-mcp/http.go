@@ -106,10 +106,11 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second, // request bodies are small; responses (SSE) are not bounded
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// No ReadTimeout or WriteTimeout: responses stream for as long as a
+		// tool call or an SSE stream lasts. mcphttp bounds body reads instead.
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

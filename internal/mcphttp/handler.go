@@ -1,11 +1,13 @@
 package mcphttp
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -34,6 +36,9 @@ type Options struct {
 	// Logger receives one line per refused request (never the token or
 	// the Authorization header). Nil: discard.
 	Logger *slog.Logger
+	// BodyReadTimeout bounds how long a client may take to send a request
+	// body; default DefaultBodyReadTimeout.
+	BodyReadTimeout time.Duration
 }
 
 // Handler is the HTTP front of the MCP server. Create it with New.
@@ -42,6 +47,7 @@ type Handler struct {
 	metrics http.Handler
 	ready   func(context.Context) error
 	log     *slog.Logger
+	bodyTO  time.Duration
 
 	tokenHash    [sha256.Size]byte
 	tokenSet     bool
@@ -69,7 +75,8 @@ func New(o Options) (*Handler, error) {
 		return nil, fmt.Errorf("mcphttp: listen address: %w", err)
 	}
 	host = strings.ToLower(strings.Trim(host, "[]"))
-	h := &Handler{mcp: o.MCP, metrics: o.Metrics, ready: o.Ready, log: o.Logger, hosts: o.Config.AllowedHosts}
+	h := &Handler{mcp: o.MCP, metrics: o.Metrics, ready: o.Ready, log: o.Logger, hosts: o.Config.AllowedHosts,
+		bodyTO: cmp.Or(o.BodyReadTimeout, DefaultBodyReadTimeout)}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -205,8 +212,44 @@ func (h *Handler) serveMCP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		h.inFlight.Add(1)
 		defer h.inFlight.Add(-1)
+		limitBodyTime(w, r, h.bodyTO)
 	}
 	h.mcp.ServeHTTP(w, r)
+}
+
+// DefaultBodyReadTimeout bounds how long a client may take to send a
+// request body. It replaces http.Server.ReadTimeout, which cannot be used
+// here: it would also cut the responses that stream for as long as a tool
+// call or an SSE stream lasts.
+const DefaultBodyReadTimeout = 30 * time.Second
+
+// limitBodyTime sets a read deadline for the request body and lifts it once
+// the body has been read to its end, so a slow sender cannot hold a
+// connection while the handler's own run time stays unbounded.
+func limitBodyTime(w http.ResponseWriter, r *http.Request, d time.Duration) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Now().Add(d)) != nil {
+		return // not a real connection (tests)
+	}
+	r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+}
+
+type deadlineBody struct {
+	io.ReadCloser
+	rc     *http.ResponseController
+	lifted bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && !b.lifted {
+		b.lifted = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
 
 // preflight answers a CORS preflight from an allowed origin (checkOrigin

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -412,5 +413,59 @@ func TestReadyAndDrain(t *testing.T) {
 	}
 	if got := serve(h, request(http.MethodPost, "/mcp", "localhost", "127.0.0.1:8080", nil)).Code; got != 200 {
 		t.Errorf("after Drain: POST /mcp = %d, want 200 (in-flight work goes on)", got)
+	}
+}
+
+// TestBodyReadTimeout: a client that stalls while sending its body is cut
+// off, but a handler that runs long after reading the body is not.
+func TestBodyReadTimeout(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	type result struct {
+		n       int
+		readErr error
+		ctxErr  error
+	}
+	results := make(chan result, 2)
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err == nil {
+			time.Sleep(3 * timeout) // a long tool call
+		}
+		results <- result{len(b), err, r.Context().Err()}
+		_, _ = w.Write([]byte("done"))
+	})
+	h, err := New(Options{MCP: slow, Addr: testAddr("127.0.0.1:8080"), BodyReadTimeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+
+	// A complete body, then a long handler: served.
+	resp, err := http.Post(srv.URL+"/mcp", "application/json", strings.NewReader(`{"jsonrpc":"2.0"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if r := <-results; r.readErr != nil || r.ctxErr != nil || string(body) != "done" {
+		t.Errorf("long handler: %+v, body %q", r, body)
+	}
+
+	// A body that never arrives: the read fails after the timeout.
+	conn, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /mcp HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\":", host)
+	select {
+	case r := <-results:
+		if r.readErr == nil {
+			t.Errorf("stalled body read succeeded: %+v", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("stalled body was not cut off")
 	}
 }
