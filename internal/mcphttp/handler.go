@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -54,7 +55,7 @@ type Handler struct {
 	origins      []origin
 	hosts        []string // exact names and *.suffix patterns from MCP_HTTP_ALLOWED_HOSTS
 	loopbackBind bool
-	bindHost     string // the listen host, lower-case, no brackets; "" when unspecified (0.0.0.0, ::)
+	bindHosts    []string // the listen host as configured and as bound, lower-case, no brackets; none for 0.0.0.0 or ::
 
 	draining    atomic.Bool
 	inFlight    atomic.Int64    // /mcp requests other than standalone SSE streams (GET)
@@ -67,21 +68,32 @@ func New(o Options) (*Handler, error) {
 	if o.MCP == nil {
 		return nil, errors.New("mcphttp: Options.MCP is nil")
 	}
-	host, port, err := net.SplitHostPort(o.Config.Listen)
-	if o.Addr != nil {
-		host, port, err = net.SplitHostPort(o.Addr.String())
-	}
-	if err != nil {
-		return nil, fmt.Errorf("mcphttp: listen address: %w", err)
-	}
-	host = strings.ToLower(strings.Trim(host, "[]"))
 	h := &Handler{mcp: o.MCP, metrics: o.Metrics, ready: o.Ready, log: o.Logger, hosts: o.Config.AllowedHosts,
 		bodyTO: cmp.Or(o.BodyReadTimeout, DefaultBodyReadTimeout)}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
-		h.bindHost = host
+	// The bind host as configured (it may be a name) and as bound (an IP).
+	var addrs []string
+	if o.Config.Listen != "" {
+		addrs = append(addrs, o.Config.Listen)
+	}
+	if o.Addr != nil {
+		addrs = append(addrs, o.Addr.String())
+	}
+	var host, port string
+	for _, a := range addrs {
+		hh, p, err := net.SplitHostPort(a)
+		if err != nil {
+			return nil, fmt.Errorf("mcphttp: listen address: %w", err)
+		}
+		host, port = strings.ToLower(strings.Trim(hh, "[]")), p // the bound address wins
+		if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) && !slices.Contains(h.bindHosts, host) {
+			h.bindHosts = append(h.bindHosts, host)
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, errors.New("mcphttp: no listen address (Options.Addr or Config.Listen)")
 	}
 	h.loopbackBind = IsLoopbackHost(host)
 	if !h.loopbackBind && o.Config.Token == "" {
@@ -90,7 +102,8 @@ func New(o Options) (*Handler, error) {
 	if o.Config.Token != "" {
 		h.tokenHash, h.tokenSet = sha256.Sum256([]byte(o.Config.Token)), true
 	}
-	h.origins, err = originAllowList(h.bindHost, port, o.Config.AllowedOrigins)
+	var err error
+	h.origins, err = originAllowList(h.bindHosts, port, o.Config.AllowedOrigins)
 	if err != nil {
 		return nil, err
 	}
@@ -102,10 +115,12 @@ func New(o Options) (*Handler, error) {
 // defaults are the loopback names on any port (http://localhost:*,
 // http://127.0.0.1:*, http://[::1]:*) and the listen address's own
 // http://host:port.
-func originAllowList(bindHost, port string, extra []string) ([]origin, error) {
+func originAllowList(bindHosts []string, port string, extra []string) ([]origin, error) {
 	raw := []string{"http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"}
-	if bindHost != "" && port != "0" {
-		raw = append(raw, "http://"+net.JoinHostPort(bindHost, port))
+	for _, h := range bindHosts {
+		if port != "0" {
+			raw = append(raw, "http://"+net.JoinHostPort(h, port))
+		}
 	}
 	var out []origin
 	for _, s := range append(raw, extra...) {
@@ -382,8 +397,9 @@ func (h *Handler) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
 //  2. a loopback name or IP (localhost, 127.0.0.0/8, ::1) and the request
 //     arrived on a loopback address (always true for a loopback bind); or
 //  3. with MCP_HTTP_ALLOWED_HOSTS empty and a non-loopback bind only: the
-//     bind address's host (--listen 192.0.2.10:8080 accepts
-//     "Host: 192.0.2.10"), or, for a wildcard bind (0.0.0.0, ::), the IP
+//     bind address's host, as given and as bound (--listen
+//     myhost.lan:8080 accepts "Host: myhost.lan" and the IP address it
+//     resolved to), or, for a wildcard bind (0.0.0.0, ::), the IP
 //     address the request arrived on, written as an IP literal. Declaring
 //     MCP_HTTP_ALLOWED_HOSTS replaces this rule: then only the declared
 //     names (and loopback, per rule 2) are served.
@@ -417,8 +433,8 @@ func (h *Handler) hostAllowed(r *http.Request) bool {
 	if h.loopbackBind || len(h.hosts) > 0 {
 		return false
 	}
-	if h.bindHost != "" {
-		return host == h.bindHost || sameIP(host, h.bindHost)
+	if len(h.bindHosts) > 0 {
+		return slices.ContainsFunc(h.bindHosts, func(b string) bool { return host == b || sameIP(host, b) })
 	}
 	return local != nil && sameIP(host, local.String())
 }

@@ -469,3 +469,34 @@ func TestBodyReadTimeout(t *testing.T) {
 		t.Fatal("stalled body was not cut off")
 	}
 }
+
+// TestNamedBind: a bind by name accepts the name and the bound IP, as Host
+// and as the server's own origin.
+func TestNamedBind(t *testing.T) {
+	h, err := New(Options{MCP: inner{}, Config: Config{Listen: "MyHost.lan:8080", Token: testToken}, Addr: testAddr("192.0.2.10:8080")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		host, origin string
+		want         int
+	}{
+		{"myhost.lan:8080", "", 200},
+		{"192.0.2.10:8080", "", 200},
+		{"other.lan:8080", "", 403},
+		{"myhost.lan:8080", "http://myhost.lan:8080", 200},
+		{"myhost.lan:8080", "http://192.0.2.10:8080", 200},
+		{"myhost.lan:8080", "http://other.lan:8080", 403},
+	} {
+		hdr := map[string]string{"Authorization": "Bearer " + testToken}
+		if tc.origin != "" {
+			hdr["Origin"] = tc.origin
+		}
+		if rec := serve(h, request(http.MethodPost, "/mcp", tc.host, "192.0.2.10:8080", hdr)); rec.Code != tc.want {
+			t.Errorf("Host %s Origin %q: %d, want %d", tc.host, tc.origin, rec.Code, tc.want)
+		}
+	}
+	if _, err := New(Options{MCP: inner{}}); err == nil {
+		t.Error("New without any address succeeded")
+	}
+}
