@@ -28,6 +28,9 @@ const (
 	// httpSessionIdle closes a session (and its subscriptions) that has
 	// seen no request for this long; an open SSE stream counts as activity.
 	httpSessionIdle = 30 * time.Minute
+	// httpStreamLinger is the pause between the last in-flight request's end
+	// and the closing of the standalone SSE streams at shutdown.
+	httpStreamLinger = 500 * time.Millisecond
 )
 
 // runHTTP serves MCP over Streamable HTTP at /mcp, with /healthz, /readyz
@@ -139,6 +142,14 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	go func() { shut <- srv.Shutdown(sctx) }() // stops accepting at once
 	if err := h.WaitIdle(sctx); err != nil {
 		log.Warn("requests still running after the grace period; closing their connections", "error", err)
+	} else {
+		// Give clients a moment to take in the last responses before their
+		// standalone streams end: some (the Go SDK's) fail the whole session
+		// when that stream closes, even with a result already received.
+		select {
+		case <-time.After(httpStreamLinger):
+		case <-sctx.Done():
+		}
 	}
 	h.CloseStreams()
 	status := exitOK
