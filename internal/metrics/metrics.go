@@ -10,8 +10,8 @@ import (
 // the start so rate() works before the first delivery. Other well-formed
 // outcomes are accepted too, within the family's series cap.
 var WebhookOutcomes = []string{
-	"accepted", "duplicate", "bad_signature", "stale", "replay", "bad_payload",
-	"too_large", "rate_limited", "missing_headers", "store_error",
+	"accepted", "duplicate", "bad_signature", "bad_nonce", "stale", "replay", "bad_payload",
+	"too_large", "unsupported_media_type", "rate_limited", "missing_headers", "store_error", "probe",
 }
 
 // Providers whose client calls are observed.
