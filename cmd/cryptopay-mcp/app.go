@@ -16,6 +16,7 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/fakebitnovo"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/logging"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/mcpserver"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/metrics"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/qr"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
@@ -28,13 +29,14 @@ type app struct {
 	log     *slog.Logger
 	store   store.Store
 	server  *mcp.Server
-	closers []func() // run in reverse order by Close
+	metrics *metrics.Metrics // served at /metrics by the HTTP transport
+	closers []func()         // run in reverse order by Close
 }
 
 // newApp builds the app from a validated config. On failure it prints one
 // line to stderr and returns nil with the exit status to use.
 func newApp(ctx context.Context, cfg config.Config, stderr io.Writer) (*app, int) {
-	a := &app{cfg: cfg, log: logging.New(stderr, cfg.LogLevel)}
+	a := &app{cfg: cfg, log: logging.New(stderr, cfg.LogLevel), metrics: metrics.New()}
 	ctx, cancel := context.WithCancel(ctx) // background work ends with the app
 	a.onClose(cancel)
 	fail := func(code int, format string, args ...any) (*app, int) {
@@ -87,6 +89,7 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer) (*app, int
 	client, err := bitnovo.New(a.cfg.BaseURL, deviceID, bitnovo.Options{
 		AttemptTimeout: cfg.APITimeout, MaxRetries: cfg.MaxRetries, BaseDelay: cfg.RetryDelay,
 		UserAgent: "cryptopay-mcp/" + buildVersion(), Logger: a.log,
+		Observe: a.metrics.Provider(metrics.ProviderBitnovo),
 	})
 	if err != nil {
 		return fail(exitConfig, "config: BITNOVO_BASE_URL: %v", err)
@@ -99,7 +102,7 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer) (*app, int
 		popts.Events = st
 	}
 	svc := payments.New(client, st, popts)
-	shopSvc, stopShop, err := startShop(a.cfg, st, a.log)
+	shopSvc, stopShop, err := startShop(a.cfg, st, a.log, a.metrics.Provider(metrics.ProviderBitrefill))
 	if err != nil {
 		return fail(exitConfig, "config: %v", err)
 	}
@@ -122,8 +125,8 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer) (*app, int
 	return a, exitOK
 }
 
-// observeWebhook counts receiver outcomes (metrics hook; no-op for now).
-func (a *app) observeWebhook(string) {}
+// observeWebhook counts receiver outcomes (cryptopay_webhook_requests_total).
+func (a *app) observeWebhook(outcome string) { a.metrics.Webhook(outcome) }
 
 func (a *app) onClose(f func()) { a.closers = append(a.closers, f) }
 

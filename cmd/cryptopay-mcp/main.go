@@ -69,6 +69,8 @@ func run(ctx context.Context, args []string, stdin io.ReadCloser, stdout, stderr
 	switch cmd {
 	case "stdio":
 		return runStdio(ctx, args, stdin, stdout, stderr, getenv)
+	case "http":
+		return runHTTP(ctx, args, stdout, stderr, getenv)
 	case "sandbox":
 		return runSandbox(ctx, args, stderr, getenv)
 	case "version":
@@ -86,6 +88,7 @@ func run(ctx context.Context, args []string, stdin io.ReadCloser, stdout, stderr
 func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
   cryptopay-mcp [stdio] [--sandbox] [--data-dir DIR] [--log-level LEVEL]
+  cryptopay-mcp http [--listen 127.0.0.1:8080] [--stateless] [stdio flags]
   cryptopay-mcp sandbox --listen 127.0.0.1:PORT
   cryptopay-mcp version
 

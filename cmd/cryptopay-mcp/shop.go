@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitrefill"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
@@ -17,15 +18,16 @@ import (
 // offline and says "sandbox": true. In live mode without Bitrefill
 // credentials the catalogue tools use the real public API, as the original
 // server did, and the account and purchase tools are not listed. The
-// returned stop function shuts the fake down.
-func startShop(cfg config.Config, st store.Shop, log *slog.Logger) (*shop.Service, func(), error) {
+// returned stop function shuts the fake down. observe (may be nil) sees
+// every Bitrefill HTTP attempt, for metrics.
+func startShop(cfg config.Config, st store.Shop, log *slog.Logger, observe func(endpoint, outcome string, attempt int, d time.Duration)) (*shop.Service, func(), error) {
 	sc := cfg.Shop
 	sandbox := cfg.Sandbox()
 	stop := func() {}
 	opts := bitrefill.Options{
 		PublicBaseURL: sc.PublicURL, V2BaseURL: sc.V2URL, APIID: sc.APIID, APISecret: sc.APISecret,
 		AttemptTimeout: cfg.APITimeout, MaxRetries: cfg.MaxRetries, RetryBaseDelay: cfg.RetryDelay,
-		UserAgent: "cryptopay-mcp/" + buildVersion(), Logger: log,
+		UserAgent: "cryptopay-mcp/" + buildVersion(), Logger: log, Observe: observe,
 	}
 	if cfg.MaxRetries == 0 {
 		opts.MaxRetries = -1 // 0 means "no retries" in our config, "default" in the client

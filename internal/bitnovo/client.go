@@ -84,6 +84,13 @@ type Options struct {
 	// Sleep waits between retries; it must return ctx.Err() if ctx ends
 	// first. Default: a timer raced against ctx. Tests inject it.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Observe, if set, is called after every HTTP attempt (for metrics)
+	// with the endpoint's template ("GET /api/v1/orders/info/{id}"), the
+	// outcome (ok, http_4xx, http_5xx, rate_limited, timeout, canceled,
+	// network_error, bad_response), the 0-based attempt number (above 0
+	// is a retry) and the attempt's duration, body read included. It
+	// must be fast and safe for concurrent use.
+	Observe func(endpoint, outcome string, attempt int, d time.Duration)
 }
 
 // DefaultOptions returns the seed's settings: 5s per attempt, 2 retries,
@@ -117,6 +124,7 @@ type Client struct {
 	log            *slog.Logger
 	sleep          func(ctx context.Context, d time.Duration) error
 	now            func() time.Time
+	observe        func(endpoint, outcome string, attempt int, d time.Duration)
 }
 
 // New returns a Client for baseURL (http or https, with an optional path
@@ -161,6 +169,7 @@ func New(baseURL, deviceID string, o Options) (*Client, error) {
 		log:            o.Logger,
 		sleep:          o.Sleep,
 		now:            time.Now,
+		observe:        o.Observe,
 	}
 	if c.hc == nil {
 		c.hc = newDefaultHTTPClient()
@@ -289,6 +298,9 @@ func (c *Client) attempt(ctx context.Context, method, path string, body []byte, 
 	}
 
 	start := time.Now()
+	if c.observe != nil {
+		defer func() { c.observe(endpointTemplate(method, path), attemptOutcome(res, err), n, time.Since(start)) }()
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		sent := gotConn.Load() || !(c.traceTrusted || isDialError(err))
@@ -316,6 +328,41 @@ func (c *Client) attempt(ctx context.Context, method, path string, body []byte, 
 	}
 	c.log.LogAttrs(ctx, slog.LevelDebug, "bitnovo request", attrs...)
 	return &response{status: resp.StatusCode, header: resp.Header, body: data}, true, err
+}
+
+// endpointTemplate names an API path without its order id, for metrics.
+func endpointTemplate(method, path string) string {
+	switch {
+	case method == http.MethodPost && path == pathOrders:
+		return "POST " + pathOrders
+	case strings.HasPrefix(path, pathOrderInfo):
+		return method + " " + pathOrderInfo + "{id}"
+	case path == pathCurrencies:
+		return method + " " + pathCurrencies
+	case strings.HasPrefix(path, pathOrder):
+		return method + " " + pathOrder + "{id}"
+	}
+	return method + " other"
+}
+
+// attemptOutcome classifies one attempt for Options.Observe.
+func attemptOutcome(res *response, err error) string {
+	var te *timeoutError
+	switch {
+	case res != nil && res.status == http.StatusTooManyRequests:
+		return "rate_limited"
+	case res != nil && (res.status < 200 || res.status >= 300):
+		return fmt.Sprintf("http_%dxx", min(max(res.status/100, 1), 5))
+	case err == nil:
+		return "ok"
+	case errors.As(err, &te):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case res != nil:
+		return "bad_response" // a 2xx whose body could not be read whole
+	}
+	return "network_error"
 }
 
 // isDialError reports whether err shows that no connection was established

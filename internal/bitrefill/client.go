@@ -79,6 +79,14 @@ type Options struct {
 	// AllowInsecureHTTP permits http:// base URLs on non-loopback hosts.
 	// http:// on loopback (the fake) is always allowed.
 	AllowInsecureHTTP bool
+
+	// Observe, if set, is called after every HTTP attempt (for metrics)
+	// with the endpoint's template ("GET /v2/orders/{id}"), the outcome
+	// (ok, http_4xx, http_5xx, rate_limited, timeout, canceled,
+	// network_error, bad_response), the 0-based attempt number (above 0
+	// is a retry) and the attempt's duration. It must be fast and safe for
+	// concurrent use.
+	Observe func(endpoint, outcome string, attempt int, d time.Duration)
 }
 
 // Client talks to both Bitrefill APIs. It is safe for concurrent use.
@@ -95,6 +103,7 @@ type Client struct {
 	baseDelay  time.Duration
 	maxDelay   time.Duration
 	maxWait    time.Duration
+	observe    func(endpoint, outcome string, attempt int, d time.Duration)
 }
 
 // New validates opts and returns a Client.
@@ -110,6 +119,7 @@ func New(opts Options) (*Client, error) {
 		baseDelay:  opts.RetryBaseDelay,
 		maxDelay:   opts.RetryMaxDelay,
 		maxWait:    opts.MaxRetryWait,
+		observe:    opts.Observe,
 	}
 	var err error
 	if c.public, err = parseBase("PublicBaseURL", opts.PublicBaseURL, DefaultPublicBaseURL, opts.AllowInsecureHTTP); err != nil {
@@ -300,6 +310,9 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		start := time.Now()
 		resp, sent, err := c.attempt(ctx, r, u, payload)
 		dur := time.Since(start)
+		if c.observe != nil {
+			c.observe(r.endpoint(), attemptOutcome(err), attempt, dur)
+		}
 		if err == nil {
 			c.log.LogAttrs(ctx, slog.LevelDebug, "bitrefill request",
 				slog.String("method", r.method), slog.String("path", path),
@@ -353,6 +366,52 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 			return nil, fmt.Errorf("bitrefill: %s %s: %w (last error: %w)", r.method, path, ctx.Err(), err)
 		}
 	}
+}
+
+// fixedSegments are the path words below the first that are not ids.
+var fixedSegments = map[string]bool{"pay": true, "unseal": true, "balance": true}
+
+// endpoint names the request without its ids, for metrics: the first
+// segment is always a literal from this package; any later one that is
+// not a known word becomes {id}.
+func (r *request) endpoint() string {
+	var b strings.Builder
+	b.WriteString(r.method)
+	if r.api == apiV2 {
+		b.WriteString(" /v2")
+	} else {
+		b.WriteString(" /api")
+	}
+	for i, s := range r.segments {
+		b.WriteByte('/')
+		if i == 0 || fixedSegments[s] {
+			b.WriteString(s)
+		} else {
+			b.WriteString("{id}")
+		}
+	}
+	return b.String()
+}
+
+// attemptOutcome classifies one attempt's error for Options.Observe.
+func attemptOutcome(err error) string {
+	var apiErr *APIError
+	var ne net.Error
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusTooManyRequests:
+		return "rate_limited"
+	case errors.As(err, &apiErr):
+		return fmt.Sprintf("http_%dxx", min(max(apiErr.StatusCode/100, 1), 5))
+	case errors.Is(err, ErrInvalidResponse):
+		return "bad_response"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	}
+	return "network_error"
 }
 
 func statusOf(e *APIError) int {

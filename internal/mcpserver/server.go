@@ -61,7 +61,7 @@ func New(d Deps) (*mcp.Server, error) {
 		sdkLog = d.Logger
 	}
 	s := mcp.NewServer(&mcp.Implementation{Name: Name, Title: "CryptoPay MCP (Bitnovo Pay)", Version: d.Version},
-		&mcp.ServerOptions{Instructions: ins, Logger: sdkLog,
+		&mcp.ServerOptions{Instructions: ins, Logger: sdkLog, CompletionHandler: completions(d),
 			SubscribeHandler: func(_ context.Context, r *mcp.SubscribeRequest) error {
 				_, err := paymentID(r.Params.URI)
 				return err
@@ -81,5 +81,6 @@ func New(d Deps) (*mcp.Server, error) {
 	if d.Shop != nil {
 		addShopResources(s)
 	}
+	addPrompts(s, d)
 	return s, nil
 }

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/logging"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/mcphttp"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
+)
+
+// HTTP transport timings.
+const (
+	// httpShutdownGrace bounds how long in-flight requests (tool calls)
+	// may run on after SIGINT/SIGTERM before their connections are closed.
+	httpShutdownGrace = 25 * time.Second
+	// httpSessionIdle closes a session (and its subscriptions) that has
+	// seen no request for this long; an open SSE stream counts as activity.
+	httpSessionIdle = 30 * time.Minute
+	// httpStreamLinger is the pause between the last in-flight request's end
+	// and the closing of the standalone SSE streams at shutdown.
+	httpStreamLinger = 500 * time.Millisecond
+)
+
+// runHTTP serves MCP over Streamable HTTP at /mcp, with /healthz, /readyz
+// and /metrics next to it (internal/mcphttp). On ctx's end (SIGINT or
+// SIGTERM) it stops accepting connections, ends the standalone SSE
+// streams, lets in-flight requests finish for up to httpShutdownGrace,
+// then closes the sessions and the app.
+func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	_ = stdout // the HTTP transport writes nothing to stdout
+	fs := flag.NewFlagSet("http", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f config.Flags
+	fs.StringVar(&f.DataDir, "data-dir", "", "where state lives (overrides CRYPTOPAY_DATA_DIR)")
+	fs.StringVar(&f.LogLevel, "log-level", "", "debug, info, warn or error (overrides LOG_LEVEL)")
+	fs.BoolVar(&f.Sandbox, "sandbox", false, "run against the built-in fake provider even if credentials are set")
+	listenAddr := fs.String("listen", mcphttp.DefaultListen, "host:port to serve on; a non-loopback address requires MCP_HTTP_TOKEN")
+	stateless := fs.Bool("stateless", false, "serve without sessions (no subscriptions or server-to-client requests); also MCP_HTTP_STATELESS=true")
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "cryptopay-mcp: unexpected argument %q\n", fs.Arg(0))
+		return exitConfig
+	}
+	hc, herr := mcphttp.LoadConfig(getenv, *listenAddr, *stateless)
+	cfg, err := config.Load(getenv, f)
+	if herr != nil || err != nil {
+		for _, e := range []error{herr, err} {
+			if e == nil {
+				continue
+			}
+			for _, line := range strings.Split(e.Error(), "\n") {
+				fmt.Fprintf(stderr, "cryptopay-mcp: config: %s\n", line)
+			}
+		}
+		return exitConfig
+	}
+
+	ln, err := net.Listen("tcp", hc.Listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "cryptopay-mcp: cannot listen on %s: %v\n", hc.Listen, err)
+		return exitFail
+	}
+	a, code := newApp(ctx, cfg, stderr)
+	if a == nil {
+		_ = ln.Close()
+		return code
+	}
+	defer a.Close()
+	log := a.log
+
+	a.server.AddReceivingMiddleware(a.metrics.MCPMiddleware())
+	opts := &mcp.StreamableHTTPOptions{
+		Stateless: hc.Stateless,
+		Logger:    log,
+		// mcphttp checks the Host header itself, with the allow list a
+		// tunnel or reverse proxy needs (the SDK's check cannot take one).
+		DisableLocalhostProtection: true,
+	}
+	if !hc.Stateless {
+		opts.SessionTimeout = httpSessionIdle
+		// Lets a client that lost a response stream resume it
+		// (Last-Event-ID); bounded to 10 MiB by the SDK.
+		opts.EventStore = mcp.NewMemoryEventStore(nil)
+	}
+	server := a.server
+	mh := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, opts)
+	h, err := mcphttp.New(mcphttp.Options{
+		MCP: mh, Config: hc, Addr: ln.Addr(), Ready: storeReady(a.store), Metrics: a.metrics, Logger: log,
+	})
+	if err != nil {
+		_ = ln.Close()
+		fmt.Fprintf(stderr, "cryptopay-mcp: %v\n", err)
+		return exitFail
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		// No ReadTimeout or WriteTimeout: responses stream for as long as a
+		// tool call or an SSE stream lasts. mcphttp bounds body reads instead.
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	auth := "none"
+	if hc.Token != "" {
+		auth = "bearer"
+	}
+	base := "http://" + ln.Addr().String()
+	// The bound address is announced whatever LOG_LEVEL says: with
+	// --listen HOST:0 it is the only way to learn the port.
+	logging.New(stderr, "info").Info("MCP Streamable HTTP listening", "url", base+"/mcp", "stateless", hc.Stateless, "auth", auth,
+		"allowed_hosts", strings.Join(hc.AllowedHosts, ","), "allowed_origins", strings.Join(hc.AllowedOrigins, ","),
+		"health", base+"/healthz", "metrics", base+"/metrics")
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		log.Error("HTTP server failed", "error", err)
+		return exitFail
+	}
+	log.Info("shutting down: finishing in-flight requests", "grace", httpShutdownGrace)
+	h.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), httpShutdownGrace)
+	defer cancel()
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(sctx) }() // stops accepting at once
+	if err := h.WaitIdle(sctx); err != nil {
+		log.Warn("requests still running after the grace period; closing their connections", "error", err)
+	} else {
+		// Give clients a moment to take in the last responses before their
+		// standalone streams end: some (the Go SDK's) fail the whole session
+		// when that stream closes, even with a result already received.
+		select {
+		case <-time.After(httpStreamLinger):
+		case <-sctx.Done():
+		}
+	}
+	h.CloseStreams()
+	status := exitOK
+	if err := <-shut; err != nil {
+		_ = srv.Close()
+	}
+	for ss := range server.Sessions() {
+		_ = ss.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("HTTP server failed", "error", err)
+		status = exitFail
+	}
+	log.Info("cryptopay-mcp stopped")
+	return status
+}
+
+// storeReady is /readyz's probe: the store must answer a query. A store
+// with a Ping method is pinged; otherwise a lookup of a payment that does
+// not exist must come back "not found".
+func storeReady(st store.Store) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if p, ok := st.(interface{ Ping(context.Context) error }); ok {
+			return p.Ping(ctx)
+		}
+		_, err := st.GetPayment(ctx, "_readyz_probe")
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return fmt.Errorf("store: %w", err)
+	}
+}

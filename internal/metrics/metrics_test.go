@@ -1,0 +1,130 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+func TestNilMetricsIsSafe(t *testing.T) {
+	var m *Metrics
+	m.ToolCall("t", "ok", "OK", time.Second)
+	m.Webhook("accepted")
+	m.ProviderAttempt("bitnovo", "currencies", "ok", 0, time.Second)
+	if m.Provider("bitnovo") != nil || m.Registry() != nil {
+		t.Error("nil Metrics hands out observers")
+	}
+	rec := httptest.NewRecorder()
+	m.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != 404 {
+		t.Errorf("nil Metrics serves %d", rec.Code)
+	}
+	h := m.MCPMiddleware()(func(context.Context, string, mcp.Request) (mcp.Result, error) { return nil, nil })
+	if _, err := h(context.Background(), "tools/call", &mcp.CallToolRequest{Params: &mcp.CallToolParamsRaw{Name: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWebhookAndProvider(t *testing.T) {
+	m := New()
+	out := scrape(t, m)
+	for _, o := range WebhookOutcomes {
+		if !strings.Contains(out, `cryptopay_webhook_requests_total{outcome="`+o+`"} 0`) {
+			t.Errorf("webhook outcome %s not exported at zero", o)
+		}
+	}
+	m.Webhook("accepted")
+	m.Webhook("accepted")
+	m.Webhook("Not A Word!")
+	obs := m.Provider(ProviderBitnovo)
+	obs("order_info", "ok", 0, 20*time.Millisecond)
+	obs("order_info", "http_5xx", 0, 10*time.Millisecond)
+	obs("order_info", "ok", 1, 10*time.Millisecond)
+	out = scrape(t, m)
+	for _, want := range []string{
+		`cryptopay_webhook_requests_total{outcome="accepted"} 2`,
+		`cryptopay_webhook_requests_total{outcome="other"} 1`,
+		`cryptopay_provider_requests_total{provider="bitnovo",endpoint="order_info",outcome="ok"} 2`,
+		`cryptopay_provider_requests_total{provider="bitnovo",endpoint="order_info",outcome="http_5xx"} 1`,
+		`cryptopay_provider_retries_total{provider="bitnovo",endpoint="order_info"} 1`,
+		`cryptopay_provider_request_duration_seconds_count{provider="bitnovo",endpoint="order_info"} 3`,
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("missing %s in:\n%s", want, out)
+		}
+	}
+}
+
+func scrape(t *testing.T, m *Metrics) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return rec.Body.String()
+}
+
+// TestMCPMiddleware drives a real *mcp.Server over in-memory transports.
+func TestMCPMiddleware(t *testing.T) {
+	m := New()
+	s := mcp.NewServer(&mcp.Implementation{Name: "s", Version: "0"}, nil)
+	s.AddReceivingMiddleware(m.MCPMiddleware())
+	type in struct {
+		Mode string `json:"mode"`
+	}
+	mcp.AddTool(s, &mcp.Tool{Name: "echo"}, func(_ context.Context, _ *mcp.CallToolRequest, a in) (*mcp.CallToolResult, any, error) {
+		switch a.Mode {
+		case "envelope":
+			return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{
+				Text: `{"error":{"code":"PAYMENT_NOT_FOUND","message":"no such payment"}}`}}}, nil, nil
+		case "bad-envelope":
+			return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{
+				Text: `{"error":{"code":"lower case is not a code"}}`}}}, nil, nil
+		case "plain":
+			return nil, nil, errors.New("boom")
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ok"}}}, nil, nil
+	})
+	ctx := context.Background()
+	st, ct := mcp.NewInMemoryTransports()
+	ss, err := s.Connect(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "0"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	for _, mode := range []string{"", "", "envelope", "bad-envelope", "plain"} {
+		if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"mode": mode}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "no-such-tool-" + strings.Repeat("x", 10)}); err == nil {
+		t.Fatal("unknown tool succeeded")
+	}
+	if _, err := cs.ListTools(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	out := scrape(t, m)
+	for _, want := range []string{
+		`cryptopay_tool_calls_total{tool="echo",outcome="ok",code="OK"} 2`,
+		`cryptopay_tool_calls_total{tool="echo",outcome="error",code="PAYMENT_NOT_FOUND"} 1`,
+		`cryptopay_tool_calls_total{tool="echo",outcome="error",code="UNKNOWN"} 2`,
+		`cryptopay_tool_calls_total{tool="_unknown_",outcome="error",code="PROTOCOL_ERROR"} 1`,
+		`cryptopay_tool_call_duration_seconds_count{tool="echo"} 5`,
+		`cryptopay_tool_calls_in_flight 0`,
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("missing %s in:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "no-such-tool") {
+		t.Error("an unknown tool name became a label value")
+	}
+}
