@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, stdin io.ReadCloser, stdout, stderr
 		usage(stdout)
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "cryptopay-mcp: unknown command %q (want stdio, sandbox or version)\n", cmd)
+		fmt.Fprintf(stderr, "cryptopay-mcp: unknown command %q (want stdio, http, sandbox or version)\n", cmd)
 		return exitConfig
 	}
 }
