@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"syscall"
 	"time"
@@ -124,8 +125,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	secret := secretFlag(fs)
 	unsigned := fs.Bool("unsigned", false, "accept unsigned deliveries when -secret is empty")
 	verbose := fs.Bool("v", false, "log every delivery to stderr")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the serving period to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	k, err := key(*secret)
 	if err != nil {
