@@ -17,10 +17,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
+	"sync"
 	"syscall"
 	"time"
 
@@ -124,8 +127,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	secret := secretFlag(fs)
 	unsigned := fs.Bool("unsigned", false, "accept unsigned deliveries when -secret is empty")
 	verbose := fs.Bool("v", false, "log every delivery to stderr")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the serving period to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	k, err := key(*secret)
 	if err != nil {
@@ -148,8 +163,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *verbose {
 		level = slog.LevelInfo
 	}
+	timed := &timedEvents{Events: st}
 	rc, err := webhook.New(webhook.Options{
-		Key: k, AllowUnsigned: *unsigned, Store: st,
+		Key: k, AllowUnsigned: *unsigned, Store: timed,
 		RateLimit: webhook.RateLimit{Disabled: true}, // one loopback source sends everything
 		Logger:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	})
@@ -161,6 +177,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	srv := rc.Server(*addr)
+	handlerLat := &latencies{}
+	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t := time.Now()
+		rc.ServeHTTP(w, r)
+		handlerLat.add(time.Since(t))
+	})
 	fmt.Fprintf(stderr, "serving http://%s%s (store %s); Ctrl-C prints the store size\n", ln.Addr(), rc.Path(), *dbPath)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -192,5 +214,42 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, " = %.0f bytes/event", float64(size)/float64(stats.TotalEvents))
 	}
 	fmt.Fprintln(stdout)
+	fmt.Fprintf(stdout, "inside the server: handler %s; store SaveEvent %s\n", handlerLat, &timed.lat)
 	return nil
+}
+
+// timedEvents records how long SaveEvent takes (queueing for the group
+// commit included).
+type timedEvents struct {
+	store.Events
+	lat latencies
+}
+
+func (t *timedEvents) SaveEvent(ctx context.Context, e store.Event, key string, until time.Time) (store.SaveResult, error) {
+	start := time.Now()
+	r, err := t.Events.SaveEvent(ctx, e, key, until)
+	t.lat.add(time.Since(start))
+	return r, err
+}
+
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	l.d = append(l.d, d)
+	l.mu.Unlock()
+}
+
+func (l *latencies) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.d) == 0 {
+		return "no samples"
+	}
+	slices.Sort(l.d)
+	n := len(l.d)
+	return fmt.Sprintf("p50 %s p99 %s", ms(l.d[n/2]), ms(l.d[n*99/100]))
 }

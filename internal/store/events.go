@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -31,8 +32,11 @@ func prepareEvent(e Event) (Event, error) {
 		e.ReceivedAt = time.Now()
 	}
 	e.ReceivedAt = time.UnixMilli(e.ReceivedAt.UnixMilli())
-	if e.EventID == "" {
+	switch {
+	case e.EventID == "":
 		e.EventID = e.Identifier + ":" + e.Nonce
+	case !strings.HasPrefix(e.EventID, e.Identifier+":"):
+		return Event{}, fmt.Errorf("save event: event id %q does not start with %q", e.EventID, e.Identifier+":")
 	}
 	e.Payload = append([]byte{}, e.Payload...) // the caller may reuse its buffer
 	return e, nil

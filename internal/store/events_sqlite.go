@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -40,23 +39,17 @@ type eventWriter struct {
 	conn *sql.Conn // the writer's own connection: a warm page cache, no pool hops
 	reqs chan *saveReq
 	quit chan struct{} // closed by Close
-	done chan struct{} // closed when the writer and checkpointer have exited
-	kick chan struct{} // capacity 1: a commit happened, the WAL may want a checkpoint
+	done chan struct{} // closed when the writer has exited
 	hub  hub
 }
 
-// checkpointEvery bounds how often the background checkpointer runs.
-const checkpointEvery = 200 * time.Millisecond
-
+// startWriter starts the group-commit goroutine on a connection of its own.
+// It keeps SQLite's automatic checkpoint: the checkpoint runs right after a
+// commit, when no other writer can append, so the WAL is reset and reused
+// instead of growing under sustained load.
 func (s *SQLite) startWriter(ctx context.Context) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("event writer: %w", err)
-	}
-	// The writer never checkpoints in its commit path; checkpointLoop does it
-	// on another connection so that commits only wait for their own fsync.
-	if _, err := conn.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 0`); err != nil {
-		_ = conn.Close()
 		return fmt.Errorf("event writer: %w", err)
 	}
 	s.w = eventWriter{
@@ -64,21 +57,17 @@ func (s *SQLite) startWriter(ctx context.Context) error {
 		reqs: make(chan *saveReq, queueDepth),
 		quit: make(chan struct{}),
 		done: make(chan struct{}),
-		kick: make(chan struct{}, 1),
 	}
-	var wg sync.WaitGroup
-	wg.Go(s.writeLoop)
-	wg.Go(s.checkpointLoop)
 	go func() {
-		wg.Wait()
-		_ = conn.Close()
-		close(s.w.done)
+		defer close(s.w.done)
+		defer conn.Close()
+		s.writeLoop()
 	}()
 	return nil
 }
 
-// stopWriter lets the writer commit what is already queued, then stops it,
-// the checkpointer and the watchers.
+// stopWriter lets the writer commit what is already queued, then stops it
+// and the watchers.
 func (s *SQLite) stopWriter() {
 	close(s.w.quit)
 	<-s.w.done
@@ -105,29 +94,6 @@ func (s *SQLite) writeLoop() {
 		}
 		s.gather(&batch)
 		s.commitBatch(batch)
-	}
-}
-
-// checkpointLoop copies committed WAL frames into the database file after
-// commits, at most every checkpointEvery. PASSIVE never blocks the writer.
-func (s *SQLite) checkpointLoop() {
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.w.quit:
-			return
-		case <-s.w.kick:
-		}
-		// Errors (SQLITE_BUSY with another checkpointer) are harmless: the
-		// next commit kicks again.
-		_, _ = s.db.ExecContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`)
-		t.Reset(checkpointEvery)
-		select {
-		case <-s.w.quit:
-			return
-		case <-t.C:
-		}
 	}
 }
 
@@ -266,10 +232,6 @@ func (s *SQLite) applyBatch(batch []*saveReq) ([]saveResp, error) {
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
-	select {
-	case s.w.kick <- struct{}{}:
-	default:
-	}
 	return out, nil
 }
 
@@ -329,12 +291,15 @@ func (s *SQLite) SaveEvent(ctx context.Context, e Event, replayKey string, repla
 	}
 }
 
+// eventWhere selects the events of q. Events of one identifier are found
+// through the event_id index: their ids all start with identifier + ":",
+// i.e. lie in [identifier+":", identifier+";") under binary collation.
 func eventWhere(q EventQuery) (string, []any) {
 	var conds []string
 	var args []any
 	if q.Identifier != "" {
-		conds = append(conds, "identifier = ?")
-		args = append(args, q.Identifier)
+		conds = append(conds, "event_id >= ? AND event_id < ? AND identifier = ?")
+		args = append(args, q.Identifier+":", q.Identifier+";", q.Identifier)
 	}
 	if q.ValidatedOnly {
 		conds = append(conds, "validated = 1")
@@ -345,14 +310,23 @@ func eventWhere(q EventQuery) (string, []any) {
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
+// eventsFrom names the table, pinned to the event_id index when selecting
+// one identifier so that the planner does not walk received_at instead.
+func eventsFrom(q EventQuery) string {
+	if q.Identifier != "" {
+		return ` FROM webhook_events INDEXED BY webhook_events_event_id`
+	}
+	return ` FROM webhook_events`
+}
+
 // ListEvents implements Events.
 func (s *SQLite) ListEvents(ctx context.Context, q EventQuery) ([]Event, int, error) {
 	where, args := eventWhere(q)
 	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM webhook_events`+where, args...).Scan(&total); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*)`+eventsFrom(q)+where, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("list events: %w", err)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM webhook_events`+where+
+	rows, err := s.db.QueryContext(ctx, `SELECT `+eventColumns+eventsFrom(q)+where+
 		` ORDER BY received_at DESC, id DESC LIMIT ?`, append(args, eventLimit(q.Limit))...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list events: %w", err)
@@ -374,8 +348,10 @@ func (s *SQLite) ListEvents(ctx context.Context, q EventQuery) ([]Event, int, er
 
 // LatestEvent implements Events.
 func (s *SQLite) LatestEvent(ctx context.Context, identifier string) (Event, error) {
-	e, err := scanEvent(s.db.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM webhook_events
-		WHERE identifier = ? AND validated = 1 ORDER BY received_at DESC, id DESC LIMIT 1`, identifier))
+	q := EventQuery{Identifier: identifier, ValidatedOnly: true}
+	where, args := eventWhere(q)
+	e, err := scanEvent(s.db.QueryRowContext(ctx, `SELECT `+eventColumns+eventsFrom(q)+where+
+		` ORDER BY received_at DESC, id DESC LIMIT 1`, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Event{}, ErrNotFound
 	}

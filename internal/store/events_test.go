@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -128,7 +129,7 @@ func TestEventsDuplicateBody(t *testing.T) {
 			first := mustSave(t, s, ev("a", "PE", "1", true, t0), "n1:sig1", t0.Add(time.Minute))
 			// The same bytes again, delivered under another replay key.
 			again := ev("a", "PE", "1", true, t0.Add(time.Second))
-			again.EventID = "something-else"
+			again.EventID = "a:something-else"
 			r := mustSave(t, s, again, "n2:sig2", t0.Add(time.Minute))
 			if !r.Duplicate || r.Event.EventID != first.Event.EventID || !r.Event.ReceivedAt.Equal(t0) {
 				t.Fatalf("duplicate: %+v", r)
@@ -673,5 +674,59 @@ func BenchmarkSQLiteSaveEventParallel(b *testing.B) {
 		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 		b.ReportMetric(float64(bytesOnDisk(b, s, path)-empty)/float64(len(lat)), "bytes/event")
+	}
+}
+
+func TestEventsIdentifierIsExact(t *testing.T) {
+	ctx := context.Background()
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			// "a:b:1" lies in the event-id range of "a" but belongs to "a:b".
+			for i, id := range []string{"a", "a:b", "ab", "a;", "b"} {
+				mustSave(t, s, ev(id, "PE", "1", true, t0.Add(time.Duration(i)*time.Second)), "", time.Time{})
+			}
+			for _, id := range []string{"a", "a:b", "ab", "a;"} {
+				got, total, err := s.ListEvents(ctx, EventQuery{Identifier: id})
+				if err != nil || total != 1 || got[0].Identifier != id {
+					t.Fatalf("identifier %q: %v total=%d err=%v", id, ids(got), total, err)
+				}
+				if e, err := s.LatestEvent(ctx, id); err != nil || e.Identifier != id {
+					t.Fatalf("latest %q: %+v %v", id, e, err)
+				}
+			}
+			e := ev("a", "PE", "2", true, t0)
+			e.EventID = "b:2"
+			if _, err := s.SaveEvent(ctx, e, "", time.Time{}); err == nil {
+				t.Fatal("an event id of another identifier was accepted")
+			}
+		})
+	}
+}
+
+func TestSQLiteIdentifierQueriesUseAnIndex(t *testing.T) {
+	s, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	q := EventQuery{Identifier: "x", ValidatedOnly: true}
+	where, args := eventWhere(q)
+	rows, err := s.DB().Query(`EXPLAIN QUERY PLAN SELECT `+eventColumns+eventsFrom(q)+where+` ORDER BY received_at DESC, id DESC LIMIT 5`, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if !strings.Contains(strings.Join(plan, "; "), "USING INDEX webhook_events_event_id (event_id>? AND event_id<?)") {
+		t.Fatalf("plan: %v", plan)
 	}
 }

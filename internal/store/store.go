@@ -84,7 +84,7 @@ type Store interface {
 
 // Event is one webhook delivery as it was received and verified.
 type Event struct {
-	EventID    string    // "<identifier>:<nonce>" (a suffix is added if that is taken by another body)
+	EventID    string    // "<identifier>:<nonce>" (a "#n" suffix is added if that is taken by another body); always starts with Identifier + ":"
 	Identifier string    // payment identifier from the payload
 	Status     string    // status from the payload, kept even when unknown
 	Nonce      string    // X-NONCE as received ("" for unsigned deliveries without one)
@@ -136,8 +136,9 @@ type Events interface {
 	// is not after it, so a caller with an injected clock stays consistent.
 	// BodyHash is computed from Payload when empty; a BodyHash that is not
 	// the hex SHA-256 of Payload is refused. An empty EventID becomes
-	// "<Identifier>:<Nonce>"; if that id is held by another body the stored
-	// id gets a "#2", "#3", … suffix. If ctx ends before the event is
+	// "<Identifier>:<Nonce>", and one that does not start with
+	// Identifier + ":" is refused; if the id is held by another body the
+	// stored id gets a "#2", "#3", … suffix. If ctx ends before the event is
 	// committed SaveEvent returns ctx.Err() and the event may or may not be
 	// stored (a later identical delivery is then a replay or a duplicate).
 	SaveEvent(ctx context.Context, e Event, replayKey string, replayUntil time.Time) (SaveResult, error)

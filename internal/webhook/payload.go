@@ -74,24 +74,46 @@ func ParsePayload(body []byte) (Payload, error) {
 	if p.Currency == "" {
 		p.Currency = text(m["input_currency"])
 	}
-	for key, dst := range map[string]*string{
-		"fiat": &p.Fiat, "address": &p.Address, "tag_memo": &p.TagMemo, "payment_uri": &p.PaymentURI,
-		"web_url": &p.WebURL, "notes": &p.Notes, "reference": &p.Reference, "language": &p.Language,
-		"created_at": &p.CreatedAt, "expired_at": &p.ExpiredAt, "expired_time": &p.ExpiredTime,
-	} {
-		*dst = text(m[key])
+	for _, f := range textFields {
+		*f.field(&p) = text(m[f.key])
 	}
-	for key, dst := range map[string]*string{
-		"fiat_amount": &p.FiatAmount, "crypto_amount": &p.CryptoAmount, "confirmed_amount": &p.ConfirmedAmount,
-		"unconfirmed_amount": &p.UnconfirmedAmount, "expected_input_amount": &p.ExpectedInputAmount,
-		"input_amount": &p.InputAmount, "received_amount": &p.ReceivedAmount, "exchange_rate": &p.ExchangeRate,
-		"network_fee": &p.NetworkFee,
-	} {
-		*dst = amount(m[key])
+	for _, f := range amountFields {
+		*f.field(&p) = amount(m[f.key])
 	}
 	p.GoodFee = boolean(m["good_fee"])
 	p.Safe = boolean(m["safe"])
 	return p, nil
+}
+
+type payloadField struct {
+	key   string
+	field func(*Payload) *string
+}
+
+var textFields = [...]payloadField{
+	{"fiat", func(p *Payload) *string { return &p.Fiat }},
+	{"address", func(p *Payload) *string { return &p.Address }},
+	{"tag_memo", func(p *Payload) *string { return &p.TagMemo }},
+	{"payment_uri", func(p *Payload) *string { return &p.PaymentURI }},
+	{"web_url", func(p *Payload) *string { return &p.WebURL }},
+	{"notes", func(p *Payload) *string { return &p.Notes }},
+	{"reference", func(p *Payload) *string { return &p.Reference }},
+	{"language", func(p *Payload) *string { return &p.Language }},
+	{"created_at", func(p *Payload) *string { return &p.CreatedAt }},
+	{"expired_at", func(p *Payload) *string { return &p.ExpiredAt }},
+	{"expired_time", func(p *Payload) *string { return &p.ExpiredTime }},
+}
+
+var amountFields = [...]payloadField{
+	{"fiat_amount", func(p *Payload) *string { return &p.FiatAmount }},
+	{"crypto_amount", func(p *Payload) *string { return &p.CryptoAmount }},
+	{"confirmed_amount", func(p *Payload) *string { return &p.ConfirmedAmount }},
+	{"unconfirmed_amount", func(p *Payload) *string { return &p.UnconfirmedAmount }},
+	{"expected_input_amount", func(p *Payload) *string { return &p.ExpectedInputAmount }},
+	{"input_amount", func(p *Payload) *string { return &p.InputAmount }},
+	{"received_amount", func(p *Payload) *string { return &p.ReceivedAmount }},
+	{"exchange_rate", func(p *Payload) *string { return &p.ExchangeRate }},
+	{"network_fee", func(p *Payload) *string { return &p.NetworkFee }},
 }
 
 // rawString decodes a JSON string; false for absent, null or other types.

@@ -353,9 +353,11 @@ func (rc *Receiver) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		outcome = OutcomeDuplicate
 	}
 	rc.observe(outcome)
-	rc.log.Info("webhook "+outcome, "event_id", res.Event.EventID, "identifier", p.Identifier,
-		"status", p.Status, "validated", signed, "source", source)
-	rc.log.Debug("webhook payload", "event_id", res.Event.EventID, "bytes", len(body), "body_sha256", event.BodyHash)
+	if rc.log.Enabled(r.Context(), slog.LevelInfo) {
+		rc.log.Info("webhook "+outcome, "event_id", res.Event.EventID, "identifier", p.Identifier,
+			"status", p.Status, "validated", signed, "source", source)
+		rc.log.Debug("webhook payload", "event_id", res.Event.EventID, "bytes", len(body), "body_sha256", event.BodyHash)
+	}
 	out := struct {
 		Success   bool   `json:"success"`
 		EventID   string `json:"eventId"`
