@@ -86,6 +86,7 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	conc := fs.Int("c", 32, "concurrent senders")
 	dur := fs.Duration("d", 10*time.Second, "duration (0 with -n: until n requests)")
 	n := fs.Int("n", 0, "total requests (0 = until -d)")
+	rate := fs.Float64("rate", 0, "open loop: requests per second (latency from the scheduled time); 0 = closed loop, each sender sends as fast as answers come")
 	secret := secretFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -94,7 +95,7 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	res, err := loadgen.Run(ctx, loadgen.Config{URL: *url, Key: k, Concurrency: *conc, Duration: *dur, Requests: *n})
+	res, err := loadgen.Run(ctx, loadgen.Config{URL: *url, Key: k, Concurrency: *conc, Duration: *dur, Requests: *n, Rate: *rate})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -103,7 +104,11 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		codes = append(codes, c)
 	}
 	slices.Sort(codes)
-	fmt.Fprintf(stdout, "concurrency %d, %d requests in %s\n", *conc, res.Sent, res.Elapsed.Round(time.Millisecond))
+	mode := "closed loop"
+	if *rate > 0 {
+		mode = fmt.Sprintf("open loop at %.0f/s", *rate)
+	}
+	fmt.Fprintf(stdout, "%s, concurrency %d, %d requests in %s\n", mode, *conc, res.Sent, res.Elapsed.Round(time.Millisecond))
 	for _, c := range codes {
 		label := fmt.Sprint(c)
 		if c == 0 {

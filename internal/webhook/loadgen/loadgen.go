@@ -24,14 +24,19 @@ import (
 
 // Config describes a run. Either Duration or Requests (or both) must be set.
 type Config struct {
-	URL         string        // the receiver's webhook URL
-	Key         []byte        // HMAC key; nil sends unsigned deliveries
-	Concurrency int           // concurrent senders (default 32)
-	Duration    time.Duration // stop starting new requests after this long (0 = no limit)
-	Requests    int           // total requests (0 = no limit)
-	Timeout     time.Duration // per request (default 10 s)
-	Now         func() time.Time
-	Client      *http.Client // default: keep-alive transport sized to Concurrency
+	URL         string // the receiver's webhook URL
+	Key         []byte // HMAC key; nil sends unsigned deliveries
+	Concurrency int    // concurrent senders (default 32)
+	// Rate, when > 0, makes the load open-loop: requests are scheduled at
+	// this many per second whatever the answers, Concurrency bounds how many
+	// are in flight, and latency runs from the scheduled time, so time spent
+	// queued behind a slow answer counts (no coordinated omission).
+	Rate     float64
+	Duration time.Duration // stop starting new requests after this long (0 = no limit)
+	Requests int           // total requests (0 = no limit)
+	Timeout  time.Duration // per request (default 10 s)
+	Now      func() time.Time
+	Client   *http.Client // default: keep-alive transport sized to Concurrency
 	// Body returns the payload of request seq (default: a Bitnovo-shaped body
 	// unique to this run and seq).
 	Body func(seq int64) []byte
@@ -105,6 +110,33 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Duration > 0 {
 		deadline = start.Add(cfg.Duration)
 	}
+	// Open loop: a scheduler hands out send times.
+	var slots chan time.Time
+	if cfg.Rate > 0 {
+		slots = make(chan time.Time, cfg.Concurrency)
+		interval := time.Duration(float64(time.Second) / cfg.Rate)
+		go func() {
+			defer close(slots)
+			for i := int64(0); ; i++ {
+				at := start.Add(time.Duration(i) * interval)
+				if (!deadline.IsZero() && at.After(deadline)) || (cfg.Requests > 0 && i >= int64(cfg.Requests)) {
+					return
+				}
+				if d := time.Until(at); d > 0 {
+					select {
+					case <-time.After(d):
+					case <-ctx.Done():
+						return
+					}
+				}
+				select {
+				case slots <- at:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
 	type workerOut struct {
 		lat    []time.Duration
 		status map[int]int
@@ -117,7 +149,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			out := workerOut{status: map[int]int{}}
 			defer func() { outs[w] = out }()
 			for ctx.Err() == nil {
-				if !deadline.IsZero() && time.Now().After(deadline) {
+				t := time.Now()
+				if slots != nil {
+					at, ok := <-slots
+					if !ok {
+						return
+					}
+					t = at
+				} else if !deadline.IsZero() && t.After(deadline) {
 					return
 				}
 				seq := next.Add(1)
@@ -128,7 +167,6 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				if cfg.Key != nil {
 					d.Signature = webhook.Sign(cfg.Key, d.Nonce, d.Body)
 				}
-				t := time.Now()
 				status, ans, err := deliver(ctx, client, cfg.URL, d, cfg.Timeout)
 				if err == nil {
 					out.lat = append(out.lat, time.Since(t))
