@@ -32,6 +32,9 @@ type Postgres struct {
 	pool  *pgxpool.Pool
 	saver *eventSaver
 	hub   *eventHub
+	// unbatched sends each SaveEvent as its own transaction (benchmarks
+	// compare it with the batching writer).
+	unbatched bool
 
 	closeOnce sync.Once
 }

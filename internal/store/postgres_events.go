@@ -44,9 +44,10 @@ func scanEvent(row pgx.Row, extra ...any) (Event, error) {
 // waiting call's statement in one pipelined transaction (one round trip,
 // one WAL flush); if that transaction fails as a whole, each call is run
 // again on its own so that only the bad one fails. SaveEvent returns after
-// the commit. When this process has watchers, it then waits (briefly) until
-// they have been given the new event, so a watcher sees a local event
-// before SaveEvent returns, as with the single-process backends.
+// the commit. When this process's listener runs (WatchEvents was called),
+// it then waits (briefly) until the listener has handled the new event, so
+// local watchers have it before SaveEvent returns, as with the
+// single-process backends.
 func (s *Postgres) SaveEvent(ctx context.Context, e Event, replayKey string, replayUntil time.Time) (SaveResult, error) {
 	if e.ReceivedAt.IsZero() {
 		e.ReceivedAt = time.Now()
@@ -62,9 +63,15 @@ func (s *Postgres) SaveEvent(ctx context.Context, e Event, replayKey string, rep
 	if e.Payload == nil {
 		e.Payload = []byte{}
 	}
-	rep, err := s.saver.save(ctx, &saveRequest{ctx: ctx, e: e, replayKey: replayKey, replayUntil: ms(replayUntil)})
-	if err != nil {
-		return SaveResult{}, err
+	req := &saveRequest{ctx: ctx, e: e, replayKey: replayKey, replayUntil: ms(replayUntil)}
+	var rep saveReply
+	if s.unbatched {
+		rep = req.scan(s.pool.QueryRow(ctx, saveEventSQL, req.args()...))
+	} else {
+		rep, _ = s.saver.save(ctx, req)
+	}
+	if rep.err != nil {
+		return SaveResult{}, rep.err
 	}
 	if !rep.res.Duplicate {
 		s.hub.await(ctx, rep.seq, rep.xid)
@@ -166,9 +173,9 @@ func (w *eventSaver) save(ctx context.Context, r *saveRequest) (saveReply, error
 	select {
 	case w.reqs <- r:
 	case <-ctx.Done():
-		return saveReply{}, ctx.Err()
+		return saveReply{err: ctx.Err()}, ctx.Err()
 	case <-w.ctx.Done():
-		return saveReply{}, ErrClosed
+		return saveReply{err: ErrClosed}, ErrClosed
 	}
 	select {
 	case rep := <-r.reply:
@@ -176,7 +183,7 @@ func (w *eventSaver) save(ctx context.Context, r *saveRequest) (saveReply, error
 	case <-ctx.Done():
 		// The writer may still commit it; like any lost commit
 		// acknowledgement, the caller cannot tell.
-		return saveReply{}, ctx.Err()
+		return saveReply{err: ctx.Err()}, ctx.Err()
 	}
 }
 

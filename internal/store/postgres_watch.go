@@ -70,8 +70,9 @@ type eventHub struct {
 }
 
 type eventWatcher struct {
-	ctx context.Context
-	fn  func(Event)
+	ctx  context.Context
+	fn   func(Event)
+	from *pgSnapshot // events this snapshot sees are not reported; nil: not known yet (h.mu)
 }
 
 type eventWaiter struct {
@@ -99,34 +100,60 @@ func (h *eventHub) watch(ctx context.Context, fn func(Event)) error {
 	if h.closed {
 		return ErrClosed
 	}
+	w := &eventWatcher{ctx: ctx, fn: fn}
 	if h.cancel == nil {
 		// Events committed from here on are delivered: the first sweep
 		// starts from this snapshot.
-		var text string
-		if err := h.pool.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&text); err != nil {
-			return fmt.Errorf("watch events: %w", err)
-		}
-		snap, err := parseSnapshot(text)
+		snap, err := h.snapshot(ctx)
 		if err != nil {
-			return fmt.Errorf("watch events: %w", err)
+			return err
 		}
+		w.from = &snap
 		h.mu.Lock()
 		h.cover, h.started = snap, true
+		h.watchers[w] = struct{}{}
 		h.mu.Unlock()
 		lctx, cancel := context.WithCancel(context.Background())
 		h.cancel, h.done = cancel, make(chan struct{})
 		go h.run(lctx)
+	} else {
+		// Registered first, so that nothing committed after the snapshot
+		// can slip by; what the listener hands over before the snapshot is
+		// known is reported even if it is a little older.
+		h.mu.Lock()
+		h.watchers[w] = struct{}{}
+		h.mu.Unlock()
+		snap, err := h.snapshot(ctx)
+		h.mu.Lock()
+		if err != nil {
+			delete(h.watchers, w)
+		} else {
+			w.from = &snap
+		}
+		h.mu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
-	w := &eventWatcher{ctx: ctx, fn: fn}
-	h.mu.Lock()
-	h.watchers[w] = struct{}{}
-	h.mu.Unlock()
 	context.AfterFunc(ctx, func() {
 		h.mu.Lock()
 		delete(h.watchers, w)
 		h.mu.Unlock()
 	})
 	return nil
+}
+
+// snapshot is the database's current snapshot, through the pool.
+func (h *eventHub) snapshot(ctx context.Context) (pgSnapshot, error) {
+	var text string
+	if err := h.pool.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&text); err != nil {
+		return pgSnapshot{}, fmt.Errorf("watch events: %w", err)
+	}
+	snap, err := parseSnapshot(text)
+	if err != nil {
+		return pgSnapshot{}, fmt.Errorf("watch events: %w", err)
+	}
+	return snap, nil
 }
 
 // close stops the listener and waits for it.
@@ -150,12 +177,13 @@ func (h *eventHub) close() {
 	}
 }
 
-// await returns once the event (seq, xid) stored by this process has been
-// given to the local watchers, when there are any; it gives up after
+// await returns once the listener, if it runs, has handled the event (seq,
+// xid) that this process stored: the local watchers have it, and a watcher
+// registered afterwards will not be given it. It gives up after
 // localWaitTO, since the event is committed either way.
 func (h *eventHub) await(ctx context.Context, seq int64, xid uint64) {
 	h.mu.Lock()
-	if !h.started || len(h.watchers) == 0 || h.cover.visible(xid) {
+	if !h.started || h.cover.visible(xid) {
 		h.mu.Unlock()
 		return
 	}
@@ -431,7 +459,9 @@ func (h *eventHub) deliver(r hubRow) {
 	h.delivered[r.seq] = r.xid
 	ws := make([]*eventWatcher, 0, len(h.watchers))
 	for w := range h.watchers {
-		ws = append(ws, w)
+		if w.from == nil || !w.from.visible(r.xid) {
+			ws = append(ws, w)
+		}
 	}
 	h.mu.Unlock()
 	for _, w := range ws {
