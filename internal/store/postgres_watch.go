@@ -67,6 +67,7 @@ type eventHub struct {
 
 	pid      atomic.Uint32 // backend of the current listener connection (tests)
 	sessions atomic.Int64  // connections made (tests)
+	swept    atomic.Int64  // events delivered by sweeps, not notifications (tests)
 }
 
 type eventWatcher struct {
@@ -419,7 +420,9 @@ func (h *eventHub) sweep(ctx context.Context, conn *pgx.Conn) error {
 			return err
 		}
 		for _, r := range got {
-			h.deliver(r)
+			if h.deliver(r) {
+				h.swept.Add(1)
+			}
 		}
 	}
 	h.mu.Lock()
@@ -449,12 +452,12 @@ func (h *eventHub) sweep(ctx context.Context, conn *pgx.Conn) error {
 }
 
 // deliver gives r to every watcher unless it was delivered before, then
-// wakes SaveEvent calls waiting for it.
-func (h *eventHub) deliver(r hubRow) {
+// wakes SaveEvent calls waiting for it. It reports whether r was new.
+func (h *eventHub) deliver(r hubRow) bool {
 	h.mu.Lock()
 	if _, ok := h.delivered[r.seq]; ok || h.cover.visible(r.xid) {
 		h.mu.Unlock()
-		return
+		return false
 	}
 	h.delivered[r.seq] = r.xid
 	ws := make([]*eventWatcher, 0, len(h.watchers))
@@ -477,6 +480,7 @@ func (h *eventHub) deliver(r hubRow) {
 	}
 	delete(h.waiters, r.seq)
 	h.mu.Unlock()
+	return true
 }
 
 // pgSnapshot is a parsed pg_snapshot: xmin:xmax:xip,...
