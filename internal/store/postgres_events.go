@@ -45,24 +45,30 @@ func scanEvent(row pgx.Row, extra ...any) (Event, error) {
 // one WAL flush); if that transaction fails as a whole, each call is run
 // again on its own so that only the bad one fails. SaveEvent returns after
 // the commit. When this process's listener runs (WatchEvents was called),
-// it then waits (briefly) until the listener has handled the new event, so
-// local watchers have it before SaveEvent returns, as with the
-// single-process backends.
+// it then waits (briefly) until the listener has published the new event
+// to the local watchers, as the single-process backends do before they
+// return.
 func (s *Postgres) SaveEvent(ctx context.Context, e Event, replayKey string, replayUntil time.Time) (SaveResult, error) {
+	if err := ctx.Err(); err != nil {
+		return SaveResult{}, err
+	}
+	// The defaults and checks every backend applies (prepareEvent on the
+	// webhook branch).
+	sum := sha256.Sum256(e.Payload)
+	switch h := hex.EncodeToString(sum[:]); {
+	case e.BodyHash == "":
+		e.BodyHash = h
+	case e.BodyHash != h:
+		return SaveResult{}, fmt.Errorf("save event: body hash %q is not the SHA-256 of the payload", e.BodyHash)
+	}
 	if e.ReceivedAt.IsZero() {
 		e.ReceivedAt = time.Now()
 	}
 	e.ReceivedAt = ms(e.ReceivedAt)
-	if e.BodyHash == "" {
-		sum := sha256.Sum256(e.Payload)
-		e.BodyHash = hex.EncodeToString(sum[:])
-	}
 	if e.EventID == "" {
 		e.EventID = e.Identifier + ":" + e.Nonce
 	}
-	if e.Payload == nil {
-		e.Payload = []byte{}
-	}
+	e.Payload = append([]byte{}, e.Payload...) // the caller may reuse its buffer
 	req := &saveRequest{ctx: ctx, e: e, replayKey: replayKey, replayUntil: ms(replayUntil)}
 	var rep saveReply
 	if s.unbatched {
@@ -82,7 +88,11 @@ func (s *Postgres) SaveEvent(ctx context.Context, e Event, replayKey string, rep
 const saveEventSQL = `SELECT r_outcome, r_event_id, r_identifier, r_status, r_nonce, r_validated, r_payload, r_received_at, r_seq, r_xid
 	FROM cryptopay_save_event($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 
-// maxSaveBatch bounds one pipelined transaction.
+// maxSaveBatch bounds one pipelined transaction. One batch is in flight at
+// a time: the next one takes its seq values only after the last has
+// committed, so within a process seq order (which ListEvents uses to order
+// events received in the same millisecond) is commit order, which is the
+// order watchers see.
 const maxSaveBatch = 256
 
 type saveRequest struct {

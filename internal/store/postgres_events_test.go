@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -273,24 +275,28 @@ func TestPostgresWatchEventsLocal(t *testing.T) {
 	if err := s.WatchEvents(wctx, r.fn); err != nil {
 		t.Fatal(err)
 	}
+	var want []string
 	for i := 1; i <= 5; i++ {
 		res, err := s.SaveEvent(ctx, testEvent("pay", fmt.Sprint(i), fmt.Sprint("body-", i), true, now), "", time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		// A local event reaches the watchers before SaveEvent returns.
-		if ids := r.ids(); len(ids) != i || ids[i-1] != res.Event.EventID {
-			t.Fatalf("after save %d the watcher has %v", i, ids)
-		}
+		want = append(want, res.Event.EventID)
 	}
 	// A duplicate is not reported.
 	if res, err := s.SaveEvent(ctx, testEvent("pay", "x", "body-1", true, now), "", time.Time{}); err != nil || !res.Duplicate {
 		t.Fatal(res, err)
 	}
+	if got := r.waitFor(t, 5, 5*time.Second); !slices.Equal(got, want) {
+		t.Fatalf("watcher got %v, want %v", got, want)
+	}
+	r.mu.Lock()
 	got := r.events[4]
+	r.mu.Unlock()
 	if got.Identifier != "pay" || string(got.Payload) != "body-5" || !got.Validated || got.BodyHash == "" || got.ReceivedAt.IsZero() {
 		t.Fatalf("delivered event: %+v", got)
 	}
+	// Saved (and so published) before the second watcher: not given to it.
 	stop()
 	time.Sleep(10 * time.Millisecond) // the unregistering runs in its own goroutine
 	if _, err := s.SaveEvent(ctx, testEvent("pay", "6", "body-6", true, now), "", time.Time{}); err != nil {
@@ -304,6 +310,7 @@ func TestPostgresWatchEventsLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	r2.waitFor(t, 1, 5*time.Second)
+	time.Sleep(20 * time.Millisecond)
 	if ids := r.ids(); len(ids) != 5 {
 		t.Fatalf("a cancelled watcher was called: %v", ids)
 	}
@@ -318,6 +325,49 @@ func TestPostgresWatchEventsLocal(t *testing.T) {
 	}
 	if _, err := s.SaveEvent(ctx, testEvent("pay", "8", "body-8", true, now), "", time.Time{}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("save after close: %v", err)
+	}
+}
+
+// TestPostgresSlowWatcher: a watcher that does not return holds up neither
+// SaveEvent nor the other watchers; it loses its oldest events instead.
+func TestPostgresSlowWatcher(t *testing.T) {
+	checkLeaks(t)
+	ctx := t.Context()
+	s := openTestPostgres(t, postgresTestURL(t))
+	release := make(chan struct{})
+	var slow atomic.Int64
+	if err := s.WatchEvents(ctx, func(Event) {
+		<-release
+		slow.Add(1)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	fast := newRecorder()
+	if err := s.WatchEvents(ctx, fast.fn); err != nil {
+		t.Fatal(err)
+	}
+	n := pgWatchQueueSize + 100
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := g; i < n; i += 8 {
+				if _, err := s.SaveEvent(ctx, testEvent("s", fmt.Sprint(i), fmt.Sprint("slow-", i), true, time.Now()), "", time.Time{}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	fast.waitFor(t, n, 10*time.Second)
+	close(release)
+	deadline := time.Now().Add(5 * time.Second)
+	for slow.Load() < pgWatchQueueSize && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if got := slow.Load(); got < pgWatchQueueSize || got > pgWatchQueueSize+1 {
+		t.Fatalf("slow watcher got %d events, want %d or %d", got, pgWatchQueueSize, pgWatchQueueSize+1)
 	}
 }
 

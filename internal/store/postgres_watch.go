@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strconv"
@@ -30,28 +29,31 @@ const (
 )
 
 // eventHub is the WatchEvents side of a *Postgres: one listener connection
-// (outside the pool, started by the first WatchEvents) and the local
-// watchers it fans out to.
+// (outside the pool, started by the first WatchEvents) that hands every
+// committed event to the local watchers.
 //
 // SaveEvent notifies 'cryptopay_events' with the event id inside its
 // transaction; PostgreSQL delivers notifications once committed and in
-// commit order, and the listener fetches each event and gives it to every
-// watcher, in that order, whichever replica stored it.
+// commit order, and the listener fetches each event and publishes it to
+// the watchers (each with its own goroutine and bounded queue, as on the
+// other backends), in that order, whichever replica stored it.
 //
 // Nothing is missed across a lost connection thanks to a snapshot: cover is
 // a pg_snapshot such that every event whose transaction it sees has been
-// delivered (or predates the first WatchEvents); delivered holds the events
-// delivered since, which cover does not see. After (re)connecting the
+// published (or predates the first WatchEvents); delivered holds the events
+// published since, which cover does not see. After (re)connecting the
 // listener LISTENs first and then sweeps: in one REPEATABLE READ
 // transaction it takes a new snapshot and reads the events that the old
 // cover does not see (xid >= its xmin, then pg_visible_in_snapshot in Go),
-// delivers those not in delivered, in seq order, and makes the new snapshot
-// the cover. Events committed after LISTEN and seen by the sweep too are
-// skipped when their notification comes. A connected listener also sweeps
-// now and then, which keeps delivered small and finds a dead connection.
+// publishes those not in delivered, in seq order, and makes the new
+// snapshot the cover. Events committed after LISTEN and seen by the sweep
+// too are skipped when their notification comes. A connected listener also
+// sweeps now and then, which keeps delivered small and finds a dead
+// connection.
 type eventHub struct {
 	pool    *pgxpool.Pool
 	connCfg *pgx.ConnConfig
+	fan     pgFanout
 
 	startMu sync.Mutex // held while starting or closing
 	closed  bool
@@ -60,20 +62,13 @@ type eventHub struct {
 
 	mu        sync.Mutex
 	started   bool
-	watchers  map[*eventWatcher]struct{}
 	cover     pgSnapshot
 	delivered map[int64]uint64 // seq → xid
 	waiters   map[int64][]eventWaiter
 
 	pid      atomic.Uint32 // backend of the current listener connection (tests)
 	sessions atomic.Int64  // connections made (tests)
-	swept    atomic.Int64  // events delivered by sweeps, not notifications (tests)
-}
-
-type eventWatcher struct {
-	ctx  context.Context
-	fn   func(Event)
-	from *pgSnapshot // events this snapshot sees are not reported; nil: not known yet (h.mu)
+	swept    atomic.Int64  // events published by sweeps, not notifications (tests)
 }
 
 type eventWaiter struct {
@@ -85,7 +80,6 @@ func newEventHub(pool *pgxpool.Pool, cfg *pgx.ConnConfig) *eventHub {
 	return &eventHub{
 		pool:      pool,
 		connCfg:   cfg.Copy(),
-		watchers:  map[*eventWatcher]struct{}{},
 		delivered: map[int64]uint64{},
 		waiters:   map[int64][]eventWaiter{},
 	}
@@ -101,63 +95,28 @@ func (h *eventHub) watch(ctx context.Context, fn func(Event)) error {
 	if h.closed {
 		return ErrClosed
 	}
-	w := &eventWatcher{ctx: ctx, fn: fn}
 	if h.cancel == nil {
-		// Events committed from here on are delivered: the first sweep
+		// Events committed from here on are published: the first sweep
 		// starts from this snapshot.
-		snap, err := h.snapshot(ctx)
-		if err != nil {
-			return err
+		var text string
+		if err := h.pool.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&text); err != nil {
+			return fmt.Errorf("watch events: %w", err)
 		}
-		w.from = &snap
+		snap, err := parseSnapshot(text)
+		if err != nil {
+			return fmt.Errorf("watch events: %w", err)
+		}
 		h.mu.Lock()
 		h.cover, h.started = snap, true
-		h.watchers[w] = struct{}{}
 		h.mu.Unlock()
 		lctx, cancel := context.WithCancel(context.Background())
 		h.cancel, h.done = cancel, make(chan struct{})
 		go h.run(lctx)
-	} else {
-		// Registered first, so that nothing committed after the snapshot
-		// can slip by; what the listener hands over before the snapshot is
-		// known is reported even if it is a little older.
-		h.mu.Lock()
-		h.watchers[w] = struct{}{}
-		h.mu.Unlock()
-		snap, err := h.snapshot(ctx)
-		h.mu.Lock()
-		if err != nil {
-			delete(h.watchers, w)
-		} else {
-			w.from = &snap
-		}
-		h.mu.Unlock()
-		if err != nil {
-			return err
-		}
 	}
-	context.AfterFunc(ctx, func() {
-		h.mu.Lock()
-		delete(h.watchers, w)
-		h.mu.Unlock()
-	})
-	return nil
+	return h.fan.watch(ctx, fn)
 }
 
-// snapshot is the database's current snapshot, through the pool.
-func (h *eventHub) snapshot(ctx context.Context) (pgSnapshot, error) {
-	var text string
-	if err := h.pool.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&text); err != nil {
-		return pgSnapshot{}, fmt.Errorf("watch events: %w", err)
-	}
-	snap, err := parseSnapshot(text)
-	if err != nil {
-		return pgSnapshot{}, fmt.Errorf("watch events: %w", err)
-	}
-	return snap, nil
-}
-
-// close stops the listener and waits for it.
+// close stops the listener and the watchers and waits for them.
 func (h *eventHub) close() {
 	h.startMu.Lock()
 	h.closed = true
@@ -167,6 +126,7 @@ func (h *eventHub) close() {
 		cancel()
 		<-done
 	}
+	h.fan.close()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.started = false
@@ -178,10 +138,10 @@ func (h *eventHub) close() {
 	}
 }
 
-// await returns once the listener, if it runs, has handled the event (seq,
-// xid) that this process stored: the local watchers have it, and a watcher
-// registered afterwards will not be given it. It gives up after
-// localWaitTO, since the event is committed either way.
+// await returns once the listener, if it runs, has published the event
+// (seq, xid) that this process stored: the local watchers have it queued,
+// and a watcher registered afterwards will not be given it. It gives up
+// after localWaitTO, since the event is committed either way.
 func (h *eventHub) await(ctx context.Context, seq int64, xid uint64) {
 	h.mu.Lock()
 	if !h.started || h.cover.visible(xid) {
@@ -451,35 +411,20 @@ func (h *eventHub) sweep(ctx context.Context, conn *pgx.Conn) error {
 	return nil
 }
 
-// deliver gives r to every watcher unless it was delivered before, then
-// wakes SaveEvent calls waiting for it. It reports whether r was new.
+// deliver publishes r unless it was published before, then wakes the
+// SaveEvent calls waiting for it. It reports whether r was new.
 func (h *eventHub) deliver(r hubRow) bool {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	if _, ok := h.delivered[r.seq]; ok || h.cover.visible(r.xid) {
-		h.mu.Unlock()
 		return false
 	}
 	h.delivered[r.seq] = r.xid
-	ws := make([]*eventWatcher, 0, len(h.watchers))
-	for w := range h.watchers {
-		if w.from == nil || !w.from.visible(r.xid) {
-			ws = append(ws, w)
-		}
-	}
-	h.mu.Unlock()
-	for _, w := range ws {
-		if w.ctx.Err() == nil {
-			e := r.e
-			e.Payload = bytes.Clone(r.e.Payload)
-			w.fn(e)
-		}
-	}
-	h.mu.Lock()
+	h.fan.publish([]Event{r.e})
 	for _, w := range h.waiters[r.seq] {
 		close(w.ch)
 	}
 	delete(h.waiters, r.seq)
-	h.mu.Unlock()
 	return true
 }
 

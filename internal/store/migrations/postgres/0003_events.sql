@@ -60,17 +60,10 @@ BEGIN
         END IF;
     END IF;
     LOOP
-        SELECT e.event_id, e.identifier, e.status, e.nonce, e.validated, e.payload, e.received_at
-          INTO r_event_id, r_identifier, r_status, r_nonce, r_validated, r_payload, r_received_at
-          FROM webhook_events e WHERE e.body_hash = p_body_hash;
-        IF FOUND THEN
-            r_outcome := 'duplicate';
-            RETURN;
-        END IF;
         r_event_id := CASE WHEN v_try = 1 THEN p_event_id ELSE p_event_id || '#' || v_try END;
-        -- Conflicts on either key: the event id (taken by another body: try
-        -- the next suffix) or the body hash (stored concurrently: the next
-        -- turn reports the duplicate).
+        -- Conflicts on either key: the body hash (stored before, or
+        -- concurrently: the conflict waits for that commit) or the event id
+        -- (taken by another body: try the next suffix).
         INSERT INTO webhook_events (event_id, identifier, status, nonce, validated, payload, body_hash, received_at)
         VALUES (r_event_id, p_identifier, p_status, p_nonce, p_validated, p_payload, p_body_hash, p_received_at)
         ON CONFLICT DO NOTHING
@@ -78,6 +71,13 @@ BEGIN
         IF FOUND THEN
             PERFORM pg_notify('cryptopay_events', r_event_id);
             r_outcome := 'stored';
+            RETURN;
+        END IF;
+        SELECT e.event_id, e.identifier, e.status, e.nonce, e.validated, e.payload, e.received_at
+          INTO r_event_id, r_identifier, r_status, r_nonce, r_validated, r_payload, r_received_at
+          FROM webhook_events e WHERE e.body_hash = p_body_hash;
+        IF FOUND THEN
+            r_outcome := 'duplicate';
             RETURN;
         END IF;
         v_try := v_try + 1;
