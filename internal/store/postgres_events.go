@@ -16,10 +16,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// eventColumns are read into an Event by scanEvent.
-const eventColumns = `event_id, identifier, status, nonce, validated, payload, body_hash, received_at`
+// pgEventColumns are read into an Event by scanPgEvent.
+const pgEventColumns = `event_id, identifier, status, nonce, validated, payload, body_hash, received_at`
 
-func scanEvent(row pgx.Row, extra ...any) (Event, error) {
+func scanPgEvent(row pgx.Row, extra ...any) (Event, error) {
 	var e Event
 	dest := append([]any{&e.EventID, &e.Identifier, &e.Status, &e.Nonce, &e.Validated, &e.Payload, &e.BodyHash, &e.ReceivedAt}, extra...)
 	if err := row.Scan(dest...); err != nil {
@@ -316,12 +316,12 @@ func (s *Postgres) ListEvents(ctx context.Context, q EventQuery) ([]Event, int, 
 		return nil, 0, fmt.Errorf("list events: %w", err)
 	}
 	args = append(args, limit)
-	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM webhook_events`+cond+
+	rows, err := s.pool.Query(ctx, `SELECT `+pgEventColumns+` FROM webhook_events`+cond+
 		` ORDER BY received_at DESC, seq DESC LIMIT $`+strconv.Itoa(len(args)), args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list events: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Event, error) { return scanEvent(row) })
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Event, error) { return scanPgEvent(row) })
 	if err != nil {
 		return nil, 0, fmt.Errorf("list events: %w", err)
 	}
@@ -330,7 +330,7 @@ func (s *Postgres) ListEvents(ctx context.Context, q EventQuery) ([]Event, int, 
 
 // LatestEvent implements Events.
 func (s *Postgres) LatestEvent(ctx context.Context, identifier string) (Event, error) {
-	e, err := scanEvent(s.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM webhook_events
+	e, err := scanPgEvent(s.pool.QueryRow(ctx, `SELECT `+pgEventColumns+` FROM webhook_events
 		WHERE identifier = $1 AND validated ORDER BY received_at DESC, seq DESC LIMIT 1`, identifier))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Event{}, ErrNotFound

@@ -286,7 +286,7 @@ type hubRow struct {
 func scanHubRow(row pgx.CollectableRow) (hubRow, error) {
 	var r hubRow
 	var xid string
-	e, err := scanEvent(row, &r.seq, &xid)
+	e, err := scanPgEvent(row, &r.seq, &xid)
 	if err != nil {
 		return hubRow{}, err
 	}
@@ -300,7 +300,7 @@ func scanHubRow(row pgx.CollectableRow) (hubRow, error) {
 func (h *eventHub) fetch(ctx context.Context, conn *pgx.Conn, ids []string) error {
 	qctx, cancel := context.WithTimeout(ctx, listenerOpTO)
 	defer cancel()
-	rows, err := conn.Query(qctx, `SELECT `+eventColumns+`, seq, xid::text FROM webhook_events WHERE event_id = ANY($1)`, ids)
+	rows, err := conn.Query(qctx, `SELECT `+pgEventColumns+`, seq, xid::text FROM webhook_events WHERE event_id = ANY($1)`, ids)
 	if err != nil {
 		return err
 	}
@@ -371,7 +371,7 @@ func (h *eventHub) sweep(ctx context.Context, conn *pgx.Conn) error {
 	}
 	h.mu.Unlock()
 	if len(missing) > 0 {
-		rows, err := tx.Query(qctx, `SELECT `+eventColumns+`, seq, xid::text FROM webhook_events WHERE seq = ANY($1) ORDER BY seq`, missing)
+		rows, err := tx.Query(qctx, `SELECT `+pgEventColumns+`, seq, xid::text FROM webhook_events WHERE seq = ANY($1) ORDER BY seq`, missing)
 		if err != nil {
 			return err
 		}
