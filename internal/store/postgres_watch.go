@@ -55,13 +55,16 @@ type eventHub struct {
 	connCfg *pgx.ConnConfig
 	fan     pgFanout
 
-	startMu sync.Mutex // held while starting or closing
-	closed  bool
-	cancel  context.CancelFunc
-	done    chan struct{}
+	startMu  sync.Mutex // held while starting or closing
+	closed   bool
+	cancel   context.CancelFunc
+	done     chan struct{}
+	liveOnce sync.Once
+	firstUp  chan struct{} // closed when the first session is live
 
 	mu        sync.Mutex
 	started   bool
+	live      bool // the listener is connected and caught up
 	cover     pgSnapshot
 	delivered map[int64]uint64 // seq → xid
 	waiters   map[int64][]eventWaiter
@@ -82,6 +85,7 @@ func newEventHub(pool *pgxpool.Pool, cfg *pgx.ConnConfig) *eventHub {
 		connCfg:   cfg.Copy(),
 		delivered: map[int64]uint64{},
 		waiters:   map[int64][]eventWaiter{},
+		firstUp:   make(chan struct{}),
 	}
 }
 
@@ -90,30 +94,52 @@ func (h *eventHub) watch(ctx context.Context, fn func(Event)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	started, err := h.start(ctx)
+	if err != nil {
+		return err
+	}
+	if started {
+		// Give the listener a moment to connect, so that SaveEvent calls
+		// made right after this return already wait for their delivery.
+		t := time.NewTimer(localWaitTO)
+		select {
+		case <-h.firstUp:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
+	return h.fan.watch(ctx, fn)
+}
+
+// start starts the listener unless it runs; started reports whether this
+// call did.
+func (h *eventHub) start(ctx context.Context) (started bool, err error) {
 	h.startMu.Lock()
 	defer h.startMu.Unlock()
 	if h.closed {
-		return ErrClosed
+		return false, ErrClosed
 	}
-	if h.cancel == nil {
-		// Events committed from here on are published: the first sweep
-		// starts from this snapshot.
-		var text string
-		if err := h.pool.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&text); err != nil {
-			return fmt.Errorf("watch events: %w", err)
-		}
-		snap, err := parseSnapshot(text)
-		if err != nil {
-			return fmt.Errorf("watch events: %w", err)
-		}
-		h.mu.Lock()
-		h.cover, h.started = snap, true
-		h.mu.Unlock()
-		lctx, cancel := context.WithCancel(context.Background())
-		h.cancel, h.done = cancel, make(chan struct{})
-		go h.run(lctx)
+	if h.cancel != nil {
+		return false, nil
 	}
-	return h.fan.watch(ctx, fn)
+	// Events committed from here on are published: the first sweep starts
+	// from this snapshot.
+	var text string
+	if err := h.pool.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&text); err != nil {
+		return false, fmt.Errorf("watch events: %w", err)
+	}
+	snap, err := parseSnapshot(text)
+	if err != nil {
+		return false, fmt.Errorf("watch events: %w", err)
+	}
+	h.mu.Lock()
+	h.cover, h.started = snap, true
+	h.mu.Unlock()
+	lctx, cancel := context.WithCancel(context.Background())
+	h.cancel, h.done = cancel, make(chan struct{})
+	go h.run(lctx)
+	return true, nil
 }
 
 // close stops the listener and the watchers and waits for them.
@@ -144,7 +170,8 @@ func (h *eventHub) close() {
 // after localWaitTO, since the event is committed either way.
 func (h *eventHub) await(ctx context.Context, seq int64, xid uint64) {
 	h.mu.Lock()
-	if !h.started || h.cover.visible(xid) {
+	if !h.started || !h.live || h.cover.visible(xid) {
+		// Not listening right now: the event comes with the catch-up.
 		h.mu.Unlock()
 		return
 	}
@@ -180,17 +207,29 @@ func (h *eventHub) await(ctx context.Context, seq int64, xid uint64) {
 	}
 }
 
+func (h *eventHub) setLive(live bool) {
+	h.mu.Lock()
+	h.live = live
+	h.mu.Unlock()
+	if live {
+		h.liveOnce.Do(func() { close(h.firstUp) })
+	}
+}
+
 // run keeps a listener session going until ctx ends, reconnecting with
 // exponential backoff.
 func (h *eventHub) run(ctx context.Context) {
 	defer close(h.done)
 	backoff := listenBackoffMin
 	for {
-		connected, _ := h.session(ctx)
+		began := time.Now()
+		_ = h.session(ctx) // the next session starts afresh, whatever went wrong
 		if ctx.Err() != nil {
 			return
 		}
-		if connected {
+		// A session that lasted is followed by a quick reconnect; one that
+		// keeps failing, by longer and longer pauses.
+		if time.Since(began) > listenBackoffMax {
 			backoff = listenBackoffMin
 		}
 		t := time.NewTimer(backoff)
@@ -205,9 +244,8 @@ func (h *eventHub) run(ctx context.Context) {
 }
 
 // session is one listener connection: LISTEN, sweep, then deliver
-// notifications until the connection fails or ctx ends. connected reports
-// whether LISTEN succeeded.
-func (h *eventHub) session(ctx context.Context) (connected bool, err error) {
+// notifications until the connection fails or ctx ends.
+func (h *eventHub) session(ctx context.Context) error {
 	// Filled by the connection while it reads, on this goroutine only.
 	var pending []string
 	cfg := h.connCfg.Copy()
@@ -224,7 +262,7 @@ func (h *eventHub) session(ctx context.Context) (connected bool, err error) {
 	conn, err := pgx.ConnectConfig(cctx, cfg)
 	cancel()
 	if err != nil {
-		return false, err
+		return err
 	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -237,12 +275,14 @@ func (h *eventHub) session(ctx context.Context) (connected bool, err error) {
 	_, err = conn.Exec(cctx, "LISTEN "+eventsChannel)
 	cancel()
 	if err != nil {
-		return false, err
+		return err
 	}
 	if err := h.sweep(ctx, conn); err != nil {
-		return true, err
+		return err
 	}
 	lastSweep := time.Now()
+	h.setLive(true)
+	defer h.setLive(false)
 	for {
 		if len(pending) == 0 {
 			if wait := sweepEvery - time.Since(lastSweep); wait > 0 {
@@ -250,10 +290,10 @@ func (h *eventHub) session(ctx context.Context) (connected bool, err error) {
 				err := conn.PgConn().WaitForNotification(wctx)
 				cancel()
 				if ctx.Err() != nil {
-					return true, ctx.Err()
+					return ctx.Err()
 				}
 				if err != nil && !pgconn.Timeout(err) {
-					return true, err
+					return err
 				}
 			}
 		}
@@ -261,7 +301,7 @@ func (h *eventHub) session(ctx context.Context) (connected bool, err error) {
 			ids := pending
 			pending = nil
 			if err := h.fetch(ctx, conn, ids); err != nil {
-				return true, err
+				return err
 			}
 		}
 		h.mu.Lock()
@@ -269,7 +309,7 @@ func (h *eventHub) session(ctx context.Context) (connected bool, err error) {
 		h.mu.Unlock()
 		if busy || time.Since(lastSweep) >= sweepEvery {
 			if err := h.sweep(ctx, conn); err != nil {
-				return true, err
+				return err
 			}
 			lastSweep = time.Now()
 		}
