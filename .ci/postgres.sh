@@ -57,7 +57,8 @@ install_postgres() {
 	log "installing PostgreSQL from Debian's packages"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq >&2
-	# The package's own cluster is not wanted; policy-rc.d keeps it from starting.
+	# The package may create (and start) its own cluster on port 5432; ours
+	# is separate and is the only one the tests use.
 	apt-get install -y -qq postgresql >&2
 	bindir >/dev/null || { log "no initdb after installing postgresql"; exit 1; }
 }

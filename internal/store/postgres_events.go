@@ -159,22 +159,31 @@ func (r *saveRequest) scan(row pgx.Row) saveReply {
 type eventSaver struct {
 	pool   *pgxpool.Pool
 	reqs   chan *saveRequest
-	ctx    context.Context // cancelled by close
+	stop   chan struct{}   // closed by close: no new batches
+	ctx    context.Context // of the database work; cancelled by close after saveCloseGrace
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
+// saveCloseGrace is how long close lets a batch in flight finish.
+const saveCloseGrace = 5 * time.Second
+
 func newEventSaver(pool *pgxpool.Pool) *eventSaver {
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &eventSaver{pool: pool, reqs: make(chan *saveRequest), ctx: ctx, cancel: cancel}
+	w := &eventSaver{pool: pool, reqs: make(chan *saveRequest), stop: make(chan struct{}), ctx: ctx, cancel: cancel}
 	w.wg.Add(1)
 	go w.run()
 	return w
 }
 
+// close refuses new calls, lets the batch in flight commit (for up to
+// saveCloseGrace) and waits for the writer.
 func (w *eventSaver) close() {
-	w.cancel()
+	close(w.stop)
+	t := time.AfterFunc(saveCloseGrace, w.cancel)
 	w.wg.Wait()
+	t.Stop()
+	w.cancel()
 }
 
 // save hands r to the writer and waits for its commit.
@@ -184,7 +193,7 @@ func (w *eventSaver) save(ctx context.Context, r *saveRequest) (saveReply, error
 	case w.reqs <- r:
 	case <-ctx.Done():
 		return saveReply{err: ctx.Err()}, ctx.Err()
-	case <-w.ctx.Done():
+	case <-w.stop:
 		return saveReply{err: ErrClosed}, ErrClosed
 	}
 	select {
@@ -204,7 +213,7 @@ func (w *eventSaver) run() {
 		select {
 		case r := <-w.reqs:
 			batch = append(batch, r)
-		case <-w.ctx.Done():
+		case <-w.stop:
 			return
 		}
 		// Everyone who queued up while the last batch was committing.
@@ -235,8 +244,11 @@ func (w *eventSaver) commit(batch []*saveRequest) {
 		return
 	}
 	if len(live) > 1 {
-		// One order for every replica's batches: two batches that wait on
-		// each other's replay keys or bodies would deadlock otherwise.
+		// One order of replay keys for every batch of every replica, so
+		// that two batches never wait for each other's keys. (Two that
+		// wait for each other's bodies or ids, which needs the same two
+		// deliveries in both in opposite orders, are a deadlock that
+		// PostgreSQL breaks; the batch is then retried call by call.)
 		slices.SortStableFunc(live, func(a, b *saveRequest) int {
 			return cmpStrings(a.replayKey, b.replayKey, a.e.BodyHash, b.e.BodyHash)
 		})
