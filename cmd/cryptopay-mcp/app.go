@@ -13,6 +13,7 @@ import (
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitnovo"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/fakebitnovo"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/logging"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/mcpserver"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
@@ -34,6 +35,8 @@ type app struct {
 // line to stderr and returns nil with the exit status to use.
 func newApp(ctx context.Context, cfg config.Config, stderr io.Writer) (*app, int) {
 	a := &app{cfg: cfg, log: logging.New(stderr, cfg.LogLevel)}
+	ctx, cancel := context.WithCancel(ctx) // background work ends with the app
+	a.onClose(cancel)
 	fail := func(code int, format string, args ...any) (*app, int) {
 		fmt.Fprintf(stderr, "cryptopay-mcp: "+format+"\n", args...)
 		a.Close()
@@ -50,14 +53,34 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer) (*app, int
 		a.log.Warn("could not prune old idempotency keys", "error", err)
 	}
 
+	var wh *webhooks
+	if cfg.Webhook.Enabled {
+		if wh, err = a.startWebhooks(ctx, st); err != nil {
+			return fail(exitConfig, "config: webhooks: %v", err)
+		}
+	}
+
 	deviceID := cfg.DeviceID
 	if cfg.Sandbox() {
-		srv, baseURL, err := startFake(SandboxDeviceID, "127.0.0.1:0")
+		fake, baseURL, stop, err := startFake(SandboxDeviceID, "127.0.0.1:0")
 		if err != nil {
 			return fail(exitFail, "cannot start the sandbox: %v", err)
 		}
-		a.onClose(func() { shutdown(srv) })
+		a.onClose(stop)
 		a.cfg.BaseURL, deviceID = baseURL, SandboxDeviceID
+		if wh != nil {
+			// Like a merchant pasting the URL into the dashboard: the fake
+			// delivers signed webhooks through the (fake) tunnel.
+			wh.tun.OnURLChange(func(string) {
+				u, err := wh.tun.WebhookURL(cfg.Webhook.Path)
+				if err != nil {
+					return
+				}
+				if err := fake.SetWebhookConfig(fakebitnovo.WebhookConfig{NotificationURL: u, DeviceSecret: wh.secret}); err != nil {
+					a.log.Warn("sandbox: cannot point the fake at the webhook URL", "error", err)
+				}
+			})
+		}
 	}
 	a.log.Info("cryptopay-mcp starting", "version", buildVersion(), "config", a.cfg.String(), "sandbox_api", sandboxURL(a.cfg))
 
@@ -68,23 +91,39 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer) (*app, int
 	if err != nil {
 		return fail(exitConfig, "config: BITNOVO_BASE_URL: %v", err)
 	}
-	svc := payments.New(client, st, payments.Options{
+	popts := payments.Options{
 		Sandbox: cfg.Sandbox(), Logger: a.log, PendingTimeout: cfg.ToolTimeout + 30*time.Second,
 		QRCache: qr.NewCache(512, 128<<20),
-	})
+	}
+	if wh != nil {
+		popts.Events = st
+	}
+	svc := payments.New(client, st, popts)
 	shopSvc, stopShop, err := startShop(a.cfg, st, a.log)
 	if err != nil {
 		return fail(exitConfig, "config: %v", err)
 	}
 	a.onClose(stopShop)
-	a.server, err = mcpserver.New(mcpserver.Deps{
+	deps := mcpserver.Deps{
 		Version: buildVersion(), Payments: svc, Shop: shopSvc, Sandbox: cfg.Sandbox(), ToolTimeout: cfg.ToolTimeout, Logger: a.log,
-	})
+	}
+	if wh != nil {
+		deps.Webhooks = wh
+	}
+	a.server, err = mcpserver.New(deps)
 	if err != nil {
 		return fail(exitFail, "%v", err)
 	}
+	if wh != nil {
+		if err := watchEvents(ctx, st, svc, a.server); err != nil {
+			return fail(exitFail, "%v", err)
+		}
+	}
 	return a, exitOK
 }
+
+// observeWebhook counts receiver outcomes (metrics hook; no-op for now).
+func (a *app) observeWebhook(string) {}
 
 func (a *app) onClose(f func()) { a.closers = append(a.closers, f) }
 

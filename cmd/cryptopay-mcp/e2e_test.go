@@ -88,7 +88,7 @@ type qrOut struct {
 	Sandbox      bool   `json:"sandbox"`
 }
 
-var wantTools = []string{"create_payment_onchain", "create_payment_link", "get_payment_status", "list_currencies_catalog", "generate_payment_qr"}
+var wantTools = []string{"create_payment_onchain", "create_payment_link", "get_payment_status", "list_currencies_catalog", "generate_payment_qr", "wait_for_payment", "get_webhook_events", "get_webhook_url", "get_tunnel_status"}
 
 func TestSandboxEndToEnd(t *testing.T) {
 	s := startServer(t, baseEnv(t, t.TempDir()))

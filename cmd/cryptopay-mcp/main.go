@@ -144,14 +144,16 @@ type nopWriteCloser struct{ io.Writer }
 
 func (nopWriteCloser) Close() error { return nil }
 
-// startFake serves the fake Bitnovo API on addr and returns its base URL.
-func startFake(deviceID, addr string) (*http.Server, string, error) {
+// startFake serves the fake Bitnovo API on addr and returns its base URL
+// and a function that stops it.
+func startFake(deviceID, addr string) (*fakebitnovo.Server, string, func(), error) {
 	ln, base, err := listen(addr)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	fake := fakebitnovo.New(fakebitnovo.Options{DeviceID: deviceID, PublicURL: base})
-	return serve(ln, fake), base, nil
+	srv := serve(ln, fake)
+	return fake, base, func() { shutdown(srv); _ = fake.Close() }, nil
 }
 
 // listen opens a TCP listener on addr and returns it with its http:// base URL.
@@ -194,13 +196,13 @@ func runSandbox(ctx context.Context, args []string, stderr io.Writer, getenv fun
 		return exitConfig
 	}
 	log := logging.New(stderr, strings.ToLower(cmp.Or(getenv("LOG_LEVEL"), "info")))
-	srv, base, err := startFake(*deviceID, *listen)
+	_, base, stop, err := startFake(*deviceID, *listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "cryptopay-mcp: %v\n", err)
 		return exitFail
 	}
 	log.Info("sandbox Bitnovo Pay API listening", "url", base, "admin", base+"/_sandbox/orders")
 	<-ctx.Done()
-	shutdown(srv)
+	stop()
 	return exitOK
 }

@@ -46,7 +46,8 @@ type Config struct {
 	RetryDelay  time.Duration // RETRY_DELAY (ms): first backoff step
 	ToolTimeout time.Duration // CRYPTOPAY_TOOL_TIMEOUT (ms): overall deadline of one tool call
 
-	Shop ShopConfig // Bitrefill shop toolset (shop.go)
+	Shop    ShopConfig    // Bitrefill shop toolset (shop.go)
+	Webhook WebhookConfig // webhook receiver and tunnel (webhook.go)
 }
 
 // Sandbox reports whether the server runs against the built-in fakes.
@@ -62,7 +63,7 @@ func (c Config) String() string {
 	fmt.Fprintf(&b, " device_secret=%s", presence(c.DeviceSecret))
 	fmt.Fprintf(&b, " data_dir=%s api_timeout=%s max_retries=%d tool_timeout=%s log_level=%s",
 		c.DataDir, c.APITimeout, c.MaxRetries, c.ToolTimeout, c.LogLevel)
-	fmt.Fprintf(&b, " %s", c.Shop)
+	fmt.Fprintf(&b, " %s %s", c.Shop, c.Webhook)
 	return b.String()
 }
 
@@ -164,6 +165,7 @@ func Load(getenv func(string) string, f Flags) (Config, error) {
 	c.ToolTimeout = durationMS(&p, get, "CRYPTOPAY_TOOL_TIMEOUT", 30000, 1000, 300000)
 
 	c.Shop = loadShop(get, &p)
+	c.Webhook = loadWebhook(get, &p, c.Mode == ModeSandbox, c.DeviceSecret)
 
 	c.DataDir = cmp.Or(f.DataDir, get("CRYPTOPAY_DATA_DIR"))
 	if c.DataDir == "" {

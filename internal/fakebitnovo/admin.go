@@ -23,14 +23,27 @@ import (
 //	POST   /_sandbox/orders/{id}/status       {"status":"CO"}
 //	POST   /_sandbox/orders/{id}/currency     {"symbol":"ETH"}
 //	GET    /_sandbox/requests?method=&path=   {"count":N}
+//	GET    /_sandbox/webhook                  {"notification_url","device_secret","stats"}
+//	PUT    /_sandbox/webhook                  {"notification_url","device_secret"} (either may be omitted: unchanged; "" disables)
+//	GET    /_sandbox/webhook/deliveries       {"deliveries":[Delivery…],"stats":WebhookStats}
 //
 // Requests from non-loopback addresses, requests carrying proxy headers
 // (a tunnel in front of the fake) and POSTs that are not application/json
-// (a cross-site form) are refused with 403 / 415.
+// (a cross-site form) are refused with 403 / 415. The checkout page's
+// POST /{shortid}/simulate follows the same rules.
 
-func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
+// localOnly answers 403 and reports false unless r comes straight from
+// loopback (no proxy headers).
+func localOnly(w http.ResponseWriter, r *http.Request) bool {
 	if !isLoopbackRemote(r.RemoteAddr) || r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "" {
 		writeError(w, http.StatusForbidden, "FORBIDDEN", "The sandbox admin API is only available from loopback.")
+		return false
+	}
+	return true
+}
+
+func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	if !localOnly(w, r) {
 		return
 	}
 	p := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/_sandbox"), "/")
@@ -48,6 +61,12 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		}
 	case strings.HasPrefix(p, "/orders/"):
 		s.adminOrder(w, r, strings.TrimPrefix(p, "/orders/"))
+	case p == "/webhook":
+		s.adminWebhook(w, r)
+	case p == "/webhook/deliveries":
+		if allowMethods(w, r, http.MethodGet) {
+			writeJSON(w, http.StatusOK, map[string]any{"deliveries": s.Deliveries(), "stats": s.WebhookStats()})
+		}
 	default:
 		writeNotFound(w)
 	}
@@ -175,4 +194,39 @@ func writeAdminErr(w http.ResponseWriter, err error) {
 	default:
 		writeError(w, http.StatusBadRequest, "BAD_REQUEST", err.Error())
 	}
+}
+
+// webhookJSON is the admin view of the webhook setting.
+type webhookJSON struct {
+	WebhookConfig
+	Stats WebhookStats `json:"stats"`
+}
+
+func (s *Server) adminWebhook(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodPut, http.MethodPost:
+		var body struct {
+			NotificationURL *string `json:"notification_url"`
+			DeviceSecret    *string `json:"device_secret"`
+		}
+		if !decodeAdminJSON(w, r, &body) {
+			return
+		}
+		c := s.WebhookConfig()
+		if body.NotificationURL != nil {
+			c.NotificationURL = *body.NotificationURL
+		}
+		if body.DeviceSecret != nil {
+			c.DeviceSecret = *body.DeviceSecret
+		}
+		if err := s.SetWebhookConfig(c); err != nil {
+			writeError(w, http.StatusBadRequest, "INVALID_WEBHOOK_CONFIG", err.Error())
+			return
+		}
+	default:
+		allowMethods(w, r, http.MethodGet, http.MethodPut, http.MethodPost)
+		return
+	}
+	writeJSON(w, http.StatusOK, webhookJSON{s.WebhookConfig(), s.WebhookStats()})
 }

@@ -343,6 +343,7 @@ func (s *Server) createOrder(p createParams, deviceID, base string) OrderInfo {
 		s.assignCurrency(o, p.entry, now)
 		o.status = StatusPending
 	}
+	o.recordStatus(now)
 	if len(s.seq) >= maxOrders {
 		old := s.orders[s.seq[0]]
 		delete(s.orders, old.id)

@@ -129,9 +129,20 @@ type OrderInfo struct {
 	PaymentURI        string        `json:"payment_uri"`
 	WebURL            string        `json:"web_url"`
 	// Not E2 fields, but useful to tests and the checkout page.
-	ShortID  string `json:"short_id"`
-	DeviceID string `json:"device_id"`
+	ShortID  string         `json:"short_id"`
+	DeviceID string         `json:"device_id"`
+	History  []StatusChange `json:"history"` // oldest first; the creation status first
 }
+
+// StatusChange is one entry of an order's status history.
+type StatusChange struct {
+	Status string    `json:"status"`
+	At     time.Time `json:"at"`
+}
+
+// maxHistory bounds an order's status history (the state machine allows
+// cycles such as AC → IA → AC); the oldest entries after the first go.
+const maxHistory = 32
 
 // order is the mutable server-side record; guarded by Server.mu.
 type order struct {
@@ -150,6 +161,15 @@ type order struct {
 	expiresAt                  time.Time
 	deviceID                   string
 	txs                        []Transaction
+	history                    []StatusChange
+}
+
+// recordStatus appends the current status to the history.
+func (o *order) recordStatus(now time.Time) {
+	if len(o.history) >= maxHistory {
+		o.history = append(o.history[:1], o.history[2:]...)
+	}
+	o.history = append(o.history, StatusChange{Status: o.status, At: now})
 }
 
 func (o *order) decimals() int {
@@ -209,6 +229,7 @@ func (o *order) info() OrderInfo {
 		WebURL:            o.webURL,
 		ShortID:           o.shortID,
 		DeviceID:          o.deviceID,
+		History:           append(make([]StatusChange, 0, len(o.history)), o.history...),
 	}
 	if o.entry != nil {
 		inf.CurrencyID = o.entry.Symbol
@@ -243,13 +264,14 @@ func (s *Server) assignCurrency(o *order, e *catalogEntry, now time.Time) {
 }
 
 // setStatus moves o to status to, validated against the table, and records
-// the change for OnChange.
+// the change for OnChange and the webhook.
 func setStatus(o *order, to string, now time.Time, events *[]OrderInfo) error {
 	if !canTransition(o.status, to) {
 		return fmt.Errorf("order %s: %s → %s: %w", o.id, o.status, to, ErrInvalidTransition)
 	}
 	o.status = to
 	o.editedAt = now
+	o.recordStatus(now)
 	*events = append(*events, o.info())
 	return nil
 }
@@ -293,13 +315,15 @@ func (o *order) fraction(num, den int64) (string, error) {
 	return truncateDecimal(a, o.entry.Decimals), nil
 }
 
-// withOrder runs fn on order id under the lock, then emits the recorded
-// status changes outside the lock.
+// withOrder runs fn on order id under the lock, queues the webhooks of the
+// recorded status changes (still under the lock, so they queue in the order
+// the changes happened), then calls OnChange outside the lock.
 func (s *Server) withOrder(id string, fn func(o *order, now time.Time, events *[]OrderInfo) error) error {
 	var events []OrderInfo
 	err := func() error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		defer func() { s.queueWebhooks(events) }()
 		o, ok := s.orders[id]
 		if !ok {
 			return fmt.Errorf("order %q: %w", id, ErrNotFound)
@@ -308,6 +332,14 @@ func (s *Server) withOrder(id string, fn func(o *order, now time.Time, events *[
 	}()
 	s.emit(events)
 	return err
+}
+
+// queueWebhooks queues a webhook per status change. It never blocks; called
+// with s.mu held.
+func (s *Server) queueWebhooks(events []OrderInfo) {
+	for _, e := range events {
+		s.hooks.enqueue(e)
+	}
 }
 
 // emit calls OnChange for each recorded status change. Never called with
@@ -483,6 +515,7 @@ func (s *Server) Orders() []OrderInfo {
 		expireIfDue(o, now, &events)
 		out = append(out, o.info())
 	}
+	s.queueWebhooks(events)
 	s.mu.Unlock()
 	s.emit(events)
 	return out

@@ -14,8 +14,14 @@
 //	GET  /api/v1/orders/{id}                E3 details: 404 unless DetailsEnabled or a Shape fault
 //	GET  /api/v1/currencies                 E4 catalog, a bare array
 //	GET  /health                            {"status":"ok"}
-//	GET  /{shortid}/                        minimal HTML checkout page
+//	GET  /{shortid}/                        HTML checkout page, see checkout.go
+//	GET  /{shortid}/status                  the page's JSON view of the order
+//	POST /{shortid}/simulate                the page's buttons (loopback only)
 //	/_sandbox/...                           admin surface (loopback only), see admin.go
+//
+// With NotificationURL and DeviceSecret set, every status change is POSTed
+// there as a signed Bitnovo webhook (see webhook.go); call Close to stop the
+// delivery goroutine.
 //
 // Behaviour worth knowing:
 //   - Money is exact: amounts are big.Rat, never float64. Crypto amounts are
@@ -25,7 +31,9 @@
 //     currency or an amount outside the limits; 400 for malformed values;
 //     415 for other content types; 413 above 64 KiB; 403 for a bad device.
 //   - Expiry is lazy: an NR or PE order read at or after expired_at is EX
-//     (and OnChange fires once). Choosing a crypto restarts the window.
+//     (and OnChange and the webhook fire once; an open checkout page polls,
+//     so it sees expiry within a second). Choosing a crypto restarts the
+//     window.
 //   - Every error body is {"detail","code","message"}.
 //   - Bounded memory: at most 10000 orders (oldest forgotten) and 4096
 //     request counters (then counted under their route prefix).
@@ -62,11 +70,21 @@ type Options struct {
 	OrderTTL time.Duration
 	// DetailsEnabled makes E3 (GET /api/v1/orders/{id}) answer instead of 404.
 	DetailsEnabled bool
-	// Now is the clock; nil means time.Now.
+	// Now is the clock; nil means time.Now. It must be safe for concurrent
+	// use: the webhook goroutine reads it for X-NONCE.
 	Now func() time.Time
 	// OnChange, if set, is called synchronously after every status change,
 	// outside the server's locks. It must not block for long.
 	OnChange func(OrderInfo)
+	// NotificationURL receives a signed webhook POST on every status change
+	// (see webhook.go); "" sends nothing. Changeable at run time with
+	// SetWebhookConfig or /_sandbox/webhook.
+	NotificationURL string
+	// DeviceSecret signs webhooks: 64 hex characters, hex-decoded into the
+	// HMAC-SHA256 key. "" sends nothing.
+	DeviceSecret string
+
+	hookTuning hookTuning // delivery timing; tests only
 }
 
 // Server is the fake Bitnovo API. It implements http.Handler and is safe for
@@ -78,6 +96,7 @@ type Server struct {
 	catalog  []*catalogEntry
 	bySymbol map[string]*catalogEntry
 	checkout *template.Template
+	hooks    *webhooks
 
 	mu       sync.Mutex
 	orders   map[string]*order // by identifier
@@ -106,6 +125,7 @@ func New(o Options) *Server {
 	if s.ttl <= 0 {
 		s.ttl = defaultOrderTTL
 	}
+	s.hooks = newWebhooks(o, s.now)
 	s.catalog, s.bySymbol = newCatalog()
 	s.opts.PublicURL = strings.TrimRight(o.PublicURL, "/")
 	return s
@@ -125,6 +145,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	if p == "/_sandbox" || strings.HasPrefix(p, "/_sandbox/") {
 		s.serveAdmin(w, r)
+		return
+	}
+	if short, sub, ok := checkoutControlPath(p); ok {
+		s.serveCheckoutControl(w, r, short, sub)
 		return
 	}
 	s.countRequest(r.Method, p)

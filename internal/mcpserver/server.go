@@ -20,6 +20,7 @@ type Deps struct {
 	Version     string
 	Payments    *payments.Service
 	Shop        *shop.Service // nil: no shop toolset
+	Webhooks    Webhooks      // nil: webhooks are off
 	Sandbox     bool
 	ToolTimeout time.Duration
 	Logger      *slog.Logger
@@ -27,7 +28,7 @@ type Deps struct {
 
 const instructions = `Crypto payments through Bitnovo Pay.
 To get paid: if the user names a cryptocurrency (Bitcoin, BTC, ETH, USDC, ...) use create_payment_onchain; otherwise use create_payment_link (the default).
-Check a payment with get_payment_status; list accepted coins and limits with list_currencies_catalog; re-draw QR codes with generate_payment_qr.
+Check a payment with get_payment_status, or wait for it with wait_for_payment (returns as soon as it completes; subscribe to bitnovo://payments/{identifier} for pushed updates); list accepted coins and limits with list_currencies_catalog; re-draw QR codes with generate_payment_qr.
 Never create a payment twice for one request: pass an idempotency_key (e.g. the order number) and reuse it when retrying.`
 
 // Tools returns every tool this server offers, in listing order.
@@ -38,7 +39,8 @@ func Tools(d Deps) []registrar {
 		getPaymentStatus(d.Payments),
 		listCurrenciesCatalog(d.Payments),
 		generatePaymentQR(d.Payments),
-	}, shopTools(d.Shop)...)
+		waitForPayment(d.Payments),
+	}, append(webhookTools(d.Webhooks, d.Sandbox), shopTools(d.Shop)...)...)
 }
 
 // New builds the MCP server with all tools registered.
@@ -59,8 +61,18 @@ func New(d Deps) (*mcp.Server, error) {
 		sdkLog = d.Logger
 	}
 	s := mcp.NewServer(&mcp.Implementation{Name: Name, Title: "CryptoPay MCP (Bitnovo Pay)", Version: d.Version},
-		&mcp.ServerOptions{Instructions: ins, Logger: sdkLog})
+		&mcp.ServerOptions{Instructions: ins, Logger: sdkLog,
+			SubscribeHandler: func(_ context.Context, r *mcp.SubscribeRequest) error {
+				_, err := paymentID(r.Params.URI)
+				return err
+			},
+			UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error { return nil },
+		})
 	e := &env{log: d.Logger, timeout: d.ToolTimeout, sandbox: d.Sandbox}
+	if d.Webhooks == nil {
+		s.AddReceivingMiddleware(notEnabledMiddleware(e))
+	}
+	addPaymentResources(s, d.Payments)
 	for _, t := range Tools(d) {
 		if err := t.register(s, e); err != nil {
 			return nil, fmt.Errorf("register %s: %w", t.name(), err)

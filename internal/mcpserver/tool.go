@@ -44,6 +44,9 @@ type Tool[In, Out any] struct {
 	Def     mcp.Tool
 	Patch   func(in *jsonschema.Schema) // adds constraints the struct tags cannot express
 	Handler func(ctx context.Context, req *mcp.CallToolRequest, in In) (Output[Out], error)
+	// NoDeadline: the handler bounds its own duration (wait_for_payment)
+	// instead of the server-wide tool timeout.
+	NoDeadline bool
 }
 
 // registrar is implemented by every Tool[In, Out].
@@ -112,8 +115,11 @@ func (t Tool[In, Out]) register(s *mcp.Server, e *env) error {
 			code = perr.Code
 			return errorResult(e, perr), nil
 		}
-		ctx, cancel := context.WithTimeout(ctx, e.timeout)
-		defer cancel()
+		if !t.NoDeadline {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, e.timeout)
+			defer cancel()
+		}
 		out, err := t.Handler(ctx, req, in)
 		var ir *inputRequired
 		if errors.As(err, &ir) {

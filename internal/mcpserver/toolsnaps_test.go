@@ -19,7 +19,7 @@ func TestToolSnapshots(t *testing.T) {
 	svc := payments.New(nil, store.NewMemory(), payments.Options{})
 	update := os.Getenv("UPDATE_TOOLSNAPS") == "true"
 	seen := map[string]bool{}
-	for _, tool := range Tools(Deps{Payments: svc, Shop: fullShop(t)}) {
+	for _, tool := range Tools(Deps{Payments: svc, Shop: fullShop(t), Webhooks: &fakeWebhooks{}}) {
 		def, err := tool.definition()
 		if err != nil {
 			t.Fatal(err)

@@ -15,28 +15,30 @@ import (
 
 // StatusResult is the output of get_payment_status.
 type StatusResult struct {
-	Identifier        string `json:"identifier"`
-	Status            string `json:"status" jsonschema:"NR, PE, AC, IA, OC, CO, CA, EX or FA; unknown codes are passed through"`
-	StatusName        string `json:"status_name"`
-	StatusDescription string `json:"status_description"`
-	FiatAmount        string `json:"fiat_amount,omitempty"`
-	FiatCurrency      string `json:"fiat_currency,omitempty"`
-	CryptoAmount      string `json:"crypto_amount,omitempty"`
-	ConfirmedAmount   string `json:"confirmed_amount,omitempty"`
-	UnconfirmedAmount string `json:"unconfirmed_amount,omitempty"`
-	RemainingAmount   string `json:"remaining_amount,omitempty" jsonschema:"crypto still owed when status is IA"`
-	CurrencyID        string `json:"currency_id,omitempty"`
-	NetworkFee        string `json:"network_fee,omitempty"`
-	CreatedAt         string `json:"created_at,omitempty"`
-	UpdatedAt         string `json:"updated_at,omitempty"`
-	ExpiredTime       string `json:"expired_time,omitempty"`
-	ExpiresAt         string `json:"expires_at,omitempty"`
-	RequiresAction    bool   `json:"requires_action" jsonschema:"the customer still has to pay (PE or IA, not expired)"`
-	IsExpired         bool   `json:"is_expired"`
-	IsCompleted       bool   `json:"is_completed"`
-	IsFailed          bool   `json:"is_failed" jsonschema:"CA, EX or FA"`
-	IsTerminal        bool   `json:"is_terminal" jsonschema:"the status will not change any more"`
-	Sandbox           bool   `json:"sandbox,omitempty" jsonschema:"true in sandbox mode: no real payment exists"`
+	Identifier        string        `json:"identifier"`
+	Status            string        `json:"status" jsonschema:"NR, PE, AC, IA, OC, CO, CA, EX or FA; unknown codes are passed through"`
+	StatusName        string        `json:"status_name"`
+	StatusDescription string        `json:"status_description"`
+	FiatAmount        string        `json:"fiat_amount,omitempty"`
+	FiatCurrency      string        `json:"fiat_currency,omitempty"`
+	CryptoAmount      string        `json:"crypto_amount,omitempty"`
+	ConfirmedAmount   string        `json:"confirmed_amount,omitempty"`
+	UnconfirmedAmount string        `json:"unconfirmed_amount,omitempty"`
+	RemainingAmount   string        `json:"remaining_amount,omitempty" jsonschema:"crypto still owed when status is IA"`
+	CurrencyID        string        `json:"currency_id,omitempty"`
+	NetworkFee        string        `json:"network_fee,omitempty"`
+	CreatedAt         string        `json:"created_at,omitempty"`
+	UpdatedAt         string        `json:"updated_at,omitempty"`
+	ExpiredTime       string        `json:"expired_time,omitempty"`
+	ExpiresAt         string        `json:"expires_at,omitempty"`
+	RequiresAction    bool          `json:"requires_action" jsonschema:"the customer still has to pay (PE or IA, not expired)"`
+	IsExpired         bool          `json:"is_expired"`
+	IsCompleted       bool          `json:"is_completed"`
+	IsFailed          bool          `json:"is_failed" jsonschema:"CA, EX or FA"`
+	IsTerminal        bool          `json:"is_terminal" jsonschema:"the status will not change any more"`
+	Source            string        `json:"source" jsonschema:"api: read from Bitnovo now; webhook: Bitnovo could not be reached, so this is the latest verified webhook"`
+	LastWebhook       *WebhookEvent `json:"last_webhook,omitempty" jsonschema:"the latest verified webhook received for this payment, when webhooks are enabled"`
+	Sandbox           bool          `json:"sandbox,omitempty" jsonschema:"true in sandbox mode: no real payment exists"`
 }
 
 // Status reads a payment's current status from Bitnovo.
@@ -46,7 +48,15 @@ func (s *Service) Status(ctx context.Context, id string) (*StatusResult, error) 
 	}
 	info, err := s.api.OrderInfo(ctx, id)
 	if err != nil {
-		return nil, mapAPIError(err, "status")
+		pe := mapAPIError(err, "status")
+		if isPermanent(pe) || ctx.Err() != nil {
+			return nil, pe
+		}
+		if wh := s.lastWebhook(ctx, id); wh != nil {
+			s.log.Warn("status read failed; answering from the latest verified webhook", "error", err)
+			return s.statusFromWebhook(id, wh), nil
+		}
+		return nil, pe
 	}
 	st, _ := LookupStatus(info.Status)
 	f := deriveFlags(info.Status, info.ExpiredTime, s.now())
@@ -71,6 +81,8 @@ func (s *Service) Status(ctx context.Context, id string) (*StatusResult, error) 
 		IsCompleted:       f.IsCompleted,
 		IsFailed:          f.IsFailed,
 		IsTerminal:        st.Terminal,
+		Source:            "api",
+		LastWebhook:       s.lastWebhook(ctx, id),
 		Sandbox:           s.sandbox,
 	}
 	if info.Status == "IA" && info.CryptoAmount != "" {
@@ -79,6 +91,18 @@ func (s *Service) Status(ctx context.Context, id string) (*StatusResult, error) 
 		}
 	}
 	return res, nil
+}
+
+// statusFromWebhook answers get_payment_status from the latest verified
+// webhook when Bitnovo cannot be reached.
+func (s *Service) statusFromWebhook(id string, wh *WebhookEvent) *StatusResult {
+	st, _ := LookupStatus(wh.Status)
+	f := deriveFlags(wh.Status, "", s.now())
+	return &StatusResult{
+		Identifier: id, Status: wh.Status, StatusName: st.Name, StatusDescription: st.Description,
+		UpdatedAt: wh.ReceivedAt, RequiresAction: f.RequiresAction, IsExpired: f.IsExpired, IsCompleted: f.IsCompleted,
+		IsFailed: f.IsFailed, IsTerminal: st.Terminal, Source: "webhook", LastWebhook: wh, Sandbox: s.sandbox,
+	}
 }
 
 // CatalogResult is the output of list_currencies_catalog.

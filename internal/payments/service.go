@@ -34,18 +34,26 @@ type Options struct {
 	// call deadline plus a margin.
 	PendingTimeout time.Duration
 	QRCache        *qr.Cache
+	// Events, if set, is the webhook event store: get_payment_status shows
+	// the latest verified webhook and falls back to it when Bitnovo cannot
+	// be reached, and Wait relies on webhooks instead of fast polling.
+	Events store.Events
 }
 
 // Service implements the payment tools.
 type Service struct {
-	api     API
-	store   store.Store
-	qr      *qr.Cache
-	catalog *catalog
-	now     func() time.Time
-	log     *slog.Logger
-	sandbox bool
-	pending time.Duration
+	api      API
+	store    store.Store
+	qr       *qr.Cache
+	catalog  *catalog
+	now      func() time.Time
+	log      *slog.Logger
+	sandbox  bool
+	pending  time.Duration
+	events   store.Events // nil without webhooks
+	webhooks bool
+	hub      Hub
+	poll     pollTimes
 }
 
 // New builds a Service.
@@ -65,6 +73,7 @@ func New(api API, st store.Store, o Options) *Service {
 	return &Service{
 		api: api, store: st, qr: o.QRCache, now: o.Now, log: o.Logger, sandbox: o.Sandbox, pending: o.PendingTimeout,
 		catalog: newCatalog(api, o.Now, o.Logger),
+		events:  o.Events, webhooks: o.Events != nil, poll: defaultPoll,
 	}
 }
 

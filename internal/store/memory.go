@@ -12,6 +12,7 @@ type Memory struct {
 	payments map[string]Payment
 	idem     map[string]IdemRecord
 	shopMemory
+	eventsMemory
 }
 
 var _ Store = (*Memory)(nil)
@@ -21,8 +22,11 @@ func NewMemory() *Memory {
 	return &Memory{payments: map[string]Payment{}, idem: map[string]IdemRecord{}}
 }
 
-// Close does nothing.
-func (m *Memory) Close() error { return nil }
+// Close stops the event watchers.
+func (m *Memory) Close() error {
+	m.hub.close()
+	return nil
+}
 
 // SavePayment inserts or replaces a payment.
 func (m *Memory) SavePayment(_ context.Context, p Payment) error {

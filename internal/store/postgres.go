@@ -20,9 +20,6 @@ import (
 //go:embed migrations/postgres/*.sql
 var postgresMigrations embed.FS
 
-// ErrClosed is returned by a store that has been closed.
-var ErrClosed = errors.New("store: closed")
-
 // Postgres is the shared store: several replicas of the server may use one
 // database at the same time. Every check-then-write runs in one
 // transaction that the database serialises (unique keys, row conditions or
@@ -39,11 +36,7 @@ type Postgres struct {
 	closeOnce sync.Once
 }
 
-// Store does not include Events yet; *Postgres implements both.
-var (
-	_ Store  = (*Postgres)(nil)
-	_ Events = (*Postgres)(nil)
-)
+var _ Store = (*Postgres)(nil)
 
 // OpenPostgres connects to the database at url (a postgres:// URL or a
 // key=value DSN; pgxpool settings such as pool_max_conns are honoured, and

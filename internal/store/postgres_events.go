@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -52,23 +50,10 @@ func (s *Postgres) SaveEvent(ctx context.Context, e Event, replayKey string, rep
 	if err := ctx.Err(); err != nil {
 		return SaveResult{}, err
 	}
-	// The defaults and checks every backend applies (prepareEvent on the
-	// webhook branch).
-	sum := sha256.Sum256(e.Payload)
-	switch h := hex.EncodeToString(sum[:]); {
-	case e.BodyHash == "":
-		e.BodyHash = h
-	case e.BodyHash != h:
-		return SaveResult{}, fmt.Errorf("save event: body hash %q is not the SHA-256 of the payload", e.BodyHash)
+	e, err := prepareEvent(e)
+	if err != nil {
+		return SaveResult{}, err
 	}
-	if e.ReceivedAt.IsZero() {
-		e.ReceivedAt = time.Now()
-	}
-	e.ReceivedAt = ms(e.ReceivedAt)
-	if e.EventID == "" {
-		e.EventID = e.Identifier + ":" + e.Nonce
-	}
-	e.Payload = append([]byte{}, e.Payload...) // the caller may reuse its buffer
 	req := &saveRequest{ctx: ctx, e: e, replayKey: replayKey, replayUntil: ms(replayUntil)}
 	var rep saveReply
 	if s.unbatched {
@@ -387,8 +372,8 @@ func (s *Postgres) EventStats(ctx context.Context) (EventStats, error) {
 	err := s.pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT identifier),
 			count(*) FILTER (WHERE validated), count(*) FILTER (WHERE NOT validated),
 			min(received_at), max(received_at),
-			(SELECT count(*) FROM webhook_replay_keys WHERE until > $1)
-		FROM webhook_events`, ms(time.Now())).Scan(
+			(SELECT count(*) FROM webhook_replay_keys)
+		FROM webhook_events`).Scan(
 		&st.TotalEvents, &st.UniqueIdentifiers, &st.ValidatedCount, &st.UnvalidatedCount, &st.Oldest, &st.Newest, &st.ReplayKeys)
 	if err != nil {
 		return EventStats{}, fmt.Errorf("event stats: %w", err)

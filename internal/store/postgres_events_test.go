@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -132,7 +131,6 @@ func TestPostgresSaveEvent(t *testing.T) {
 	if _, err := s.PruneEvents(ctx, 0, time.Time{}, until.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	// EventStats counts keys unexpired now, by the wall clock.
 	if res, err := save(testEvent("pay-1", "n1", `{"a":4}`, true, until.Add(time.Second)), "k1", time.Now().Add(time.Hour)); err != nil || res.Event.EventID != "pay-1:n1" {
 		t.Fatalf("pruned key refused: %+v %v", res, err)
 	}
@@ -325,49 +323,6 @@ func TestPostgresWatchEventsLocal(t *testing.T) {
 	}
 	if _, err := s.SaveEvent(ctx, testEvent("pay", "8", "body-8", true, now), "", time.Time{}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("save after close: %v", err)
-	}
-}
-
-// TestPostgresSlowWatcher: a watcher that does not return holds up neither
-// SaveEvent nor the other watchers; it loses its oldest events instead.
-func TestPostgresSlowWatcher(t *testing.T) {
-	checkLeaks(t)
-	ctx := t.Context()
-	s := openTestPostgres(t, postgresTestURL(t))
-	release := make(chan struct{})
-	var slow atomic.Int64
-	if err := s.WatchEvents(ctx, func(Event) {
-		<-release
-		slow.Add(1)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	fast := newRecorder()
-	if err := s.WatchEvents(ctx, fast.fn); err != nil {
-		t.Fatal(err)
-	}
-	n := pgWatchQueueSize + 100
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Go(func() {
-			for i := g; i < n; i += 8 {
-				if _, err := s.SaveEvent(ctx, testEvent("s", fmt.Sprint(i), fmt.Sprint("slow-", i), true, time.Now()), "", time.Time{}); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	fast.waitFor(t, n, 10*time.Second)
-	close(release)
-	deadline := time.Now().Add(5 * time.Second)
-	for slow.Load() < pgWatchQueueSize && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond)
-	if got := slow.Load(); got < pgWatchQueueSize || got > pgWatchQueueSize+1 {
-		t.Fatalf("slow watcher got %d events, want %d or %d", got, pgWatchQueueSize, pgWatchQueueSize+1)
 	}
 }
 

@@ -53,7 +53,7 @@ const (
 type eventHub struct {
 	pool    *pgxpool.Pool
 	connCfg *pgx.ConnConfig
-	fan     pgFanout
+	fan     hub
 
 	startMu  sync.Mutex // held while starting or closing
 	closed   bool

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -21,9 +22,13 @@ import (
 //go:embed migrations/sqlite/*.sql
 var sqliteMigrations embed.FS
 
-// SQLite is the default, embedded store.
+// SQLite is the default, embedded store. Webhook events are written by one
+// group-commit goroutine (see SaveEvent); Close stops it.
 type SQLite struct {
-	db *sql.DB
+	db        *sql.DB
+	w         eventWriter
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var _ Store = (*SQLite)(nil)
@@ -56,14 +61,25 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	if err := s.startWriter(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
 // DB exposes the handle for packages that add their own tables.
 func (s *SQLite) DB() *sql.DB { return s.db }
 
-// Close closes the database.
-func (s *SQLite) Close() error { return s.db.Close() }
+// Close commits the events already queued, stops the event writer and the
+// watchers, and closes the database. Later calls return the first result.
+func (s *SQLite) Close() error {
+	s.closeOnce.Do(func() {
+		s.stopWriter()
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
+}
 
 func (s *SQLite) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (

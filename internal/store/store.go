@@ -1,8 +1,8 @@
 // Package store keeps the server's state behind small interfaces: the
-// payments it created and the idempotency records of its create tools.
+// payments it created, the idempotency records of its create tools, the
+// shop's spending records and the webhook deliveries with their replay keys.
 // SQLite (pure Go) is the default backend; Memory serves tests and
-// throw-away runs. Webhook events, nonces and a PostgreSQL backend join the
-// same interfaces later.
+// throw-away runs. A PostgreSQL backend joins the same interfaces later.
 package store
 
 import (
@@ -78,6 +78,7 @@ type Store interface {
 	Payments
 	Idempotency
 	Shop
+	Events
 	Close() error
 }
 
@@ -102,6 +103,9 @@ type SaveResult struct {
 // ErrReplay: the replay key was already recorded and has not expired.
 var ErrReplay = errors.New("store: replayed webhook")
 
+// ErrClosed: the store was closed; nothing was written.
+var ErrClosed = errors.New("store: closed")
+
 // EventQuery selects events, newest first. All fields are honoured together.
 type EventQuery struct {
 	Identifier    string // "" = any payment
@@ -115,7 +119,7 @@ type EventStats struct {
 	UniqueIdentifiers int64
 	ValidatedCount    int64
 	UnvalidatedCount  int64
-	ReplayKeys        int64      // unexpired replay keys held
+	ReplayKeys        int64      // replay keys held (expired ones go at the next PruneEvents)
 	Oldest, Newest    *time.Time // nil when empty
 }
 
@@ -126,6 +130,16 @@ type Events interface {
 	// A replay key already present and unexpired gives ErrReplay and writes
 	// nothing. A body (BodyHash) already stored gives Duplicate and records
 	// only the replay key. Empty replayKey skips the replay check.
+	//
+	// e.ReceivedAt (time.Now() when zero, truncated to the millisecond) is
+	// the clock of the replay check: a key is expired when its replayUntil
+	// is not after it, so a caller with an injected clock stays consistent.
+	// BodyHash is computed from Payload when empty; a BodyHash that is not
+	// the hex SHA-256 of Payload is refused. An empty EventID becomes
+	// "<Identifier>:<Nonce>"; if that id is held by another body the stored
+	// id gets a "#2", "#3", … suffix. If ctx ends before the event is
+	// committed SaveEvent returns ctx.Err() and the event may or may not be
+	// stored (a later identical delivery is then a replay or a duplicate).
 	SaveEvent(ctx context.Context, e Event, replayKey string, replayUntil time.Time) (SaveResult, error)
 	// ListEvents returns up to q.Limit events, newest first, and the total
 	// number matching q.
@@ -141,7 +155,10 @@ type Events interface {
 	EventStats(ctx context.Context) (EventStats, error)
 	// WatchEvents registers fn and returns at once; fn is then called, in
 	// commit order, for every event committed (by this process or, for
-	// shared backends, by any replica) until ctx ends. Duplicates are not
-	// reported. fn must not block for long.
+	// shared backends, by any replica) until ctx ends or the store is
+	// closed. Duplicates and replays are not reported. Each watcher has its
+	// own goroutine and a bounded queue (WatchQueueSize): a watcher that
+	// falls that far behind loses its oldest undelivered events rather than
+	// stalling the writer, so fn must not block for long.
 	WatchEvents(ctx context.Context, fn func(Event)) error
 }

@@ -1,0 +1,341 @@
+package mcpserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/toolerr"
+)
+
+// Error codes of the webhook tools.
+const (
+	CodeWebhookNotEnabled   = "WEBHOOK_NOT_ENABLED"
+	CodeWebhookURLMissing   = "WEBHOOK_URL_NOT_AVAILABLE"
+	CodeTunnelFailed        = "TUNNEL_CONNECTION_FAILED"
+	CodeEventStoreFailed    = "EVENT_STORE_ERROR"
+	webhookToolsDescSuffix  = " Available when WEBHOOK_ENABLED=true."
+	paymentResourcePrefix   = "bitnovo://payments/"
+	paymentResourceTemplate = paymentResourcePrefix + "{identifier}"
+)
+
+// webhookToolNames are listed only when webhooks are enabled; calling one
+// otherwise gives WEBHOOK_NOT_ENABLED.
+var webhookToolNames = []string{"get_webhook_events", "get_webhook_url", "get_tunnel_status"}
+
+// Webhooks is what the webhook tools need from the running receiver and
+// its tunnel.
+type Webhooks interface {
+	// Events is the event store.
+	Events() store.Events
+	// URL returns the public webhook URL (public base + path) and the
+	// provider serving it, or an error explaining why there is none.
+	URL() (webhookURL, provider string, err error)
+	// Validate proves webhookURL reaches this receiver end to end, by
+	// sending it a signed probe through the public URL.
+	Validate(ctx context.Context, webhookURL string) error
+	// Instructions tells the user how to configure the URL at Bitnovo.
+	Instructions(webhookURL, provider string) string
+	// TunnelStatus reports the tunnel's state and the detected context.
+	TunnelStatus() TunnelStatus
+}
+
+// TunnelStatus is the output of get_tunnel_status.
+type TunnelStatus struct {
+	Enabled            bool             `json:"enabled"`
+	Provider           string           `json:"provider" jsonschema:"ngrok, zrok, manual or fake (sandbox)"`
+	Status             string           `json:"status" jsonschema:"disconnected, connecting, connected, reconnecting or error"`
+	PublicURL          *string          `json:"public_url"`
+	ConnectedAt        *string          `json:"connected_at"`
+	LastError          *string          `json:"last_error"`
+	ReconnectAttempts  int              `json:"reconnect_attempts"`
+	HealthCheckEnabled bool             `json:"health_check_enabled"`
+	ContextDetected    *DetectedContext `json:"context_detected,omitempty"`
+	WebhookURL         *string          `json:"webhook_url,omitempty" jsonschema:"the public URL plus the webhook path"`
+	Sandbox            bool             `json:"sandbox,omitempty"`
+}
+
+// DetectedContext is where the server believes it runs.
+type DetectedContext struct {
+	ExecutionContext  string   `json:"execution_context" jsonschema:"n8n, opal, kubernetes, docker, server or local"`
+	Confidence        float64  `json:"confidence"`
+	SuggestedProvider string   `json:"suggested_provider"`
+	Indicators        []string `json:"indicators"`
+}
+
+type webhookEventsArgs struct {
+	Identifier    string `json:"identifier,omitempty" jsonschema:"only events of this payment identifier"`
+	Limit         int    `json:"limit,omitempty" jsonschema:"maximum number of events, newest first (default 50, at most 500)"`
+	ValidatedOnly bool   `json:"validated_only,omitempty" jsonschema:"only events whose HMAC signature was verified (default true; unsigned events exist only with WEBHOOK_ALLOW_UNSIGNED=true)"`
+}
+
+// WebhookEventOut is one stored webhook delivery.
+type WebhookEventOut struct {
+	EventID    string         `json:"event_id"`
+	Identifier string         `json:"identifier"`
+	Status     string         `json:"status"`
+	ReceivedAt string         `json:"received_at"`
+	Validated  bool           `json:"validated"`
+	Payload    map[string]any `json:"payload" jsonschema:"the JSON body exactly as Bitnovo sent it"`
+}
+
+type webhookEventsOut struct {
+	Events     []WebhookEventOut `json:"events"`
+	TotalCount int               `json:"total_count" jsonschema:"events matching the filters, before limit"`
+	Returned   int               `json:"returned"`
+	Sandbox    bool              `json:"sandbox,omitempty"`
+}
+
+var identifierRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+func getWebhookEvents(w Webhooks, sandbox bool) Tool[webhookEventsArgs, webhookEventsOut] {
+	return Tool[webhookEventsArgs, webhookEventsOut]{
+		Def: mcp.Tool{
+			Name:  "get_webhook_events",
+			Title: "Webhook events",
+			Description: "Webhook events received from Bitnovo Pay, newest first: every status change Bitnovo pushed, with the raw payload. " +
+				"Filter by payment identifier; limit, identifier and validated_only are applied together. " +
+				"Use it to answer 'has the payment arrived?' without polling Bitnovo." + webhookToolsDescSuffix,
+			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(false)},
+		},
+		Patch: func(s *jsonschema.Schema) {
+			l := prop(s, "limit")
+			l.Minimum, l.Maximum = ptr(1.0), ptr(500.0)
+			setDefault(l, 50)
+			setDefault(prop(s, "validated_only"), true)
+			prop(s, "identifier").MaxLength = ptr(128)
+		},
+		Handler: func(ctx context.Context, _ *mcp.CallToolRequest, in webhookEventsArgs) (Output[webhookEventsOut], error) {
+			if in.Identifier != "" && !identifierRE.MatchString(in.Identifier) {
+				return Output[webhookEventsOut]{}, toolerr.InvalidArg("identifier", "must be a payment identifier (UUID)")
+			}
+			limit := in.Limit
+			if limit == 0 {
+				limit = 50
+			}
+			evs, total, err := w.Events().ListEvents(ctx, store.EventQuery{Identifier: in.Identifier, ValidatedOnly: in.ValidatedOnly, Limit: limit})
+			if err != nil {
+				return Output[webhookEventsOut]{}, toolerr.Wrap(err, CodeEventStoreFailed, "could not read the webhook event store", nil)
+			}
+			out := webhookEventsOut{Events: make([]WebhookEventOut, 0, len(evs)), TotalCount: total, Sandbox: sandbox}
+			for _, e := range evs {
+				out.Events = append(out.Events, WebhookEventOut{
+					EventID: e.EventID, Identifier: e.Identifier, Status: e.Status, Validated: e.Validated,
+					ReceivedAt: e.ReceivedAt.UTC().Format("2006-01-02T15:04:05.000Z07:00"), Payload: rawObject(e.Payload),
+				})
+			}
+			out.Returned = len(out.Events)
+			return Output[webhookEventsOut]{Value: out}, nil
+		},
+	}
+}
+
+// rawObject decodes a stored payload keeping numbers exact.
+func rawObject(b []byte) map[string]any {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil || m == nil {
+		return map[string]any{"_raw": string(b)}
+	}
+	return m
+}
+
+type webhookURLArgs struct {
+	Validate bool `json:"validate,omitempty" jsonschema:"prove the URL works end to end by sending a signed test request to it through the public URL (default false)"`
+}
+
+type webhookURLOut struct {
+	WebhookURL      string `json:"webhook_url"`
+	Provider        string `json:"provider" jsonschema:"ngrok, zrok, manual or fake (sandbox)"`
+	Validated       bool   `json:"validated" jsonschema:"true only if validate was requested and the signed test request came back through the public URL"`
+	ValidationError string `json:"validation_error,omitempty"`
+	Instructions    string `json:"instructions,omitempty"`
+	Sandbox         bool   `json:"sandbox,omitempty"`
+}
+
+func getWebhookURL(w Webhooks, sandbox bool) Tool[webhookURLArgs, webhookURLOut] {
+	return Tool[webhookURLArgs, webhookURLOut]{
+		Def: mcp.Tool{
+			Name:  "get_webhook_url",
+			Title: "Webhook URL",
+			Description: "The public URL to paste into the Bitnovo Pay dashboard (Settings → Merchant → Devices → notification_url), " +
+				"with step-by-step instructions. With validate=true it sends a signed test request through the public URL and reports whether it arrived." +
+				webhookToolsDescSuffix,
+			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(true)},
+		},
+		Patch: func(s *jsonschema.Schema) { setDefault(prop(s, "validate"), false) },
+		Handler: func(ctx context.Context, _ *mcp.CallToolRequest, in webhookURLArgs) (Output[webhookURLOut], error) {
+			u, provider, err := w.URL()
+			if err != nil {
+				return Output[webhookURLOut]{}, toolerr.Wrap(err, CodeWebhookURLMissing, err.Error(), nil)
+			}
+			out := webhookURLOut{WebhookURL: u, Provider: provider, Instructions: w.Instructions(u, provider), Sandbox: sandbox}
+			if in.Validate {
+				if err := w.Validate(ctx, u); err != nil {
+					out.ValidationError = err.Error()
+				} else {
+					out.Validated = true
+				}
+			}
+			return Output[webhookURLOut]{Value: out}, nil
+		},
+	}
+}
+
+func getTunnelStatus(w Webhooks, sandbox bool) Tool[noArgs, TunnelStatus] {
+	return Tool[noArgs, TunnelStatus]{
+		Def: mcp.Tool{
+			Name:  "get_tunnel_status",
+			Title: "Tunnel status",
+			Description: "Diagnose the tunnel that carries Bitnovo's webhooks to this server (ngrok, zrok or a manual public URL): " +
+				"status (disconnected, connecting, connected, reconnecting, error), public URL, last error, reconnect attempts " +
+				"and the detected execution context. Takes no input." + webhookToolsDescSuffix,
+			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(false)},
+		},
+		Handler: func(context.Context, *mcp.CallToolRequest, noArgs) (Output[TunnelStatus], error) {
+			st := w.TunnelStatus()
+			st.Sandbox = sandbox
+			return Output[TunnelStatus]{Value: st}, nil
+		},
+	}
+}
+
+// webhookTools returns the webhook tools, or none when webhooks are off.
+func webhookTools(w Webhooks, sandbox bool) []registrar {
+	if w == nil {
+		return nil
+	}
+	return []registrar{getWebhookEvents(w, sandbox), getWebhookURL(w, sandbox), getTunnelStatus(w, sandbox)}
+}
+
+// notEnabledMiddleware answers calls to the webhook tools with
+// WEBHOOK_NOT_ENABLED when they are not registered, instead of the
+// protocol's "unknown tool".
+func notEnabledMiddleware(e *env) mcp.Middleware {
+	return func(next mcp.MethodHandler) mcp.MethodHandler {
+		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+			if method == "tools/call" {
+				if p, ok := req.GetParams().(*mcp.CallToolParamsRaw); ok {
+					for _, n := range webhookToolNames {
+						if p.Name == n {
+							return errorResult(e, toolerr.New(CodeWebhookNotEnabled,
+								"webhooks are not enabled: set WEBHOOK_ENABLED=true (and BITNOVO_DEVICE_SECRET) to receive Bitnovo's payment notifications",
+								map[string]any{"tool": n})), nil
+						}
+					}
+				}
+			}
+			return next(ctx, method, req)
+		}
+	}
+}
+
+type waitArgs struct {
+	Identifier     string   `json:"identifier" jsonschema:"payment identifier returned by create_payment_onchain or create_payment_link"`
+	TimeoutSeconds int      `json:"timeout_seconds,omitempty" jsonschema:"how long to wait at most, 1 to 300 seconds (default 60)"`
+	TargetStatuses []string `json:"target_statuses,omitempty" jsonschema:"statuses that end the wait (default [\"CO\"]); the wait also ends early if the payment reaches another final status"`
+}
+
+func waitForPayment(svc *payments.Service) Tool[waitArgs, payments.WaitResult] {
+	return Tool[waitArgs, payments.WaitResult]{
+		Def: mcp.Tool{
+			Name:  "wait_for_payment",
+			Title: "Wait for a payment",
+			Description: "Wait until a payment reaches a target status (default CO, completed) and return as soon as it does, " +
+				"or when it ends in another final status (expired, cancelled, failed), or after timeout_seconds (max 300). " +
+				"Sends progress notifications while waiting. With webhooks enabled it wakes on Bitnovo's push; otherwise it polls with backoff. " +
+				"Prefer this over calling get_payment_status in a loop.",
+			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(true)},
+		},
+		NoDeadline: true,
+		Patch: func(s *jsonschema.Schema) {
+			t := prop(s, "timeout_seconds")
+			t.Minimum, t.Maximum = ptr(1.0), ptr(payments.MaxWait.Seconds())
+			setDefault(t, 60)
+			ts := prop(s, "target_statuses")
+			ts.Types, ts.Type = nil, "array"
+			ts.MinItems, ts.MaxItems = ptr(1), ptr(9)
+			ts.Items.Enum = []any{"NR", "PE", "AC", "IA", "OC", "CO", "CA", "EX", "FA"}
+			setDefault(ts, []string{"CO"})
+		},
+		Handler: func(ctx context.Context, req *mcp.CallToolRequest, in waitArgs) (Output[payments.WaitResult], error) {
+			timeout := time.Duration(in.TimeoutSeconds) * time.Second
+			if in.TimeoutSeconds == 0 {
+				timeout = time.Minute
+			}
+			progress := progressReporter(ctx, req)
+			return value(svc.Wait(ctx, payments.WaitInput{Identifier: in.Identifier, Timeout: timeout, Targets: in.TargetStatuses}, progress))
+		},
+	}
+}
+
+// progressReporter sends notifications/progress for the call when the
+// client asked for them (a progress token in _meta).
+func progressReporter(ctx context.Context, req *mcp.CallToolRequest) func(payments.Progress) {
+	if req == nil || req.Session == nil || req.Params == nil {
+		return nil
+	}
+	token := req.Params.GetProgressToken()
+	if token == nil {
+		return nil
+	}
+	return func(p payments.Progress) {
+		_ = req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{
+			ProgressToken: token,
+			Progress:      math.Round(p.Elapsed.Seconds()*10) / 10,
+			Total:         p.Total.Seconds(),
+			Message:       p.Message,
+		})
+	}
+}
+
+// addPaymentResources serves every payment as bitnovo://payments/{id}.
+func addPaymentResources(s *mcp.Server, svc *payments.Service) {
+	s.AddResourceTemplate(&mcp.ResourceTemplate{
+		URITemplate: paymentResourceTemplate, Name: "payment", MIMEType: "application/json",
+		Title: "Bitnovo Pay payment",
+		Description: "A payment's current status (the get_payment_status result). Subscribe to get notifications/resources/updated " +
+			"whenever a verified Bitnovo webhook for it arrives.",
+	}, func(ctx context.Context, r *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+		id, err := paymentID(r.Params.URI)
+		if err != nil {
+			return nil, err
+		}
+		st, err := svc.Status(ctx, id)
+		if err != nil {
+			pe := toolerr.From(err)
+			if pe.Code == payments.CodePaymentNotFound {
+				return nil, mcp.ResourceNotFoundError(r.Params.URI)
+			}
+			return nil, fmt.Errorf("%s: %s", pe.Code, pe.Message)
+		}
+		b, err := json.MarshalIndent(st, "", "  ")
+		if err != nil {
+			return nil, fmt.Errorf("encode payment: %w", err)
+		}
+		return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: r.Params.URI, MIMEType: "application/json", Text: string(b)}}}, nil
+	})
+}
+
+func paymentID(uri string) (string, error) {
+	id, ok := strings.CutPrefix(uri, paymentResourcePrefix)
+	if !ok || !identifierRE.MatchString(id) {
+		return "", errors.New("not a payment resource: want " + paymentResourceTemplate)
+	}
+	return id, nil
+}
+
+// PaymentResourceURI is the resource URI of a payment.
+func PaymentResourceURI(id string) string { return paymentResourcePrefix + id }
