@@ -2,7 +2,8 @@
 // payments it created, the idempotency records of its create tools, the
 // shop's spending records and the webhook deliveries with their replay keys.
 // SQLite (pure Go) is the default backend; Memory serves tests and
-// throw-away runs. A PostgreSQL backend joins the same interfaces later.
+// throw-away runs; PostgreSQL (OpenPostgres) lets several replicas share
+// one database.
 package store
 
 import (

@@ -23,6 +23,7 @@ func backends(t *testing.T) map[string]func(t *testing.T) Store {
 			t.Cleanup(func() { _ = s.Close() })
 			return s
 		},
+		"postgres": postgresBackend, // skips unless CRYPTOPAY_TEST_DATABASE_URL is set
 	}
 }
 
