@@ -45,9 +45,9 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer) (*app, int
 		return nil, code
 	}
 
-	st, err := store.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "cryptopay.db"))
+	st, err := openStore(ctx, cfg)
 	if err != nil {
-		return fail(exitConfig, "config: CRYPTOPAY_DATA_DIR: cannot open the store in %s: %v", cfg.DataDir, err)
+		return fail(exitConfig, "config: %v", err)
 	}
 	a.store = st
 	a.onClose(func() { _ = st.Close() })
@@ -127,6 +127,25 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer) (*app, int
 
 // observeWebhook counts receiver outcomes (cryptopay_webhook_requests_total).
 func (a *app) observeWebhook(outcome string) { a.metrics.Webhook(outcome) }
+
+// openStore opens PostgreSQL when CRYPTOPAY_DATABASE_URL is set (state
+// shared by replicas), else the embedded SQLite file in the data dir.
+func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	if cfg.DatabaseURL != "" {
+		octx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		st, err := store.OpenPostgres(octx, cfg.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("CRYPTOPAY_DATABASE_URL: cannot open the PostgreSQL store: %w", err)
+		}
+		return st, nil
+	}
+	st, err := store.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "cryptopay.db"))
+	if err != nil {
+		return nil, fmt.Errorf("CRYPTOPAY_DATA_DIR: cannot open the store in %s: %w", cfg.DataDir, err)
+	}
+	return st, nil
+}
 
 func (a *app) onClose(f func()) { a.closers = append(a.closers, f) }
 

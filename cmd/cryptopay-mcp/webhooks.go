@@ -104,7 +104,7 @@ func (a *app) startWebhooks(ctx context.Context, events store.Events) (*webhooks
 		NgrokAuthtoken: wc.NgrokAuthtoken, NgrokDomain: wc.NgrokDomain,
 		ZrokToken: wc.ZrokToken, ZrokUniqueName: wc.ZrokUniqueName,
 		HealthInterval: wc.HealthInterval, MaxRetries: wc.MaxReconnects, Backoff: wc.ReconnectDelay,
-		LocalURL: w.local, Logger: a.log.With("component", "tunnel"),
+		LocalURL: w.local, Logger: a.log,
 	}
 	if !wc.TunnelEnabled && wc.PublicURL != "" {
 		// WEBHOOK_PUBLIC_URL without a tunnel: the server is reachable as is.

@@ -38,8 +38,9 @@ type Config struct {
 	DeviceSecret string // BITNOVO_DEVICE_SECRET (64 hex chars), optional
 	BaseURL      string // BITNOVO_BASE_URL; in sandbox mode filled in once the fake listens
 
-	DataDir  string // CRYPTOPAY_DATA_DIR
-	LogLevel string // LOG_LEVEL: debug | info | warn | error
+	DataDir     string // CRYPTOPAY_DATA_DIR
+	DatabaseURL string // CRYPTOPAY_DATABASE_URL: postgres://… to share state between replicas; "" = SQLite in DataDir
+	LogLevel    string // LOG_LEVEL: debug | info | warn | error
 
 	APITimeout  time.Duration // API_TIMEOUT (ms): per HTTP attempt
 	MaxRetries  int           // MAX_RETRIES: retries of safe (GET) requests
@@ -61,10 +62,22 @@ func (c Config) String() string {
 		fmt.Fprintf(&b, " device_id=%s base_url=%s", MaskID(c.DeviceID), c.BaseURL)
 	}
 	fmt.Fprintf(&b, " device_secret=%s", presence(c.DeviceSecret))
+	if c.DatabaseURL != "" {
+		fmt.Fprintf(&b, " database=%s", maskDatabaseURL(c.DatabaseURL))
+	}
 	fmt.Fprintf(&b, " data_dir=%s api_timeout=%s max_retries=%d tool_timeout=%s log_level=%s",
 		c.DataDir, c.APITimeout, c.MaxRetries, c.ToolTimeout, c.LogLevel)
 	fmt.Fprintf(&b, " %s %s", c.Shop, c.Webhook)
 	return b.String()
+}
+
+// maskDatabaseURL keeps scheme, host and database name, never the password.
+func maskDatabaseURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "set"
+	}
+	return "postgres://" + u.Host + u.Path
 }
 
 func presence(s string) string {
@@ -167,6 +180,12 @@ func Load(getenv func(string) string, f Flags) (Config, error) {
 	c.Shop = loadShop(get, &p)
 	c.Webhook = loadWebhook(get, &p, c.Mode == ModeSandbox, c.DeviceSecret)
 
+	c.DatabaseURL = get("CRYPTOPAY_DATABASE_URL")
+	if c.DatabaseURL != "" {
+		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			p = append(p, "CRYPTOPAY_DATABASE_URL: must be a postgres:// or postgresql:// URL with a host (unset it to use the embedded SQLite store)")
+		}
+	}
 	c.DataDir = cmp.Or(f.DataDir, get("CRYPTOPAY_DATA_DIR"))
 	if c.DataDir == "" {
 		dir, err := defaultDataDir(getenv)
