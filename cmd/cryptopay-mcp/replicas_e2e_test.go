@@ -194,7 +194,7 @@ func TestReplicaCrossPush(t *testing.T) {
 	var mu sync.Mutex
 	var noteTimes []time.Time // resources/updated of the payment on B
 	var uri string
-	gotNote := make(chan struct{}, 64)
+	gotNote := make(chan struct{}, 1)
 	progressed := make(chan struct{}, 64)
 	opts := &mcp.ClientOptions{
 		ResourceUpdatedHandler: func(_ context.Context, r *mcp.ResourceUpdatedNotificationRequest) {
@@ -204,7 +204,10 @@ func TestReplicaCrossPush(t *testing.T) {
 				noteTimes = append(noteTimes, now)
 			}
 			mu.Unlock()
-			gotNote <- struct{}{}
+			select {
+			case gotNote <- struct{}{}:
+			default: // a wake-up is pending already
+			}
 		},
 		ProgressNotificationHandler: func(context.Context, *mcp.ProgressNotificationClientRequest) {
 			select {
