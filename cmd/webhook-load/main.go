@@ -129,6 +129,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8787", "listen address")
 	dbPath := fs.String("db", "", "SQLite file (default: a new temporary directory)")
+	dbURL := fs.String("database-url", "", "postgres:// URL: store in PostgreSQL instead of SQLite")
 	secret := secretFlag(fs)
 	unsigned := fs.Bool("unsigned", false, "accept unsigned deliveries when -secret is empty")
 	verbose := fs.Bool("v", false, "log every delivery to stderr")
@@ -159,7 +160,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer os.RemoveAll(dir)
 		*dbPath = filepath.Join(dir, "events.db")
 	}
-	st, err := store.OpenSQLite(ctx, *dbPath)
+	var st store.Store
+	if *dbURL != "" {
+		st, err = store.OpenPostgres(ctx, *dbURL)
+	} else {
+		st, err = store.OpenSQLite(ctx, *dbPath)
+	}
 	if err != nil {
 		return err
 	}
@@ -188,7 +194,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		rc.ServeHTTP(w, r)
 		handlerLat.add(time.Since(t))
 	})
-	fmt.Fprintf(stderr, "serving http://%s%s (store %s); Ctrl-C prints the store size\n", ln.Addr(), rc.Path(), *dbPath)
+	where := *dbPath
+	if *dbURL != "" {
+		where = "PostgreSQL"
+	}
+	fmt.Fprintf(stderr, "serving http://%s%s (store %s); Ctrl-C prints the store size\n", ln.Addr(), rc.Path(), where)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -205,7 +215,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := st.DB().Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+	lite, ok := st.(*store.SQLite)
+	if !ok {
+		fmt.Fprintf(stdout, "stored %d events in PostgreSQL\n", stats.TotalEvents)
+		fmt.Fprintf(stdout, "inside the server: handler %s; store SaveEvent %s\n", handlerLat, &timed.lat)
+		return nil
+	}
+	if _, err := lite.DB().Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		return err
 	}
 	var size int64
