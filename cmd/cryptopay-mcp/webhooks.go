@@ -76,7 +76,6 @@ func (a *app) startWebhooks(ctx context.Context, events store.Events) (*webhooks
 	if err != nil {
 		return nil, err
 	}
-	w.key = key
 	ln, err := net.Listen("tcp", wc.Addr())
 	if err != nil {
 		return nil, fmt.Errorf("WEBHOOK_HOST/WEBHOOK_PORT: cannot listen on %s: %w", wc.Addr(), err)
