@@ -49,7 +49,7 @@ func webhookKey(cfg config.Config) (key []byte, secretHex string, err error) {
 	if secretHex == "" {
 		return nil, "", nil // WEBHOOK_ALLOW_UNSIGNED (config refuses anything else)
 	}
-	key, err = hex.DecodeString(secretHex)
+	key, err = webhook.DecodeSecret(secretHex)
 	if err != nil {
 		return nil, "", fmt.Errorf("BITNOVO_DEVICE_SECRET: %w", err)
 	}

@@ -3,8 +3,6 @@ package fakebitnovo
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,6 +13,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/webhook"
 )
 
 // Webhook emitter (reference §3.8). On every status change of an order the
@@ -180,16 +180,6 @@ func validNotificationURL(s string) error {
 		return errors.New("notification URL must be an absolute http(s) URL")
 	}
 	return nil
-}
-
-// SignWebhook returns the X-SIGNATURE for a delivery: lower-case hex
-// HMAC-SHA256 keyed with key (the hex-decoded device secret) over nonce
-// followed by the raw body bytes.
-func SignWebhook(key []byte, nonce string, body []byte) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(nonce))
-	m.Write(body)
-	return hex.EncodeToString(m.Sum(nil))
 }
 
 // WebhookBody returns the notification body for a status change, byte for
@@ -452,7 +442,7 @@ func (h *webhooks) attempt(ctx context.Context, job hookJob, n int) Delivery {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-NONCE", nonce)
-	req.Header.Set("X-SIGNATURE", SignWebhook(job.key, nonce, job.body))
+	req.Header.Set("X-SIGNATURE", webhook.Sign(job.key, nonce, job.body))
 	req.Header.Set("User-Agent", "Bitnovo-Sandbox-Webhook/1.0")
 	resp, err := h.client.Do(req)
 	if err != nil {

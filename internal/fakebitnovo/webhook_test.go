@@ -19,6 +19,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/webhook"
 )
 
 // testSecret is the key of Bitnovo's published test vector.
@@ -49,7 +51,7 @@ func TestWebhookTestVector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := SignWebhook(key, "1645634942", body), "ff2ac6c50f09916783f1192c35e7f169a14a806e944827b9136bf1406ade8c9d"; got != want {
+	if got, want := webhook.Sign(key, "1645634942", body), "ff2ac6c50f09916783f1192c35e7f169a14a806e944827b9136bf1406ade8c9d"; got != want {
 		t.Errorf("signature %s, want %s", got, want)
 	}
 	// The compact form signs differently (reference §3.8): bytes matter.
@@ -57,7 +59,7 @@ func TestWebhookTestVector(t *testing.T) {
 	if err := json.Compact(&compact, body); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := SignWebhook(key, "1645634942", compact.Bytes()), "454171227fba8e55a5e27e7d3a677fb9590ba747883a1fbb2218729ced3df05f"; got != want {
+	if got, want := webhook.Sign(key, "1645634942", compact.Bytes()), "454171227fba8e55a5e27e7d3a677fb9590ba747883a1fbb2218729ced3df05f"; got != want {
 		t.Errorf("compact signature %s, want %s", got, want)
 	}
 }
