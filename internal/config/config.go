@@ -206,6 +206,15 @@ func Load(getenv func(string) string, f Flags) (Config, error) {
 }
 
 func checkBaseURL(raw string) string {
+	return checkHTTPSURL(raw,
+		"%q uses plain http; use https:// (http is only allowed for loopback hosts)",
+		"%q must start with https://")
+}
+
+// checkHTTPSURL accepts an absolute https URL without credentials, query or
+// fragment, or http for a loopback host; otherwise it returns a problem,
+// formatting raw into plainHTTP (a remote http URL) or otherScheme.
+func checkHTTPSURL(raw, plainHTTP, otherScheme string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return fmt.Sprintf("%q is not an absolute URL", raw)
@@ -213,16 +222,15 @@ func checkBaseURL(raw string) string {
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Sprintf("%q must not carry credentials, a query or a fragment", raw)
 	}
-	switch u.Scheme {
-	case "https":
+	switch {
+	case u.Scheme == "https":
 		return ""
-	case "http":
-		if IsLoopbackHost(u.Hostname()) {
-			return ""
-		}
-		return fmt.Sprintf("%q uses plain http; use https:// (http is only allowed for loopback hosts)", raw)
+	case u.Scheme == "http" && IsLoopbackHost(u.Hostname()):
+		return ""
+	case u.Scheme == "http":
+		return fmt.Sprintf(plainHTTP, raw)
 	default:
-		return fmt.Sprintf("%q must start with https://", raw)
+		return fmt.Sprintf(otherScheme, raw)
 	}
 }
 

@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"net"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -143,18 +142,6 @@ func loadWebhook(get func(string) string, p *Problems, sandbox bool, secret stri
 }
 
 func checkPublicURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return fmt.Sprintf("%q is not an absolute URL", raw)
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Sprintf("%q must not carry credentials, a query or a fragment", raw)
-	}
-	switch {
-	case u.Scheme == "https":
-		return ""
-	case u.Scheme == "http" && IsLoopbackHost(u.Hostname()):
-		return ""
-	}
-	return fmt.Sprintf("%q must be an https:// URL (Bitnovo only delivers to https; http is allowed for loopback hosts)", raw)
+	const msg = "%q must be an https:// URL (Bitnovo only delivers to https; http is allowed for loopback hosts)"
+	return checkHTTPSURL(raw, msg, msg)
 }
