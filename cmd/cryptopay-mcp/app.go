@@ -20,6 +20,7 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/qr"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/tunnel"
 )
 
 // app is everything one server process runs, whatever the transport: the
@@ -73,11 +74,8 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer) (*app, int
 		if wh != nil {
 			// Like a merchant pasting the URL into the dashboard: the fake
 			// delivers signed webhooks through the (fake) tunnel.
-			wh.tun.OnURLChange(func(string) {
-				u, err := wh.tun.WebhookURL(cfg.Webhook.Path)
-				if err != nil {
-					return
-				}
+			wh.tun.OnURLChange(func(publicURL string) {
+				u := tunnel.JoinURL(publicURL, cfg.Webhook.Path)
 				if err := fake.SetWebhookConfig(fakebitnovo.WebhookConfig{NotificationURL: u, DeviceSecret: wh.secret}); err != nil {
 					a.log.Warn("sandbox: cannot point the fake at the webhook URL", "error", err)
 				}

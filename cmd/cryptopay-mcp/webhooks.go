@@ -24,15 +24,12 @@ import (
 // webhooks is the running receiver, its tunnel and what the MCP tools see
 // of them (it implements mcpserver.Webhooks).
 type webhooks struct {
-	cfg     config.WebhookConfig
-	events  store.Events
-	tun     *tunnel.Manager
-	key     []byte // HMAC key (hex-decoded device secret); nil in unsigned mode
-	secret  string // the same, as hex, for the sandbox fake
-	local   string // http://127.0.0.1:PORT of the receiver
-	srv     *http.Server
-	prober  *http.Client
-	sandbox bool
+	cfg    config.WebhookConfig
+	events store.Events
+	tun    *tunnel.Manager
+	key    []byte // HMAC key (hex-decoded device secret); nil in unsigned mode
+	secret string // the same, as hex, for the sandbox fake
+	prober *http.Client
 }
 
 // webhookKey returns the HMAC key: the device secret, or in sandbox mode
@@ -64,8 +61,7 @@ func (a *app) startWebhooks(ctx context.Context, events store.Events) (*webhooks
 	if err != nil {
 		return nil, err
 	}
-	w := &webhooks{cfg: wc, events: events, key: key, secret: secretHex, sandbox: a.cfg.Sandbox(),
-		prober: &http.Client{Timeout: 10 * time.Second}}
+	w := &webhooks{cfg: wc, events: events, key: key, secret: secretHex, prober: &http.Client{Timeout: 10 * time.Second}}
 
 	rl := webhook.RateLimit{PerSecond: wc.RateLimit, Burst: int(max(2*wc.RateLimit, 1)), Disabled: wc.RateLimit == 0}
 	rc, err := webhook.New(webhook.Options{
@@ -85,9 +81,9 @@ func (a *app) startWebhooks(ctx context.Context, events store.Events) (*webhooks
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "127.0.0.1"
 	}
-	w.local = fmt.Sprintf("http://%s", net.JoinHostPort(host, fmt.Sprint(port)))
-	w.srv = rc.Server(wc.Addr())
-	go func() { _ = w.srv.Serve(ln) }()
+	local := "http://" + net.JoinHostPort(host, fmt.Sprint(port)) // where the tunnel forwards to
+	srv := rc.Server(wc.Addr())
+	go func() { _ = srv.Serve(ln) }()
 	if _, err := rc.Prune(ctx); err != nil {
 		a.log.Warn("webhook retention", "error", err)
 	}
@@ -95,7 +91,7 @@ func (a *app) startWebhooks(ctx context.Context, events store.Events) (*webhooks
 	a.onClose(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = w.srv.Shutdown(sctx)
+		_ = srv.Shutdown(sctx)
 	})
 
 	tc := tunnel.Config{
@@ -103,7 +99,7 @@ func (a *app) startWebhooks(ctx context.Context, events store.Events) (*webhooks
 		NgrokAuthtoken: wc.NgrokAuthtoken, NgrokDomain: wc.NgrokDomain,
 		ZrokToken: wc.ZrokToken, ZrokUniqueName: wc.ZrokUniqueName,
 		HealthInterval: wc.HealthInterval, MaxRetries: wc.MaxReconnects, Backoff: wc.ReconnectDelay,
-		LocalURL: w.local, Logger: a.log,
+		LocalURL: local, Logger: a.log,
 	}
 	if !wc.TunnelEnabled && wc.PublicURL != "" {
 		// WEBHOOK_PUBLIC_URL without a tunnel: the server is reachable as is.
@@ -111,7 +107,7 @@ func (a *app) startWebhooks(ctx context.Context, events store.Events) (*webhooks
 	}
 	w.tun, err = tunnel.New(tc)
 	if err != nil {
-		return nil, fmt.Errorf("config: tunnel: %w", err)
+		return nil, fmt.Errorf("tunnel: %w", err)
 	}
 	if err := w.tun.Start(ctx); err != nil {
 		return nil, fmt.Errorf("tunnel: %w", err)
@@ -121,7 +117,7 @@ func (a *app) startWebhooks(ctx context.Context, events store.Events) (*webhooks
 		defer cancel()
 		_ = w.tun.Close(cctx)
 	})
-	a.log.Info("webhook receiver listening", "local_url", w.local+wc.Path, "tunnel", w.tun.Provider(),
+	a.log.Info("webhook receiver listening", "local_url", local+wc.Path, "tunnel", w.tun.Provider(),
 		"signed", key != nil)
 	return w, nil
 }
