@@ -28,6 +28,7 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/fakebitnovo"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/logging"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/loopback"
 )
 
 // version is set at link time with -ldflags "-X main.version=...".
@@ -194,7 +195,7 @@ func runSandbox(ctx context.Context, args []string, stderr io.Writer, getenv fun
 		fmt.Fprintf(stderr, "cryptopay-mcp: config: --listen %q: %v\n", *listen, err)
 		return exitConfig
 	}
-	if !config.IsLoopbackHost(host) {
+	if !loopback.Host(host) {
 		fmt.Fprintf(stderr, "cryptopay-mcp: config: --listen %q: the sandbox only listens on loopback addresses\n", *listen)
 		return exitConfig
 	}

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/loopback"
 )
 
 // Default base URLs of the two APIs.
@@ -194,21 +196,13 @@ func parseBase(name, raw, def string, allowHTTP bool) (*url.URL, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !allowHTTP && !isLoopback(u.Hostname()) {
+		if !allowHTTP && !loopback.Host(u.Hostname()) {
 			return nil, fmt.Errorf("bitrefill: %s %q: http:// is only allowed on loopback hosts", name, raw)
 		}
 	default:
 		return nil, fmt.Errorf("bitrefill: %s %q: scheme must be https", name, raw)
 	}
 	return u, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // api selects a base URL.

@@ -7,7 +7,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/loopback"
 )
 
 // DefaultBaseURL is Bitnovo Pay's production API.
@@ -225,22 +226,13 @@ func checkHTTPSURL(raw, plainHTTP, otherScheme string) string {
 	switch {
 	case u.Scheme == "https":
 		return ""
-	case u.Scheme == "http" && IsLoopbackHost(u.Hostname()):
+	case u.Scheme == "http" && loopback.Host(u.Hostname()):
 		return ""
 	case u.Scheme == "http":
 		return fmt.Sprintf(plainHTTP, raw)
 	default:
 		return fmt.Sprintf(otherScheme, raw)
 	}
-}
-
-// IsLoopbackHost reports whether host (no port) names this machine.
-func IsLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func parseBool(s string, def bool) (bool, error) {

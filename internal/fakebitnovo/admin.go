@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"strings"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/loopback"
 )
 
 // Admin surface (JSON, no X-Device-Id, loopback clients only):
@@ -35,7 +36,7 @@ import (
 // localOnly answers 403 and reports false unless r comes straight from
 // loopback (no proxy headers).
 func localOnly(w http.ResponseWriter, r *http.Request) bool {
-	if !isLoopbackRemote(r.RemoteAddr) || r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "" {
+	if !loopback.Addr(r.RemoteAddr) || r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "" {
 		writeError(w, http.StatusForbidden, "FORBIDDEN", "The sandbox admin API is only available from loopback.")
 		return false
 	}
@@ -70,15 +71,6 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeNotFound(w)
 	}
-}
-
-func isLoopbackRemote(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		host = addr
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // decodeAdminJSON reads a JSON object body into v, strictly.

@@ -18,6 +18,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/loopback"
 )
 
 // Environment variables read by LoadConfig.
@@ -137,12 +139,7 @@ func splitList(s string) []string {
 // IsLoopbackHost reports whether a host (no port, brackets allowed) is
 // "localhost" or a loopback IP. An empty host (all interfaces) is not.
 func IsLoopbackHost(host string) bool {
-	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return loopback.Host(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
 }
 
 // origin is a parsed allow-list entry or request Origin.

@@ -4,11 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/loopback"
 )
 
 // Provider names, as TUNNEL_PROVIDER spells them.
@@ -189,12 +190,9 @@ func validateLocalURL(raw string) (string, error) {
 	return strings.TrimRight(u.String(), "/"), nil
 }
 
+// isLoopback is loopback.Host plus the RFC 6761 *.localhost names.
 func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return loopback.Host(host) || strings.HasSuffix(strings.ToLower(host), ".localhost")
 }
 
 // JoinURL joins a base URL and a path with exactly one slash between them.

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/loopback"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
 )
 
@@ -437,7 +438,7 @@ func isLocal(r *http.Request) bool {
 			return false
 		}
 	}
-	return loopbackIP(hostOnly(r.RemoteAddr)) && loopbackHost(r.Host)
+	return loopback.Addr(r.RemoteAddr) && loopback.Host(hostOnly(r.Host))
 }
 
 func hostOnly(hostport string) string {
@@ -447,22 +448,12 @@ func hostOnly(hostport string) string {
 	return strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]")
 }
 
-func loopbackIP(s string) bool {
-	ip := net.ParseIP(s)
-	return ip != nil && ip.IsLoopback()
-}
-
-func loopbackHost(host string) bool {
-	h := strings.ToLower(hostOnly(host))
-	return h == "localhost" || loopbackIP(h)
-}
-
 // sourceOf is the rate-limit identity: the peer's IP, or, when the peer is
 // a local tunnel (loopback) that says whom it forwards, the last
 // X-Forwarded-For hop (the address the tunnel itself saw).
 func sourceOf(r *http.Request) string {
 	ip := hostOnly(r.RemoteAddr)
-	if !loopbackIP(ip) {
+	if !loopback.IP(ip) {
 		return ip
 	}
 	xff := r.Header.Values("X-Forwarded-For")
