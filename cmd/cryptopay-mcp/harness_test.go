@@ -111,6 +111,13 @@ func startServerWith(t testing.TB, opts *mcp.ClientOptions, env map[string]strin
 	if err != nil {
 		t.Fatalf("connect: %v\nstderr:\n%s", err, stderr.String())
 	}
+	return newServer(ctx, t, session, stderr, cmd)
+}
+
+// newServer wraps a connected session (any transport) and loads every
+// tool's output schema, against which s.ok validates structuredContent.
+func newServer(ctx context.Context, t testing.TB, session *mcp.ClientSession, stderr *syncBuffer, cmd *exec.Cmd) *server {
+	t.Helper()
 	s := &server{session: session, stderr: stderr, cmd: cmd, schemas: map[string]*jsonschema.Resolved{}}
 	t.Cleanup(func() { s.close(t) })
 	list, err := session.ListTools(ctx, nil)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -145,24 +143,7 @@ func (p *httpProc) connect(t testing.TB, rt headerTransport) *server {
 	if err != nil {
 		t.Fatalf("connect %s: %v\nstderr:\n%s", p.mcpURL, err, p.stderr.String())
 	}
-	s := &server{session: session, stderr: p.stderr, cmd: p.cmd, schemas: map[string]*jsonschema.Resolved{}}
-	t.Cleanup(func() { s.close(t) })
-	list, err := session.ListTools(ctx, nil)
-	if err != nil {
-		t.Fatalf("tools/list: %v", err)
-	}
-	for _, tool := range list.Tools {
-		b, _ := json.Marshal(tool.OutputSchema)
-		var sch jsonschema.Schema
-		if err := json.Unmarshal(b, &sch); err != nil {
-			t.Fatalf("%s output schema: %v", tool.Name, err)
-		}
-		r, err := sch.Resolve(nil)
-		if err != nil {
-			t.Fatalf("%s output schema: %v", tool.Name, err)
-		}
-		s.schemas[tool.Name] = r
-	}
+	s := newServer(ctx, t, session, p.stderr, p.cmd)
 	if len(s.schemas) < 5 {
 		t.Fatalf("tools/list returned %d tools", len(s.schemas))
 	}
