@@ -119,11 +119,8 @@ func getWebhookEvents(w Webhooks, sandbox bool) Tool[webhookEventsArgs, webhookE
 			if in.Identifier != "" && !identifierRE.MatchString(in.Identifier) {
 				return Output[webhookEventsOut]{}, toolerr.InvalidArg("identifier", "must be a payment identifier (UUID)")
 			}
-			limit := in.Limit
-			if limit == 0 {
-				limit = 50
-			}
-			evs, total, err := w.Events().ListEvents(ctx, store.EventQuery{Identifier: in.Identifier, ValidatedOnly: in.ValidatedOnly, Limit: limit})
+			// limit defaults to 50 and is 1–500 by the schema.
+			evs, total, err := w.Events().ListEvents(ctx, store.EventQuery{Identifier: in.Identifier, ValidatedOnly: in.ValidatedOnly, Limit: in.Limit})
 			if err != nil {
 				return Output[webhookEventsOut]{}, toolerr.Wrap(err, CodeEventStoreFailed, "could not read the webhook event store", nil)
 			}
@@ -273,10 +270,7 @@ func waitForPayment(svc *payments.Service) Tool[waitArgs, payments.WaitResult] {
 			setDefault(ts, []string{"CO"})
 		},
 		Handler: func(ctx context.Context, req *mcp.CallToolRequest, in waitArgs) (Output[payments.WaitResult], error) {
-			timeout := time.Duration(in.TimeoutSeconds) * time.Second
-			if in.TimeoutSeconds == 0 {
-				timeout = time.Minute
-			}
+			timeout := time.Duration(in.TimeoutSeconds) * time.Second // the schema's default is 60
 			progress := progressReporter(ctx, req)
 			return value(svc.Wait(ctx, payments.WaitInput{Identifier: in.Identifier, Timeout: timeout, Targets: in.TargetStatuses}, progress))
 		},

@@ -42,18 +42,17 @@ type Options struct {
 
 // Service implements the payment tools.
 type Service struct {
-	api      API
-	store    store.Store
-	qr       *qr.Cache
-	catalog  *catalog
-	now      func() time.Time
-	log      *slog.Logger
-	sandbox  bool
-	pending  time.Duration
-	events   store.Events // nil without webhooks
-	webhooks bool
-	hub      Hub
-	poll     pollTimes
+	api     API
+	store   store.Store
+	qr      *qr.Cache
+	catalog *catalog
+	now     func() time.Time
+	log     *slog.Logger
+	sandbox bool
+	pending time.Duration
+	events  store.Events // nil without webhooks
+	hub     Hub
+	poll    pollTimes
 }
 
 // New builds a Service.
@@ -73,7 +72,7 @@ func New(api API, st store.Store, o Options) *Service {
 	return &Service{
 		api: api, store: st, qr: o.QRCache, now: o.Now, log: o.Logger, sandbox: o.Sandbox, pending: o.PendingTimeout,
 		catalog: newCatalog(api, o.Now, o.Logger),
-		events:  o.Events, webhooks: o.Events != nil, poll: defaultPoll,
+		events:  o.Events, poll: pollTimes{pollMin, pollMax, pollWithWebhook, heartbeat},
 	}
 }
 

@@ -28,8 +28,6 @@ const (
 // pollTimes are Wait's intervals (shortened by tests).
 type pollTimes struct{ min, max, webhook, heartbeat time.Duration }
 
-var defaultPoll = pollTimes{pollMin, pollMax, pollWithWebhook, heartbeat}
-
 // WaitInput is what wait_for_payment asks for.
 type WaitInput struct {
 	Identifier string
@@ -157,7 +155,7 @@ func (s *Service) Wait(ctx context.Context, in WaitInput, progress func(Progress
 		return res
 	}
 	poll := s.poll.min
-	if s.webhooks {
+	if s.events != nil { // webhooks wake the wait
 		poll = s.poll.webhook
 	}
 	byWebhook := false
@@ -210,7 +208,7 @@ func (s *Service) Wait(ctx context.Context, in WaitInput, progress func(Progress
 			}
 		}
 		timer.Stop()
-		if !s.webhooks {
+		if s.events == nil {
 			poll = min(poll*2, s.poll.max)
 		}
 	}

@@ -24,7 +24,9 @@ func newWaitService(t *testing.T, webhooks bool) (*Service, *stubAPI) {
 	api.setStatus(waitID, "PE")
 	s := New(api, store.NewMemory(), Options{})
 	s.poll = pollTimes{min: 5 * time.Millisecond, max: 20 * time.Millisecond, webhook: time.Hour, heartbeat: 10 * time.Millisecond}
-	s.webhooks = webhooks
+	if webhooks {
+		s.events = store.NewMemory()
+	}
 	return s, api
 }
 
