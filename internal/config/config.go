@@ -140,11 +140,7 @@ func Load(getenv func(string) string, f Flags) (Config, error) {
 	c.DeviceSecret = get("BITNOVO_DEVICE_SECRET")
 	c.BaseURL = get("BITNOVO_BASE_URL")
 
-	sandbox, err := parseBool(get("CRYPTOPAY_SANDBOX"), false)
-	if err != nil {
-		p = append(p, "CRYPTOPAY_SANDBOX: "+err.Error())
-	}
-	if sandbox || f.Sandbox || c.DeviceID == "" {
+	if sandbox := boolVar(&p, get, "CRYPTOPAY_SANDBOX", false); sandbox || f.Sandbox || c.DeviceID == "" {
 		c.Mode = ModeSandbox
 	}
 
@@ -245,6 +241,15 @@ func parseBool(s string, def bool) (bool, error) {
 		return false, nil
 	}
 	return def, fmt.Errorf("%q is not a boolean (use true or false)", s)
+}
+
+// boolVar reads a boolean variable, recording a problem for a bad value.
+func boolVar(p *Problems, get func(string) string, key string, def bool) bool {
+	v, err := parseBool(get(key), def)
+	if err != nil {
+		*p = append(*p, key+": "+err.Error())
+	}
+	return v
 }
 
 func intRange(p *Problems, get func(string) string, key string, def, lo, hi int) int {

@@ -70,10 +70,7 @@ func loadShop(get func(string) string, p *Problems) ShopConfig {
 		}
 		*u.val = strings.TrimRight(*u.val, "/")
 	}
-	var err error
-	if s.PurchasesEnabled, err = parseBool(get("SHOP_PURCHASES_ENABLED"), false); err != nil {
-		*p = append(*p, "SHOP_PURCHASES_ENABLED: "+err.Error())
-	}
+	s.PurchasesEnabled = boolVar(p, get, "SHOP_PURCHASES_ENABLED", false)
 	s.MaxOrderCents = eurCents(p, get, "SHOP_MAX_ORDER_EUR", DefaultShopMaxOrderEUR)
 	s.DailyLimitCents = eurCents(p, get, "SHOP_DAILY_LIMIT_EUR", DefaultShopDailyLimitEUR)
 	if s.MaxOrderCents > s.DailyLimitCents {

@@ -58,16 +58,9 @@ func (w WebhookConfig) String() string {
 
 func loadWebhook(get func(string) string, p *Problems, sandbox bool, secret string) WebhookConfig {
 	w := WebhookConfig{Path: "/webhook/bitnovo"}
-	boolean := func(key string, def bool) bool {
-		v, err := parseBool(get(key), def)
-		if err != nil {
-			*p = append(*p, key+": "+err.Error())
-		}
-		return v
-	}
-	w.Enabled = boolean("WEBHOOK_ENABLED", sandbox)
-	w.AllowUnsigned = boolean("WEBHOOK_ALLOW_UNSIGNED", false)
-	w.TunnelEnabled = boolean("TUNNEL_ENABLED", true)
+	w.Enabled = boolVar(p, get, "WEBHOOK_ENABLED", sandbox)
+	w.AllowUnsigned = boolVar(p, get, "WEBHOOK_ALLOW_UNSIGNED", false)
+	w.TunnelEnabled = boolVar(p, get, "TUNNEL_ENABLED", true)
 	defPort := 3000
 	if sandbox {
 		defPort = 0
