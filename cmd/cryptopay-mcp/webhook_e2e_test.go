@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os/exec"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -96,6 +98,11 @@ func TestSandboxWebhookEndToEnd(t *testing.T) {
 	read, err := s.session.ReadResource(ctx, &mcp.ReadResourceParams{URI: uri})
 	if err != nil || len(read.Contents) != 1 || !strings.Contains(read.Contents[0].Text, `"status": "NR"`) {
 		t.Fatalf("read resource: %v %+v", err, read)
+	}
+	// A malformed payment URI is invalid params (-32602), not code 0.
+	_, err = s.session.ReadResource(ctx, &mcp.ReadResourceParams{URI: "bitnovo://payments/not-a-uuid"})
+	if werr, ok := errors.AsType[*jsonrpc.Error](err); !ok || werr.Code != jsonrpc.CodeInvalidParams {
+		t.Fatalf("read malformed resource: got %v, want JSON-RPC error %d", err, jsonrpc.CodeInvalidParams)
 	}
 
 	type waitOut struct {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
@@ -315,7 +316,11 @@ func addPaymentResources(s *mcp.Server, svc *payments.Service) {
 			if pe.Code == payments.CodePaymentNotFound {
 				return nil, mcp.ResourceNotFoundError(r.Params.URI)
 			}
-			return nil, fmt.Errorf("%s: %s", pe.Code, pe.Message)
+			code := int64(jsonrpc.CodeInternalError)
+			if pe.Code == toolerr.CodeInvalidArgument {
+				code = jsonrpc.CodeInvalidParams
+			}
+			return nil, &jsonrpc.Error{Code: code, Message: pe.Code + ": " + pe.Message}
 		}
 		b, err := json.MarshalIndent(st, "", "  ")
 		if err != nil {
@@ -328,7 +333,8 @@ func addPaymentResources(s *mcp.Server, svc *payments.Service) {
 func paymentID(uri string) (string, error) {
 	id, ok := strings.CutPrefix(uri, paymentResourcePrefix)
 	if !ok || !identifierRE.MatchString(id) {
-		return "", errors.New("not a payment resource: want " + paymentResourceTemplate)
+		// -32602, not the code 0 a plain error would get on the wire.
+		return "", &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "not a payment resource: want " + paymentResourceTemplate}
 	}
 	return id, nil
 }
