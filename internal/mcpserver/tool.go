@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -186,8 +188,25 @@ func decodeArgs[In any](raw json.RawMessage, resolved *jsonschema.Resolved) (In,
 func cleanSchemaError(err error) string {
 	msg := strings.Join(strings.Fields(err.Error()), " ")
 	msg = strings.ReplaceAll(msg, "validating root: ", "")
-	return msg
+	// jsonschema-go reads "validating /properties/amount_eur: minimum: 0/1
+	// is less than 0.010000"; say it the way an agent can act on.
+	return boundRE.ReplaceAllStringFunc(msg, func(m string) string {
+		g := boundRE.FindStringSubmatch(m)
+		bound := g[3]
+		if f, err := strconv.ParseFloat(bound, 64); err == nil {
+			bound = strconv.FormatFloat(f, 'f', -1, 64)
+		}
+		word := "at least"
+		if g[2] == "maximum" {
+			word = "at most"
+		}
+		return g[1] + " must be " + word + " " + bound
+	})
 }
+
+// boundRE matches jsonschema-go's minimum/maximum failure for a top-level
+// property.
+var boundRE = regexp.MustCompile(`validating /properties/([A-Za-z0-9_]+): (minimum|maximum): \S+ is (?:less|greater) than (\S+)`)
 
 // errorEnvelope is the JSON an agent sees for a failed call.
 type errorEnvelope struct {
