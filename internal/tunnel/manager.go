@@ -204,8 +204,9 @@ func (m *Manager) PublicURL() string {
 	return ""
 }
 
-// WebhookURL returns PublicURL joined with path, or an *Error with code
-// CodeNoPublicURL that says why there is no URL and what to do.
+// WebhookURL returns PublicURL joined with path, or an *Error that says why
+// there is no URL and what to do: CodeConnectionFailed when the tunnel
+// failed, CodeNoPublicURL otherwise.
 func (m *Manager) WebhookURL(path string) (string, error) {
 	m.mu.Lock()
 	state, u, last := m.state, m.url, m.lastErr
@@ -224,7 +225,13 @@ func (m *Manager) WebhookURL(path string) (string, error) {
 	default:
 		why = "the tunnel is not started"
 	}
-	return "", &Error{Code: CodeNoPublicURL, Provider: m.plan.provider, Op: "webhook URL", Err: errors.New(why)}
+	code := CodeNoPublicURL
+	if state == StateError || state == StateReconnecting {
+		// The tunnel failed (and is retrying, or gave up): the seed's code
+		// for that, not "no URL configured".
+		code = CodeConnectionFailed
+	}
+	return "", &Error{Code: code, Provider: m.plan.provider, Op: "webhook URL", Err: errors.New(why)}
 }
 
 // Instructions is the get_webhook_url instructions text for webhookURL

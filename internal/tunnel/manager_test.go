@@ -151,7 +151,7 @@ func TestManagerGivesUpAfterMaxRetries(t *testing.T) {
 	}
 	_, err := m.WebhookURL("/webhook/bitnovo")
 	var te *Error
-	if !errors.As(err, &te) || te.Code != CodeNoPublicURL || !strings.Contains(err.Error(), "fake tunnel service is down") {
+	if !errors.As(err, &te) || te.Code != CodeConnectionFailed || !strings.Contains(err.Error(), "fake tunnel service is down") {
 		t.Fatalf("WebhookURL error = %v", err)
 	}
 }
