@@ -339,3 +339,35 @@ func TestGatewayURL(t *testing.T) {
 		t.Fatalf("no short id: %v", err)
 	}
 }
+
+// A payment that can no longer be paid gets no QR code: expired (tested
+// end to end), cancelled or failed. Open ones still get theirs.
+func TestQRRefusedForClosedPayments(t *testing.T) {
+	for _, tc := range []struct {
+		status, code string
+	}{
+		{"PE", ""},
+		{"CA", CodeQRNotAvailable},
+		{"FA", CodeQRNotAvailable},
+		{"EX", CodePaymentExpired},
+	} {
+		t.Run(tc.status, func(t *testing.T) {
+			api := &stubAPI{info: map[string]*bitnovo.OrderInfo{}}
+			svc := New(api, store.NewMemory(), Options{})
+			link, err := svc.CreateLink(context.Background(), LinkInput{AmountEUR: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			api.mu.Lock()
+			api.info[link.Identifier] = &bitnovo.OrderInfo{Identifier: link.Identifier, Status: tc.status}
+			api.mu.Unlock()
+			_, err = svc.QR(context.Background(), QRInput{Identifier: link.Identifier, Type: QRGateway, Size: 200, Style: "basic"})
+			switch {
+			case tc.code == "" && err != nil:
+				t.Fatalf("status %s: %v", tc.status, err)
+			case tc.code != "" && AsError(err).Code != tc.code:
+				t.Fatalf("status %s: got %v, want %s", tc.status, err, tc.code)
+			}
+		})
+	}
+}

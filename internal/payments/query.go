@@ -296,6 +296,10 @@ func (s *Service) QR(ctx context.Context, in QRInput) (*QRResult, error) {
 		return nil, newError(CodePaymentExpired, "this payment has expired; a QR code for it would take money for nothing. Create a new payment",
 			map[string]any{"identifier": in.Identifier, "expires_at": providerTime(p.ExpiresAt)})
 	}
+	if status == "CA" || status == "FA" {
+		return nil, newError(CodeQRNotAvailable, "this payment was "+statusWord(status)+" and can no longer be paid; a QR code for it would take money for nothing. Create a new payment",
+			map[string]any{"identifier": in.Identifier, "status": status})
+	}
 
 	res := &QRResult{Identifier: in.Identifier, Size: in.Size, Style: string(style), Branding: in.Branding, Sandbox: s.sandbox}
 	type job struct {
@@ -362,4 +366,11 @@ func (s *Service) QR(ctx context.Context, in QRInput) (*QRResult, error) {
 		res.PaymentURI = p.PaymentURI
 	}
 	return res, nil
+}
+
+func statusWord(status string) string {
+	if status == "CA" {
+		return "cancelled"
+	}
+	return "failed"
 }
