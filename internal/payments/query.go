@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strings"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitnovo"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/qr"
@@ -297,7 +298,8 @@ func (s *Service) QR(ctx context.Context, in QRInput) (*QRResult, error) {
 			map[string]any{"identifier": in.Identifier, "expires_at": providerTime(p.ExpiresAt)})
 	}
 	if status == "CA" || status == "FA" {
-		return nil, newError(CodeQRNotAvailable, "this payment was "+statusWord(status)+" and can no longer be paid; a QR code for it would take money for nothing. Create a new payment",
+		info, _ := LookupStatus(status)
+		return nil, newError(CodeQRNotAvailable, "this payment was "+strings.ToLower(info.Name)+" and can no longer be paid; a QR code for it would take money for nothing. Create a new payment",
 			map[string]any{"identifier": in.Identifier, "status": status})
 	}
 
@@ -366,11 +368,4 @@ func (s *Service) QR(ctx context.Context, in QRInput) (*QRResult, error) {
 		res.PaymentURI = p.PaymentURI
 	}
 	return res, nil
-}
-
-func statusWord(status string) string {
-	if status == "CA" {
-		return "cancelled"
-	}
-	return "failed"
 }
