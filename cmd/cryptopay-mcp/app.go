@@ -11,6 +11,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitnovo"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/fakebitnovo"
@@ -36,7 +37,10 @@ type app struct {
 
 // newApp builds the app from a validated config. On failure it prints one
 // line to stderr and returns nil with the exit status to use.
-func newApp(ctx context.Context, cfg config.Config, stderr io.Writer) (*app, int) {
+//
+// anonymous is the caller of requests that carry no token: the stdio user,
+// or loopback HTTP without authentication.
+func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, anonymous access.Caller) (*app, int) {
 	a := &app{cfg: cfg, log: logging.New(stderr, cfg.LogLevel), metrics: metrics.New()}
 	ctx, cancel := context.WithCancel(ctx) // background work ends with the app
 	a.onClose(cancel)
@@ -107,6 +111,7 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer) (*app, int
 	a.onClose(stopShop)
 	deps := mcpserver.Deps{
 		Version: buildVersion(), Payments: svc, Shop: shopSvc, Sandbox: cfg.Sandbox(), ToolTimeout: cfg.ToolTimeout, Logger: a.log,
+		Policy: cfg.Access, Anonymous: anonymous,
 	}
 	if wh != nil {
 		deps.Webhooks = wh

@@ -510,6 +510,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad device id", map[string]string{"BITNOVO_DEVICE_ID": "abc"}, []string{"BITNOVO_DEVICE_ID: must be a UUID"}},
 		{"plain http", map[string]string{"BITNOVO_DEVICE_ID": testDevice, "BITNOVO_BASE_URL": "http://pos.bitnovo.com"}, []string{"BITNOVO_BASE_URL"}},
 		{"secret and retries", map[string]string{"BITNOVO_DEVICE_SECRET": "xyz", "MAX_RETRIES": "x"}, []string{"BITNOVO_DEVICE_SECRET", "MAX_RETRIES"}},
+		{"unknown toolset", map[string]string{"CRYPTOPAY_TOOLSETS": "payments,wallet"}, []string{"CRYPTOPAY_TOOLSETS: unknown toolset \"wallet\" (valid: all, payments, webhooks, shop, shop-purchase)"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/logging"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/mcphttp"
@@ -43,9 +44,7 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	fs := flag.NewFlagSet("http", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var f config.Flags
-	fs.StringVar(&f.DataDir, "data-dir", "", "where state lives (overrides CRYPTOPAY_DATA_DIR)")
-	fs.StringVar(&f.LogLevel, "log-level", "", "debug, info, warn or error (overrides LOG_LEVEL)")
-	fs.BoolVar(&f.Sandbox, "sandbox", false, "run against the built-in fake provider even if credentials are set")
+	f.Bind(fs)
 	listenAddr := fs.String("listen", mcphttp.DefaultListen, "host:port to serve on; a non-loopback address requires MCP_HTTP_TOKEN")
 	stateless := fs.Bool("stateless", false, "serve without sessions (no subscriptions or server-to-client requests); also MCP_HTTP_STATELESS=true")
 	if err := fs.Parse(args); err != nil {
@@ -74,7 +73,7 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		fmt.Fprintf(stderr, "cryptopay-mcp: cannot listen on %s: %v\n", hc.Listen, err)
 		return exitFail
 	}
-	a, code := newApp(ctx, cfg, stderr)
+	a, code := newApp(ctx, cfg, stderr, access.Caller{Kind: access.KindAnonymous, Scopes: access.AllScopes()})
 	if a == nil {
 		_ = ln.Close()
 		return code

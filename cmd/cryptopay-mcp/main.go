@@ -25,6 +25,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/fakebitnovo"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/logging"
@@ -103,9 +104,7 @@ func runStdio(ctx context.Context, args []string, stdin io.ReadCloser, stdout, s
 	fs := flag.NewFlagSet("stdio", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var f config.Flags
-	fs.StringVar(&f.DataDir, "data-dir", "", "where state lives (overrides CRYPTOPAY_DATA_DIR)")
-	fs.StringVar(&f.LogLevel, "log-level", "", "debug, info, warn or error (overrides LOG_LEVEL)")
-	fs.BoolVar(&f.Sandbox, "sandbox", false, "run against the built-in fake provider even if credentials are set")
+	f.Bind(fs)
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
@@ -120,7 +119,7 @@ func runStdio(ctx context.Context, args []string, stdin io.ReadCloser, stdout, s
 		}
 		return exitConfig
 	}
-	a, code := newApp(ctx, cfg, stderr)
+	a, code := newApp(ctx, cfg, stderr, access.Caller{Kind: access.KindStdio, Scopes: access.AllScopes()})
 	if a == nil {
 		return code
 	}

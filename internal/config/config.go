@@ -6,6 +6,7 @@ package config
 import (
 	"cmp"
 	"errors"
+	"flag"
 	"fmt"
 	"net/url"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/loopback"
 )
 
@@ -48,6 +50,10 @@ type Config struct {
 	RetryDelay  time.Duration // RETRY_DELAY (ms): first backoff step
 	ToolTimeout time.Duration // CRYPTOPAY_TOOL_TIMEOUT (ms): overall deadline of one tool call
 
+	// Access is CRYPTOPAY_TOOLSETS / --toolsets and CRYPTOPAY_READ_ONLY /
+	// --read-only: which tools the server offers at all.
+	Access access.Policy
+
 	Shop    ShopConfig    // Bitrefill shop toolset (shop.go)
 	Webhook WebhookConfig // webhook receiver and tunnel (webhook.go)
 }
@@ -68,6 +74,7 @@ func (c Config) String() string {
 	}
 	fmt.Fprintf(&b, " data_dir=%s api_timeout=%s max_retries=%d tool_timeout=%s log_level=%s",
 		c.DataDir, c.APITimeout, c.MaxRetries, c.ToolTimeout, c.LogLevel)
+	fmt.Fprintf(&b, " toolsets=%s read_only=%t", strings.TrimSuffix(c.Access.String(), " (read-only)"), c.Access.ReadOnly)
 	fmt.Fprintf(&b, " %s %s", c.Shop, c.Webhook)
 	return b.String()
 }
@@ -111,6 +118,17 @@ type Flags struct {
 	DataDir  string
 	LogLevel string
 	Sandbox  bool
+	Toolsets string // --toolsets, overrides CRYPTOPAY_TOOLSETS
+	ReadOnly bool   // --read-only; CRYPTOPAY_READ_ONLY=true does the same
+}
+
+// Bind defines the flags every serving command shares on fs.
+func (f *Flags) Bind(fs *flag.FlagSet) {
+	fs.StringVar(&f.DataDir, "data-dir", "", "where state lives (overrides CRYPTOPAY_DATA_DIR)")
+	fs.StringVar(&f.LogLevel, "log-level", "", "debug, info, warn or error (overrides LOG_LEVEL)")
+	fs.BoolVar(&f.Sandbox, "sandbox", false, "run against the built-in fake provider even if credentials are set")
+	fs.StringVar(&f.Toolsets, "toolsets", "", "comma list of toolsets to offer: all, payments, webhooks, shop, shop-purchase (overrides CRYPTOPAY_TOOLSETS)")
+	fs.BoolVar(&f.ReadOnly, "read-only", false, "offer only tools annotated read-only (also CRYPTOPAY_READ_ONLY=true)")
 }
 
 // ErrInvalid wraps every configuration problem.
@@ -174,6 +192,7 @@ func Load(getenv func(string) string, f Flags) (Config, error) {
 	c.RetryDelay = durationMS(&p, get, "RETRY_DELAY", 1000, 50, 10000)
 	c.ToolTimeout = durationMS(&p, get, "CRYPTOPAY_TOOL_TIMEOUT", 30000, 1000, 300000)
 
+	c.Access = loadAccess(get, &p, f)
 	c.Shop = loadShop(get, &p)
 	c.Webhook = loadWebhook(get, &p, c.Mode == ModeSandbox, c.DeviceSecret)
 
@@ -292,4 +311,22 @@ func defaultDataDir(getenv func(string) string) (string, error) {
 		return "", fmt.Errorf("resolve config dir: %w", err)
 	}
 	return filepath.Join(dir, app), nil
+}
+
+// loadAccess reads the toolsets and read-only mode. A flag wins over its
+// variable; read-only is on when either says so.
+func loadAccess(get func(string) string, p *Problems, f Flags) access.Policy {
+	var pol access.Policy
+	src, list := "CRYPTOPAY_TOOLSETS", get("CRYPTOPAY_TOOLSETS")
+	if f.Toolsets != "" {
+		src, list = "--toolsets", f.Toolsets
+	}
+	ts, err := access.ParseToolsets(list)
+	if err != nil {
+		*p = append(*p, src+": "+err.Error())
+	} else if len(ts) < len(access.AllToolsets()) {
+		pol.Toolsets = ts
+	}
+	pol.ReadOnly = boolVar(p, get, "CRYPTOPAY_READ_ONLY", false) || f.ReadOnly
+	return pol
 }

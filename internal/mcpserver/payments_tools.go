@@ -7,6 +7,7 @@ import (
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/qr"
 )
@@ -59,6 +60,7 @@ type createOnchainArgs struct {
 
 func createPaymentOnchain(svc *payments.Service) Tool[createOnchainArgs, payments.OnchainResult] {
 	return Tool[createOnchainArgs, payments.OnchainResult]{
+		Toolset: access.Payments,
 		Def: mcp.Tool{
 			Name:  "create_payment_onchain",
 			Title: "Create on-chain crypto payment",
@@ -104,6 +106,7 @@ type createLinkArgs struct {
 
 func createPaymentLink(svc *payments.Service) Tool[createLinkArgs, payments.LinkResult] {
 	return Tool[createLinkArgs, payments.LinkResult]{
+		Toolset: access.Payments,
 		Def: mcp.Tool{
 			Name:  "create_payment_link",
 			Title: "Create crypto payment link",
@@ -144,6 +147,7 @@ type statusArgs struct {
 
 func getPaymentStatus(svc *payments.Service) Tool[statusArgs, payments.StatusResult] {
 	return Tool[statusArgs, payments.StatusResult]{
+		Toolset: access.Payments,
 		Def: mcp.Tool{
 			Name:  "get_payment_status",
 			Title: "Get payment status",
@@ -172,6 +176,7 @@ type catalogArgs struct {
 
 func listCurrenciesCatalog(svc *payments.Service) Tool[catalogArgs, payments.CatalogResult] {
 	return Tool[catalogArgs, payments.CatalogResult]{
+		Toolset: access.Payments,
 		Def: mcp.Tool{
 			Name:  "list_currencies_catalog",
 			Title: "List supported cryptocurrencies",
@@ -201,6 +206,7 @@ type qrArgs struct {
 
 func generatePaymentQR(svc *payments.Service) Tool[qrArgs, payments.QRResult] {
 	return Tool[qrArgs, payments.QRResult]{
+		Toolset: access.Payments,
 		Def: mcp.Tool{
 			Name:  "generate_payment_qr",
 			Title: "Generate payment QR code",

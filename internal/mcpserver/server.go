@@ -8,6 +8,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/shop"
 )
@@ -24,6 +25,12 @@ type Deps struct {
 	Sandbox     bool
 	ToolTimeout time.Duration
 	Logger      *slog.Logger
+	// Policy switches toolsets off and can make the server read-only; the
+	// zero Policy offers everything.
+	Policy access.Policy
+	// Anonymous is the caller of requests without a token; zero: the stdio
+	// user, holding every scope.
+	Anonymous access.Caller
 }
 
 const instructions = `Crypto payments through Bitnovo Pay.
@@ -52,6 +59,9 @@ func New(d Deps) (*mcp.Server, error) {
 		d.ToolTimeout = 30 * time.Second
 	}
 	ins := instructions
+	if d.Policy.Toolsets != nil || d.Policy.ReadOnly {
+		ins += "\nEnabled toolsets: " + d.Policy.String() + ". Read " + AccessURI + " for the tools you may call."
+	}
 	if d.Sandbox {
 		ins += "\nSANDBOX MODE: payments are simulated by a built-in fake of Bitnovo Pay; no real money moves and every result says \"sandbox\": true."
 	}
@@ -63,24 +73,56 @@ func New(d Deps) (*mcp.Server, error) {
 	s := mcp.NewServer(&mcp.Implementation{Name: Name, Title: "CryptoPay MCP (Bitnovo Pay)", Version: d.Version},
 		&mcp.ServerOptions{Instructions: ins, Logger: sdkLog, CompletionHandler: completions(d),
 			SubscribeHandler: func(_ context.Context, r *mcp.SubscribeRequest) error {
+				if !d.Policy.Enabled(access.Payments) {
+					return fmt.Errorf("the payments toolset is off (CRYPTOPAY_TOOLSETS)")
+				}
 				_, err := paymentID(r.Params.URI)
 				return err
 			},
 			UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error { return nil },
 		})
-	e := &env{log: d.Logger, timeout: d.ToolTimeout, sandbox: d.Sandbox}
+	if d.Anonymous.Kind == "" {
+		d.Anonymous = access.Caller{Kind: access.KindStdio, Scopes: access.AllScopes()}
+	}
+	e := &env{log: d.Logger, timeout: d.ToolTimeout, sandbox: d.Sandbox, anonymous: d.Anonymous}
+	g := &gate{policy: d.Policy, scope: map[string]access.Scope{}, disabled: map[string]string{}}
 	if d.Webhooks == nil {
 		s.AddReceivingMiddleware(notEnabledMiddleware(e))
 	}
-	addPaymentResources(s, d.Payments)
+	if !d.Policy.Enabled(access.Webhooks) {
+		for _, n := range webhookToolNames {
+			g.disabled[n] = "the webhooks toolset is off (CRYPTOPAY_TOOLSETS)"
+		}
+	}
 	for _, t := range Tools(d) {
+		sc, err := access.ScopeFor(t.toolset(), t.readOnly())
+		if err != nil {
+			return nil, fmt.Errorf("register %s: %w", t.name(), err)
+		}
+		if !d.Policy.Allows(t.toolset(), t.readOnly()) {
+			g.disabled[t.name()] = disabledReason(d.Policy, t.toolset())
+			continue
+		}
 		if err := t.register(s, e); err != nil {
 			return nil, fmt.Errorf("register %s: %w", t.name(), err)
 		}
+		g.scope[t.name()] = sc
 	}
-	if d.Shop != nil {
+	if d.Policy.Enabled(access.Payments) {
+		addPaymentResources(s, d.Payments)
+		addPrompts(s, d)
+	}
+	if d.Shop != nil && d.Policy.Enabled(access.Shop) {
 		addShopResources(s)
 	}
-	addPrompts(s, d)
+	addAccessResource(s, e, g)
+	s.AddReceivingMiddleware(accessMiddleware(e, g))
 	return s, nil
+}
+
+func disabledReason(p access.Policy, t access.Toolset) string {
+	if !p.Enabled(t) {
+		return "the " + string(t) + " toolset is off (CRYPTOPAY_TOOLSETS)"
+	}
+	return "the server is read-only (CRYPTOPAY_READ_ONLY) and this tool changes state"
 }

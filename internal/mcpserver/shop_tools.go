@@ -10,6 +10,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitrefill"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/shop"
 )
@@ -73,6 +74,7 @@ type searchArgs struct {
 
 func shopSearch(svc *shop.Service) Tool[searchArgs, shop.SearchResult] {
 	return Tool[searchArgs, shop.SearchResult]{
+		Toolset: access.Shop,
 		Def: mcp.Tool{
 			Name:  "search",
 			Title: "Search Bitrefill products",
@@ -107,6 +109,7 @@ type idArgs struct {
 
 func shopDetail(svc *shop.Service) Tool[idArgs, shop.Detail] {
 	return Tool[idArgs, shop.Detail]{
+		Toolset: access.Shop,
 		Def: mcp.Tool{
 			Name:  "detail",
 			Title: "Get Bitrefill product details",
@@ -127,6 +130,7 @@ type noArgs struct{}
 
 func shopCategories(svc *shop.Service) Tool[noArgs, shop.CategoriesResult] {
 	return Tool[noArgs, shop.CategoriesResult]{
+		Toolset: access.Shop,
 		Def: mcp.Tool{
 			Name:        "categories",
 			Title:       "List Bitrefill product types and categories",
@@ -141,6 +145,7 @@ func shopCategories(svc *shop.Service) Tool[noArgs, shop.CategoriesResult] {
 
 func shopPing(svc *shop.Service) Tool[noArgs, shop.PingResult] {
 	return Tool[noArgs, shop.PingResult]{
+		Toolset: access.Shop,
 		Def: mcp.Tool{
 			Name:        "ping",
 			Title:       "Check the Bitrefill API",
@@ -155,6 +160,7 @@ func shopPing(svc *shop.Service) Tool[noArgs, shop.PingResult] {
 
 func shopGetAccountBalance(svc *shop.Service) Tool[noArgs, shop.BalanceResult] {
 	return Tool[noArgs, shop.BalanceResult]{
+		Toolset: access.Shop,
 		Def: mcp.Tool{
 			Name:        "get_account_balance",
 			Title:       "Get Bitrefill account balance",
@@ -190,6 +196,7 @@ func (a listArgs) input() shop.ListInput {
 
 func shopGetInvoices(svc *shop.Service) Tool[listArgs, shop.InvoiceList] {
 	return Tool[listArgs, shop.InvoiceList]{
+		Toolset: access.Shop,
 		Def: mcp.Tool{
 			Name:        "get_invoices",
 			Title:       "List Bitrefill invoices",
@@ -209,6 +216,7 @@ type invoiceIDArgs struct {
 
 func shopGetInvoice(svc *shop.Service) Tool[invoiceIDArgs, shop.InvoiceResult] {
 	return Tool[invoiceIDArgs, shop.InvoiceResult]{
+		Toolset: access.Shop,
 		Def: mcp.Tool{
 			Name:        "get_invoice",
 			Title:       "Get a Bitrefill invoice",
@@ -224,6 +232,7 @@ func shopGetInvoice(svc *shop.Service) Tool[invoiceIDArgs, shop.InvoiceResult] {
 
 func shopGetOrders(svc *shop.Service) Tool[listArgs, shop.OrderList] {
 	return Tool[listArgs, shop.OrderList]{
+		Toolset: access.Shop,
 		Def: mcp.Tool{
 			Name:        "get_orders",
 			Title:       "List Bitrefill orders",
@@ -243,6 +252,7 @@ type orderIDArgs struct {
 
 func shopGetOrder(svc *shop.Service) Tool[orderIDArgs, shop.OrderResult] {
 	return Tool[orderIDArgs, shop.OrderResult]{
+		Toolset: access.Shop,
 		Def: mcp.Tool{
 			Name:        "get_order",
 			Title:       "Get a Bitrefill order",
@@ -275,6 +285,7 @@ type createInvoiceArgs struct {
 
 func shopCreateInvoice(svc *shop.Service) Tool[createInvoiceArgs, shop.CreateResult] {
 	return Tool[createInvoiceArgs, shop.CreateResult]{
+		Toolset: access.ShopPurchase,
 		Def: mcp.Tool{
 			Name:  "create_invoice",
 			Title: "Create a Bitrefill invoice",
@@ -321,6 +332,7 @@ type payInvoiceArgs struct {
 
 func shopPayInvoice(svc *shop.Service) Tool[payInvoiceArgs, shop.PayResult] {
 	return Tool[payInvoiceArgs, shop.PayResult]{
+		Toolset: access.ShopPurchase,
 		Def: mcp.Tool{
 			Name:  "pay_invoice",
 			Title: "Pay a Bitrefill invoice",
@@ -344,6 +356,7 @@ func shopPayInvoice(svc *shop.Service) Tool[payInvoiceArgs, shop.PayResult] {
 
 func shopUnsealOrder(svc *shop.Service) Tool[orderIDArgs, shop.UnsealResult] {
 	return Tool[orderIDArgs, shop.UnsealResult]{
+		Toolset: access.ShopPurchase,
 		Def: mcp.Tool{
 			Name:  "unseal_order",
 			Title: "Reveal a Bitrefill order's codes",

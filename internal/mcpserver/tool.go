@@ -19,6 +19,7 @@ import (
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/toolerr"
 )
@@ -43,6 +44,9 @@ func value[Out any](r *Out, err error) (Output[Out], error) {
 
 // Tool is one tool definition bound to its typed handler.
 type Tool[In, Out any] struct {
+	// Toolset is the group the tool belongs to; with the readOnlyHint in
+	// Def.Annotations it decides the scope a caller needs (package access).
+	Toolset access.Toolset
 	Def     mcp.Tool
 	Patch   func(in *jsonschema.Schema) // adds constraints the struct tags cannot express
 	Handler func(ctx context.Context, req *mcp.CallToolRequest, in In) (Output[Out], error)
@@ -56,6 +60,8 @@ type registrar interface {
 	register(s *mcp.Server, env *env) error
 	definition() (*mcp.Tool, error)
 	name() string
+	toolset() access.Toolset
+	readOnly() bool
 }
 
 func (t Tool[In, Out]) definition() (*mcp.Tool, error) {
@@ -65,11 +71,18 @@ func (t Tool[In, Out]) definition() (*mcp.Tool, error) {
 
 func (t Tool[In, Out]) name() string { return t.Def.Name }
 
+func (t Tool[In, Out]) toolset() access.Toolset { return t.Toolset }
+
+func (t Tool[In, Out]) readOnly() bool { return t.Def.Annotations != nil && t.Def.Annotations.ReadOnlyHint }
+
 // env is what every tool call shares.
 type env struct {
 	log     *slog.Logger
 	timeout time.Duration
 	sandbox bool
+	// anonymous is the caller of a request that carries no token: the
+	// stdio user, or loopback HTTP without authentication.
+	anonymous access.Caller
 }
 
 // build infers the schemas and returns the finished tool definition with
@@ -112,6 +125,7 @@ func (t Tool[In, Out]) register(s *mcp.Server, e *env) error {
 			e.log.Info("tool call", "tool", def.Name, "outcome", code, "duration_ms", time.Since(start).Milliseconds())
 		}()
 
+		ctx = access.WithCaller(ctx, e.caller(req))
 		in, perr := decodeArgs[In](req.Params.Arguments, resolved)
 		if perr != nil {
 			code = perr.Code

@@ -15,6 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/toolerr"
@@ -101,6 +102,7 @@ var identifierRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
 func getWebhookEvents(w Webhooks, sandbox bool) Tool[webhookEventsArgs, webhookEventsOut] {
 	return Tool[webhookEventsArgs, webhookEventsOut]{
+		Toolset: access.Webhooks,
 		Def: mcp.Tool{
 			Name:  "get_webhook_events",
 			Title: "Webhook events",
@@ -164,6 +166,7 @@ type webhookURLOut struct {
 
 func getWebhookURL(w Webhooks, sandbox bool) Tool[webhookURLArgs, webhookURLOut] {
 	return Tool[webhookURLArgs, webhookURLOut]{
+		Toolset: access.Webhooks,
 		Def: mcp.Tool{
 			Name:  "get_webhook_url",
 			Title: "Webhook URL",
@@ -196,6 +199,7 @@ func getWebhookURL(w Webhooks, sandbox bool) Tool[webhookURLArgs, webhookURLOut]
 
 func getTunnelStatus(w Webhooks, sandbox bool) Tool[noArgs, TunnelStatus] {
 	return Tool[noArgs, TunnelStatus]{
+		Toolset: access.Webhooks,
 		Def: mcp.Tool{
 			Name:  "get_tunnel_status",
 			Title: "Tunnel status",
@@ -250,6 +254,7 @@ type waitArgs struct {
 
 func waitForPayment(svc *payments.Service) Tool[waitArgs, payments.WaitResult] {
 	return Tool[waitArgs, payments.WaitResult]{
+		Toolset: access.Payments,
 		Def: mcp.Tool{
 			Name:  "wait_for_payment",
 			Title: "Wait for a payment",
