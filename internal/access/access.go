@@ -119,7 +119,9 @@ const (
 )
 
 // AllScopes returns every scope in listing order.
-func AllScopes() []Scope { return []Scope{PaymentsRead, PaymentsWrite, WebhooksRead, ShopRead, ShopBuy} }
+func AllScopes() []Scope {
+	return []Scope{PaymentsRead, PaymentsWrite, WebhooksRead, ShopRead, ShopBuy}
+}
 
 // ScopeStrings returns scopes as strings.
 func ScopeStrings(sc []Scope) []string {

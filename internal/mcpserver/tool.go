@@ -73,7 +73,9 @@ func (t Tool[In, Out]) name() string { return t.Def.Name }
 
 func (t Tool[In, Out]) toolset() access.Toolset { return t.Toolset }
 
-func (t Tool[In, Out]) readOnly() bool { return t.Def.Annotations != nil && t.Def.Annotations.ReadOnlyHint }
+func (t Tool[In, Out]) readOnly() bool {
+	return t.Def.Annotations != nil && t.Def.Annotations.ReadOnlyHint
+}
 
 // env is what every tool call shares.
 type env struct {
