@@ -1,0 +1,205 @@
+// Package oauthtest is an in-process OAuth authorization server for tests:
+// its own RSA and EC keys, a JWKS endpoint that can rotate, RFC 8414
+// metadata, and a minter for access tokens good and bad. It serves on
+// loopback only.
+package oauthtest
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Server is a test authorization server.
+type Server struct {
+	HTTP *httptest.Server
+	// Issuer is the iss of every token and of the metadata.
+	Issuer string
+
+	mu      sync.Mutex
+	rsa     map[string]*rsa.PrivateKey // kid → key, published in the JWKS
+	ec      *ecdsa.PrivateKey          // kid "ec-1"
+	hidden  map[string]*rsa.PrivateKey // minted with but not (yet) published
+	fetches atomic.Int64
+}
+
+// Start serves a new authorization server with one RSA key ("rsa-1") and
+// one EC key ("ec-1"). Close it with s.HTTP.Close.
+func Start() (*Server, error) {
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("rsa key: %w", err)
+	}
+	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("ec key: %w", err)
+	}
+	s := &Server{rsa: map[string]*rsa.PrivateKey{"rsa-1": rk}, ec: ek, hidden: map[string]*rsa.PrivateKey{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/.well-known/oauth-authorization-server", s.metadata)
+	mux.HandleFunc("/jwks", s.jwks)
+	s.HTTP = httptest.NewServer(mux)
+	s.Issuer = s.HTTP.URL
+	return s, nil
+}
+
+// JWKSURL is the key set's address.
+func (s *Server) JWKSURL() string { return s.HTTP.URL + "/jwks" }
+
+// Fetches counts the JWKS requests served.
+func (s *Server) Fetches() int64 { return s.fetches.Load() }
+
+func (s *Server) metadata(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"issuer":                           s.Issuer,
+		"authorization_endpoint":           s.Issuer + "/authorize",
+		"token_endpoint":                   s.Issuer + "/token",
+		"jwks_uri":                         s.JWKSURL(),
+		"response_types_supported":         []string{"code"},
+		"code_challenge_methods_supported": []string{"S256"},
+		"grant_types_supported":            []string{"authorization_code", "client_credentials"},
+	})
+}
+
+func (s *Server) jwks(w http.ResponseWriter, _ *http.Request) {
+	s.fetches.Add(1)
+	s.mu.Lock()
+	var keys []jwkset.JWKMarshal
+	add := func(key any, kid string, alg jwkset.ALG) {
+		j, err := jwkset.NewJWKFromKey(key, jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{KID: kid, ALG: alg, USE: jwkset.UseSig}})
+		if err == nil {
+			keys = append(keys, j.Marshal())
+		}
+	}
+	for kid, k := range s.rsa {
+		add(&k.PublicKey, kid, jwkset.AlgRS256)
+	}
+	add(&s.ec.PublicKey, "ec-1", jwkset.AlgES256)
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"keys": keys})
+}
+
+// NewHiddenKey makes an RSA key with id kid that tokens can be signed
+// with (Token.KID) but that the JWKS does not publish until Publish.
+func (s *Server) NewHiddenKey(kid string) error {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return fmt.Errorf("rsa key: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hidden[kid] = k
+	return nil
+}
+
+// Publish adds a hidden key to the JWKS (key rotation).
+func (s *Server) Publish(kid string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k, ok := s.hidden[kid]; ok {
+		s.rsa[kid] = k
+	}
+}
+
+// PublicKeyBytes returns the published RSA key's modulus bytes, the raw
+// material an attacker would use as an HMAC secret.
+func (s *Server) PublicKeyBytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rsa["rsa-1"].PublicKey.N.Bytes()
+}
+
+// Token describes an access token to mint. Zero fields take defaults:
+// issuer s.Issuer, subject "alice", client "agent-1", expiry in an hour,
+// RS256 with key "rsa-1".
+type Token struct {
+	Issuer    string
+	Audience  []string
+	Subject   string
+	ClientID  string
+	Scope     string
+	Expires   time.Time
+	NotBefore time.Time
+	KID       string // "ec-1" signs ES256; a hidden key's id signs with it
+	Alg       string // "none" or "HS256-public" for attacks; "" normal
+	NoSubject bool
+	Extra     map[string]any
+}
+
+// Mint signs t.
+func (s *Server) Mint(t Token) (string, error) {
+	now := time.Now()
+	c := jwt.MapClaims{"iss": s.Issuer, "sub": "alice", "client_id": "agent-1", "iat": now.Add(-time.Minute).Unix(),
+		"exp": now.Add(time.Hour).Unix(), "jti": fmt.Sprint(now.UnixNano())}
+	if t.Issuer != "" {
+		c["iss"] = t.Issuer
+	}
+	if len(t.Audience) > 0 {
+		c["aud"] = t.Audience
+	}
+	if t.Subject != "" {
+		c["sub"] = t.Subject
+	}
+	if t.NoSubject {
+		delete(c, "sub")
+	}
+	if t.ClientID != "" {
+		c["client_id"] = t.ClientID
+	}
+	if t.Scope != "" {
+		c["scope"] = t.Scope
+	}
+	if !t.Expires.IsZero() {
+		c["exp"] = t.Expires.Unix()
+	}
+	if !t.NotBefore.IsZero() {
+		c["nbf"] = t.NotBefore.Unix()
+	}
+	for k, v := range t.Extra {
+		c[k] = v
+	}
+	switch t.Alg {
+	case "none":
+		tok := jwt.NewWithClaims(jwt.SigningMethodNone, c)
+		tok.Header["kid"] = "rsa-1"
+		return tok.SignedString(jwt.UnsafeAllowNoneSignatureType)
+	case "HS256-public":
+		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+		tok.Header["kid"] = "rsa-1"
+		return tok.SignedString(s.PublicKeyBytes())
+	}
+	kid := t.KID
+	if kid == "" {
+		kid = "rsa-1"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if kid == "ec-1" {
+		tok := jwt.NewWithClaims(jwt.SigningMethodES256, c)
+		tok.Header["kid"] = kid
+		return tok.SignedString(s.ec)
+	}
+	k := s.rsa[kid]
+	if k == nil {
+		k = s.hidden[kid]
+	}
+	if k == nil {
+		return "", fmt.Errorf("no key %q", kid)
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
+	tok.Header["kid"] = kid
+	return tok.SignedString(k)
+}
