@@ -16,9 +16,12 @@ import (
 	"cmp"
 	"fmt"
 	"net"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/loopback"
 )
 
@@ -28,6 +31,11 @@ const (
 	EnvAllowedOrigins = "MCP_HTTP_ALLOWED_ORIGINS"
 	EnvAllowedHosts   = "MCP_HTTP_ALLOWED_HOSTS"
 	EnvStateless      = "MCP_HTTP_STATELESS"
+	EnvTokenScopes    = "MCP_HTTP_TOKEN_SCOPES"
+	EnvPublicURL      = "MCP_HTTP_PUBLIC_URL"
+	EnvOAuthIssuer    = "MCP_OAUTH_ISSUER"
+	EnvOAuthJWKS      = "MCP_OAUTH_JWKS_URL"
+	EnvOAuthAudience  = "MCP_OAUTH_AUDIENCE"
 )
 
 // DefaultListen is the address served when --listen is not given.
@@ -51,7 +59,26 @@ type Config struct {
 	// server, e.g. the public name of a tunnel or reverse proxy. A leading
 	// "*." matches any subdomain. See Handler.hostAllowed for the full rule.
 	AllowedHosts []string
+	// TokenScopes are the scopes a caller with Token holds; nil: all.
+	TokenScopes []access.Scope
+	// PublicURL is the public address of /mcp (MCP_HTTP_PUBLIC_URL with
+	// "/mcp" appended when it has no path): the OAuth resource identifier.
+	// Empty: derived from the bound address (see ResourceURL).
+	PublicURL string
+	// OAuth, when Issuer is set, makes /mcp an OAuth 2.1 resource server
+	// instead of checking Token.
+	OAuth OAuthConfig
 }
+
+// OAuthConfig is the MCP_OAUTH_* part of the configuration.
+type OAuthConfig struct {
+	Issuer   string // MCP_OAUTH_ISSUER
+	JWKSURL  string // MCP_OAUTH_JWKS_URL; "": discovered from the issuer
+	Audience string // MCP_OAUTH_AUDIENCE: accepted as aud besides the resource URL
+}
+
+// Enabled reports whether OAuth is configured.
+func (o OAuthConfig) Enabled() bool { return o.Issuer != "" }
 
 // Problems is a list of one-line configuration errors.
 type Problems []string
@@ -85,13 +112,67 @@ func LoadConfig(getenv func(string) string, listen string, stateless bool) (Conf
 	}
 
 	c.Token = get(EnvToken)
+	c.OAuth = OAuthConfig{Issuer: get(EnvOAuthIssuer), JWKSURL: get(EnvOAuthJWKS), Audience: get(EnvOAuthAudience)}
 	switch {
-	case c.Token == "" && err == nil && !IsLoopbackHost(host):
-		p = append(p, fmt.Sprintf("%s: required when --listen is not a loopback address (got %s); generate one with: openssl rand -hex 32", EnvToken, c.Listen))
+	case c.Token != "" && c.OAuth.Enabled():
+		p = append(p, fmt.Sprintf("%s and %s: set one (a static token or OAuth), not both", EnvToken, EnvOAuthIssuer))
+	case c.Token == "" && !c.OAuth.Enabled() && err == nil && !IsLoopbackHost(host):
+		p = append(p, fmt.Sprintf("%s: required when --listen is not a loopback address (got %s); generate one with: openssl rand -hex 32, or set %s for OAuth", EnvToken, c.Listen, EnvOAuthIssuer))
 	case c.Token != "" && len(c.Token) < MinTokenLen:
 		p = append(p, fmt.Sprintf("%s: too short (%d characters); use at least %d, e.g. openssl rand -hex 32", EnvToken, len(c.Token), MinTokenLen))
 	case strings.ContainsFunc(c.Token, func(r rune) bool { return r <= ' ' || r > '~' }):
 		p = append(p, EnvToken+": must be printable ASCII without spaces")
+	}
+
+	if raw := get(EnvTokenScopes); raw != "" {
+		sc, serr := access.ParseScopes(raw, true)
+		switch {
+		case c.Token == "":
+			p = append(p, fmt.Sprintf("%s: only applies with %s", EnvTokenScopes, EnvToken))
+		case serr != nil:
+			p = append(p, EnvTokenScopes+": "+serr.Error())
+		case len(sc) == 0:
+			p = append(p, EnvTokenScopes+": lists no scope")
+		default:
+			c.TokenScopes = sc
+		}
+	}
+	if c.OAuth.Enabled() {
+		if msg := checkURL(c.OAuth.Issuer); msg != "" {
+			p = append(p, EnvOAuthIssuer+": "+msg)
+		}
+		if c.OAuth.JWKSURL != "" {
+			if msg := checkURL(c.OAuth.JWKSURL); msg != "" {
+				p = append(p, EnvOAuthJWKS+": "+msg)
+			}
+		}
+		if err == nil && c.PublicURL == "" && get(EnvPublicURL) == "" {
+			if ip := net.ParseIP(strings.Trim(host, "[]")); host == "" || (ip != nil && ip.IsUnspecified()) {
+				p = append(p, fmt.Sprintf("%s: required with %s when --listen is a wildcard address (%s): it is the resource that tokens must name", EnvPublicURL, EnvOAuthIssuer, c.Listen))
+			}
+		}
+	} else {
+		for _, k := range []string{EnvOAuthJWKS, EnvOAuthAudience} {
+			if get(k) != "" {
+				p = append(p, fmt.Sprintf("%s: only applies with %s", k, EnvOAuthIssuer))
+			}
+		}
+	}
+	publicHost := ""
+	if raw := get(EnvPublicURL); raw != "" {
+		if msg := checkURL(raw); msg != "" {
+			p = append(p, EnvPublicURL+": "+msg)
+		} else {
+			u, _ := url.Parse(raw)
+			if u.Path == "" || u.Path == "/" {
+				u.Path = "/mcp"
+			}
+			c.PublicURL = u.String()
+			// Clients reach the server by the public name: serve it.
+			if h := strings.ToLower(u.Hostname()); !IsLoopbackHost(h) {
+				publicHost = h
+			}
+		}
 	}
 
 	for _, raw := range splitList(get(EnvAllowedOrigins)) {
@@ -110,10 +191,52 @@ func LoadConfig(getenv func(string) string, listen string, stateless bool) (Conf
 		}
 		c.AllowedHosts = append(c.AllowedHosts, h)
 	}
+	if publicHost != "" && !slices.Contains(c.AllowedHosts, publicHost) {
+		c.AllowedHosts = append(c.AllowedHosts, publicHost)
+	}
 	if len(p) > 0 {
 		return c, p
 	}
 	return c, nil
+}
+
+// checkURL accepts an absolute https URL without credentials, query or
+// fragment, or http for a loopback host. It returns the problem, or "".
+func checkURL(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		return fmt.Sprintf("%q is not an absolute http(s) URL", raw)
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		return fmt.Sprintf("%q must not carry credentials, a query or a fragment", raw)
+	case u.Scheme == "http" && !IsLoopbackHost(u.Hostname()):
+		return fmt.Sprintf("%q uses plain http; use https:// (http is only allowed for loopback hosts)", raw)
+	}
+	return ""
+}
+
+// AuthMode is "oauth", "bearer" (static token) or "none".
+func (c Config) AuthMode() string {
+	switch {
+	case c.OAuth.Enabled():
+		return "oauth"
+	case c.Token != "":
+		return "bearer"
+	}
+	return "none"
+}
+
+// ResourceURL is the OAuth resource identifier of /mcp: PublicURL, or
+// http://<bound address>/mcp.
+func (c Config) ResourceURL(bound net.Addr) string {
+	if c.PublicURL != "" {
+		return c.PublicURL
+	}
+	addr := c.Listen
+	if bound != nil {
+		addr = bound.String()
+	}
+	return "http://" + addr + "/mcp"
 }
 
 // String describes the configuration with the token masked.
@@ -122,8 +245,8 @@ func (c Config) String() string {
 	if c.Token != "" {
 		tok = "set"
 	}
-	return fmt.Sprintf("listen=%s stateless=%t token=%s allowed_origins=%s allowed_hosts=%s",
-		c.Listen, c.Stateless, tok, strings.Join(c.AllowedOrigins, ","), strings.Join(c.AllowedHosts, ","))
+	return fmt.Sprintf("listen=%s stateless=%t auth=%s token=%s allowed_origins=%s allowed_hosts=%s",
+		c.Listen, c.Stateless, c.AuthMode(), tok, strings.Join(c.AllowedOrigins, ","), strings.Join(c.AllowedHosts, ","))
 }
 
 func splitList(s string) []string {

@@ -16,6 +16,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -40,9 +42,30 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad listen", listen: "8080", problems: []string{`--listen "8080": want host:port, e.g. 127.0.0.1:8080`}},
 		{name: "bad port", listen: "127.0.0.1:99999", problems: []string{`--listen "127.0.0.1:99999": port must be a number from 0 to 65535`}},
 		{name: "public without token", listen: "0.0.0.0:0",
-			problems: []string{"MCP_HTTP_TOKEN: required when --listen is not a loopback address (got 0.0.0.0:0); generate one with: openssl rand -hex 32"}},
+			problems: []string{"MCP_HTTP_TOKEN: required when --listen is not a loopback address (got 0.0.0.0:0); generate one with: openssl rand -hex 32, or set MCP_OAUTH_ISSUER for OAuth"}},
 		{name: "all interfaces without token", listen: ":8080",
-			problems: []string{"MCP_HTTP_TOKEN: required when --listen is not a loopback address (got :8080); generate one with: openssl rand -hex 32"}},
+			problems: []string{"MCP_HTTP_TOKEN: required when --listen is not a loopback address (got :8080); generate one with: openssl rand -hex 32, or set MCP_OAUTH_ISSUER for OAuth"}},
+		{name: "token scopes", env: map[string]string{EnvToken: testToken, EnvTokenScopes: "payments:read, shop:read"},
+			want: Config{Listen: DefaultListen, Token: testToken, TokenScopes: []access.Scope{access.PaymentsRead, access.ShopRead}}},
+		{name: "token scopes unknown", env: map[string]string{EnvToken: testToken, EnvTokenScopes: "payments:admin"},
+			problems: []string{`MCP_HTTP_TOKEN_SCOPES: unknown scope "payments:admin" (valid: payments:read, payments:write, webhooks:read, shop:read, shop:purchase)`}},
+		{name: "token scopes without token", env: map[string]string{EnvTokenScopes: "payments:read"},
+			problems: []string{"MCP_HTTP_TOKEN_SCOPES: only applies with MCP_HTTP_TOKEN"}},
+		{name: "token and oauth", env: map[string]string{EnvToken: testToken, EnvOAuthIssuer: "https://auth.example.com"},
+			problems: []string{"MCP_HTTP_TOKEN and MCP_OAUTH_ISSUER: set one (a static token or OAuth), not both"}},
+		{name: "oauth public with url", listen: "0.0.0.0:9000", env: map[string]string{EnvOAuthIssuer: "https://auth.example.com/realms/shop",
+			EnvPublicURL: "https://MCP.example.com", EnvOAuthAudience: "cryptopay"},
+			want: Config{Listen: "0.0.0.0:9000", PublicURL: "https://MCP.example.com/mcp", AllowedHosts: []string{"mcp.example.com"},
+				OAuth: OAuthConfig{Issuer: "https://auth.example.com/realms/shop", Audience: "cryptopay"}}},
+		{name: "oauth wildcard without public url", listen: "0.0.0.0:9000", env: map[string]string{EnvOAuthIssuer: "https://auth.example.com"},
+			problems: []string{"MCP_HTTP_PUBLIC_URL: required with MCP_OAUTH_ISSUER when --listen is a wildcard address (0.0.0.0:9000): it is the resource that tokens must name"}},
+		{name: "oauth plain http issuer", env: map[string]string{EnvOAuthIssuer: "http://auth.example.com", EnvOAuthJWKS: "ftp://x"},
+			problems: []string{`MCP_OAUTH_ISSUER: "http://auth.example.com" uses plain http; use https:// (http is only allowed for loopback hosts)`,
+				`MCP_OAUTH_JWKS_URL: "ftp://x" is not an absolute http(s) URL`}},
+		{name: "jwks without issuer", env: map[string]string{EnvOAuthJWKS: "https://auth.example.com/jwks"},
+			problems: []string{"MCP_OAUTH_JWKS_URL: only applies with MCP_OAUTH_ISSUER"}},
+		{name: "public url with query", env: map[string]string{EnvPublicURL: "https://mcp.example.com/mcp?x=1"},
+			problems: []string{`MCP_HTTP_PUBLIC_URL: "https://mcp.example.com/mcp?x=1" must not carry credentials, a query or a fragment`}},
 		{name: "public with token", listen: "0.0.0.0:9000", env: map[string]string{EnvToken: testToken},
 			want: Config{Listen: "0.0.0.0:9000", Token: testToken}},
 		{name: "ipv6 loopback", listen: "[::1]:0", want: Config{Listen: "[::1]:0"}},
