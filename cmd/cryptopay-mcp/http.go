@@ -18,6 +18,7 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/logging"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/mcphttp"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/oauth"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
 )
 
@@ -97,9 +98,25 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	}
 	server := a.server
 	mh := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, opts)
-	h, err := mcphttp.New(mcphttp.Options{
+	hopts := mcphttp.Options{
 		MCP: mh, Config: hc, Addr: ln.Addr(), Ready: storeReady(a.store), Metrics: a.metrics, Logger: log,
-	})
+	}
+	resource := hc.ResourceURL(ln.Addr())
+	if hc.OAuth.Enabled() {
+		auds := []string{resource}
+		if hc.OAuth.Audience != "" {
+			auds = append(auds, hc.OAuth.Audience)
+		}
+		// The key set's refresh lives as long as the server (ctx).
+		v, err := oauth.New(ctx, oauth.Config{Issuer: hc.OAuth.Issuer, JWKSURL: hc.OAuth.JWKSURL, Audiences: auds, Logger: log})
+		if err != nil {
+			_ = ln.Close()
+			fmt.Fprintf(stderr, "cryptopay-mcp: %v\n", err)
+			return exitFail
+		}
+		hopts.Verifier = v.Verify
+	}
+	h, err := mcphttp.New(hopts)
 	if err != nil {
 		_ = ln.Close()
 		fmt.Fprintf(stderr, "cryptopay-mcp: %v\n", err)
@@ -116,14 +133,11 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	auth := "none"
-	if hc.Token != "" {
-		auth = "bearer"
-	}
 	base := "http://" + ln.Addr().String()
 	// The bound address is announced whatever LOG_LEVEL says: with
 	// --listen HOST:0 it is the only way to learn the port.
-	logging.New(stderr, "info").Info("MCP Streamable HTTP listening", "url", base+"/mcp", "stateless", hc.Stateless, "auth", auth,
+	logging.New(stderr, "info").Info("MCP Streamable HTTP listening", "url", base+"/mcp", "stateless", hc.Stateless, "auth", hc.AuthMode(),
+		"resource", resource, "oauth_issuer", hc.OAuth.Issuer, "toolsets", cfg.Access.String(),
 		"allowed_hosts", strings.Join(hc.AllowedHosts, ","), "allowed_origins", strings.Join(hc.AllowedOrigins, ","),
 		"health", base+"/healthz", "metrics", base+"/metrics")
 

@@ -16,6 +16,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 )
 
 // Options configure a Handler.
@@ -40,6 +45,9 @@ type Options struct {
 	// BodyReadTimeout bounds how long a client may take to send a request
 	// body; default DefaultBodyReadTimeout.
 	BodyReadTimeout time.Duration
+	// Verifier checks OAuth access tokens; required when Config.OAuth is
+	// enabled (internal/oauth), ignored otherwise.
+	Verifier auth.TokenVerifier
 }
 
 // Handler is the HTTP front of the MCP server. Create it with New.
@@ -52,6 +60,11 @@ type Handler struct {
 
 	tokenHash    [sha256.Size]byte
 	tokenSet     bool
+	tokenScopes  []access.Scope
+	guard        func(http.Handler) http.Handler // nil: no authentication
+	oauth        bool
+	prm          http.Handler // protected resource metadata; nil without OAuth
+	prmURL       string
 	origins      []origin
 	hosts        []string // exact names and *.suffix patterns from MCP_HTTP_ALLOWED_HOSTS
 	loopbackBind bool
@@ -96,11 +109,41 @@ func New(o Options) (*Handler, error) {
 		return nil, errors.New("mcphttp: no listen address (Options.Addr or Config.Listen)")
 	}
 	h.loopbackBind = IsLoopbackHost(host)
-	if !h.loopbackBind && o.Config.Token == "" {
+	if !h.loopbackBind && o.Config.Token == "" && !o.Config.OAuth.Enabled() {
 		return nil, fmt.Errorf("mcphttp: a token is required on the non-loopback address %s", net.JoinHostPort(host, port))
 	}
-	if o.Config.Token != "" {
+	switch {
+	case o.Config.OAuth.Enabled():
+		if o.Verifier == nil {
+			return nil, errors.New("mcphttp: OAuth is configured but Options.Verifier is nil")
+		}
+		resource := o.Config.ResourceURL(o.Addr)
+		u, err := url.Parse(resource)
+		if err != nil {
+			return nil, fmt.Errorf("mcphttp: resource URL: %w", err)
+		}
+		h.oauth = true
+		// RFC 9728 §3.1: the well-known suffix goes between host and path.
+		h.prmURL = u.Scheme + "://" + u.Host + prmPath + strings.TrimSuffix(u.Path, "/")
+		h.prm = auth.ProtectedResourceMetadataHandler(&oauthex.ProtectedResourceMetadata{
+			Resource:               resource,
+			AuthorizationServers:   []string{o.Config.OAuth.Issuer},
+			ScopesSupported:        access.ScopeStrings(access.AllScopes()),
+			BearerMethodsSupported: []string{"header"},
+			ResourceName:           "cryptopay-mcp",
+		})
+		h.guard = auth.RequireBearerToken(h.logRefusal(o.Verifier), &auth.RequireBearerTokenOptions{
+			ResourceMetadataURL: h.prmURL,
+			// The verifier applies the leeway itself; this is a backstop.
+			ClockSkew: time.Minute,
+		})
+	case o.Config.Token != "":
 		h.tokenHash, h.tokenSet = sha256.Sum256([]byte(o.Config.Token)), true
+		h.tokenScopes = o.Config.TokenScopes
+		if h.tokenScopes == nil {
+			h.tokenScopes = access.AllScopes()
+		}
+		h.guard = auth.RequireBearerToken(h.logRefusal(h.verifyStatic), nil)
 	}
 	var err error
 	h.origins, err = originAllowList(h.bindHosts, port, o.Config.AllowedOrigins)
@@ -179,16 +222,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/readyz":
 		h.readyz(w, r)
 	case "/metrics":
-		if !h.checkHost(w, r) || !h.checkToken(w, r) {
+		if !h.checkHost(w, r) {
 			return
 		}
 		if h.metrics == nil {
 			http.NotFound(w, r)
 			return
 		}
-		h.metrics.ServeHTTP(w, r)
+		h.authorize(w, r, h.metrics.ServeHTTP)
 	case "/mcp":
 		h.serveMCP(w, r)
+	case prmPath, prmPath + "/mcp":
+		if h.prm == nil {
+			http.NotFound(w, r)
+			return
+		}
+		if h.checkHost(w, r) {
+			h.prm.ServeHTTP(w, r)
+		}
 	default:
 		http.NotFound(w, r)
 	}
@@ -202,9 +253,10 @@ func (h *Handler) serveMCP(w http.ResponseWriter, r *http.Request) {
 		h.preflight(w, r)
 		return
 	}
-	if !h.checkToken(w, r) {
-		return
-	}
+	h.authorize(w, r, h.serveMCPAuthorized)
+}
+
+func (h *Handler) serveMCPAuthorized(w http.ResponseWriter, r *http.Request) {
 	if o := r.Header.Get("Origin"); o != "" {
 		// An allowed browser origin (checkOrigin passed) may read the answer.
 		w.Header().Set("Access-Control-Allow-Origin", o)
@@ -340,27 +392,79 @@ func clip(s string) string {
 	return s
 }
 
-// checkToken enforces the bearer token when one is configured, comparing
-// SHA-256 digests in constant time (neither the content nor the length of
-// the token leaks through timing).
-func (h *Handler) checkToken(w http.ResponseWriter, r *http.Request) bool {
-	if !h.tokenSet {
-		return true
+// prmPath is RFC 9728's well-known path of the protected resource metadata.
+const prmPath = "/.well-known/oauth-protected-resource"
+
+// authorize runs next when the request's bearer token is good (or no
+// authentication is configured), with the caller's auth.TokenInfo in the
+// request context for the MCP handler. Otherwise it answers 401 with a
+// WWW-Authenticate challenge: resource_metadata for OAuth, realm for the
+// static token. An OAuth token holding none of this server's scopes gets
+// 403 insufficient_scope, naming them.
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, next http.HandlerFunc) {
+	if h.guard == nil {
+		next(w, r)
+		return
 	}
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if ok && strings.EqualFold(scheme, "Bearer") {
-		got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-		if subtle.ConstantTimeCompare(got[:], h.tokenHash[:]) == 1 {
-			return true
+	cw := &challengeWriter{ResponseWriter: w}
+	if !h.oauth {
+		cw.challenge = `Bearer realm="cryptopay-mcp"`
+	}
+	h.guard(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		cw.passed = true
+		if ti := auth.TokenInfoFromContext(r.Context()); h.oauth && ti != nil && len(access.FromTokenInfo(ti).Scopes) == 0 {
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer error="insufficient_scope", scope=%q, resource_metadata=%q`,
+				strings.Join(access.ScopeStrings(access.AllScopes()), " "), h.prmURL))
+			h.refuse(w, r, http.StatusForbidden, "token holds no scope of this server",
+				"forbidden: the access token holds none of this server's scopes")
+			return
 		}
+		next(w, r) // the original writer: streaming needs its Flusher
+	})).ServeHTTP(cw, r)
+	if !cw.passed && r.Header.Get("Authorization") == "" {
+		h.log.Info("http request refused", "reason", "missing token", "status", http.StatusUnauthorized,
+			"method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
 	}
-	reason := "missing token"
-	if r.Header.Get("Authorization") != "" {
-		reason = "wrong token"
+}
+
+// challengeWriter adds the static token's challenge to a 401 written by
+// the SDK's middleware (which only knows resource_metadata challenges).
+type challengeWriter struct {
+	http.ResponseWriter
+	challenge string
+	passed    bool
+}
+
+func (c *challengeWriter) WriteHeader(code int) {
+	if code == http.StatusUnauthorized && c.challenge != "" && c.Header().Get("WWW-Authenticate") == "" {
+		c.Header().Set("WWW-Authenticate", c.challenge)
 	}
-	w.Header().Set("WWW-Authenticate", `Bearer realm="cryptopay-mcp"`)
-	h.refuse(w, r, http.StatusUnauthorized, reason, "unauthorized: send Authorization: Bearer <MCP_HTTP_TOKEN>")
-	return false
+	c.ResponseWriter.WriteHeader(code)
+}
+
+// logRefusal logs why a token was refused (never the token itself).
+func (h *Handler) logRefusal(v auth.TokenVerifier) auth.TokenVerifier {
+	return func(ctx context.Context, token string, r *http.Request) (*auth.TokenInfo, error) {
+		ti, err := v(ctx, token, r)
+		if err != nil {
+			reason := strings.TrimPrefix(err.Error(), auth.ErrInvalidToken.Error()+": ")
+			h.log.Info("http request refused", "reason", reason, "status", http.StatusUnauthorized,
+				"method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+		}
+		return ti, err
+	}
+}
+
+// verifyStatic checks MCP_HTTP_TOKEN, comparing SHA-256 digests in
+// constant time (neither the content nor the length of the token leaks
+// through timing). The caller holds MCP_HTTP_TOKEN_SCOPES (default all).
+func (h *Handler) verifyStatic(_ context.Context, token string, _ *http.Request) (*auth.TokenInfo, error) {
+	got := sha256.Sum256([]byte(token))
+	if subtle.ConstantTimeCompare(got[:], h.tokenHash[:]) != 1 {
+		return nil, fmt.Errorf("%w: wrong token", auth.ErrInvalidToken)
+	}
+	// The static token does not expire; the SDK wants an expiry.
+	return access.TokenInfo(access.Caller{Kind: access.KindStaticToken, Scopes: h.tokenScopes}, time.Now().Add(time.Hour)), nil
 }
 
 // checkOrigin refuses a request whose Origin header (browsers send one on

@@ -43,6 +43,7 @@ const (
 	DefaultRefetchEvery = 10 * time.Second // at most one unknown-kid refetch per this interval
 	jwksRefresh         = time.Hour
 	httpTimeout         = 10 * time.Second
+	discoveryTimeout    = 15 * time.Second
 )
 
 // Config is what the verifier needs.
@@ -73,8 +74,8 @@ type Verifier struct {
 	stop context.CancelFunc // of keys' refresh goroutine
 }
 
-// New discovers the JWKS if needed, fetches it and starts its hourly
-// refresh; the refresh stops when ctx ends. A key set that cannot be
+// New discovers the JWKS if needed (within 15 s), fetches it and starts
+// its hourly refresh; the refresh stops when ctx ends. A key set that cannot be
 // fetched at start is not fatal (it is fetched again when a token
 // arrives); a failed discovery is, since then there is nothing to fetch.
 func New(ctx context.Context, cfg Config) (*Verifier, error) {
@@ -98,7 +99,9 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.JWKSURL == "" {
-		u, err := DiscoverJWKS(ctx, cfg.Issuer, cfg.HTTPClient)
+		dctx, cancel := context.WithTimeout(ctx, discoveryTimeout)
+		u, err := DiscoverJWKS(dctx, cfg.Issuer, cfg.HTTPClient)
+		cancel()
 		if err != nil {
 			return nil, err
 		}
