@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitnovo"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/qr"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
@@ -252,8 +253,12 @@ func (s *Service) idempotent(ctx context.Context, tool, key string, args map[str
 		return store.Payment{}, createOutcome{}, invalidArg("idempotency_key", "must be at most 200 characters")
 	}
 	hash := argsHash(tool, args)
+	// The user's key is scoped to its caller: another OAuth caller reusing
+	// it gets its own payment, never this one's result.
+	caller, userKey := access.CallerFrom(ctx), key
+	key = scopedKey(caller, key)
 	for {
-		rec, claimed, err := s.store.ClaimIdempotency(ctx, key, tool, hash, s.now())
+		rec, claimed, err := s.store.ClaimIdempotency(ctx, key, caller.String(), tool, hash, s.now())
 		if err != nil {
 			return store.Payment{}, createOutcome{}, fmt.Errorf("idempotency store: %w", err)
 		}
@@ -282,7 +287,7 @@ func (s *Service) idempotent(ctx context.Context, tool, key string, args map[str
 		if rec.Tool != tool || rec.ArgsHash != hash {
 			return store.Payment{}, createOutcome{}, newError(CodeIdempotencyConflict,
 				"this idempotency_key was already used with different arguments; use a new key for a different payment",
-				map[string]any{"idempotency_key": key, "first_used_by": rec.Tool, "first_used_at": rec.CreatedAt.UTC().Format(time.RFC3339)})
+				map[string]any{"idempotency_key": userKey, "first_used_by": rec.Tool, "first_used_at": rec.CreatedAt.UTC().Format(time.RFC3339)})
 		}
 		switch rec.State {
 		case store.IdemDone:
@@ -294,7 +299,7 @@ func (s *Service) idempotent(ctx context.Context, tool, key string, args map[str
 		case store.IdemUnknown:
 			return store.Payment{}, createOutcome{}, newError(CodeOutcomeUnknown,
 				"an earlier call with this idempotency_key may have created a payment but its answer was lost; it will not be re-sent. Ask the user before creating a new payment with a new key",
-				map[string]any{"idempotency_key": key, "first_used_at": rec.CreatedAt.UTC().Format(time.RFC3339)})
+				map[string]any{"idempotency_key": userKey, "first_used_at": rec.CreatedAt.UTC().Format(time.RFC3339)})
 		}
 		// Pending: another call holds the key. If it has held it longer than
 		// any call may run, the process that held it died mid-create.
@@ -308,10 +313,21 @@ func (s *Service) idempotent(ctx context.Context, tool, key string, args map[str
 		case <-ctx.Done():
 			return store.Payment{}, createOutcome{}, newError(CodeIdempotencyInProgress,
 				"another call with this idempotency_key is still running; call again shortly to get its result",
-				map[string]any{"idempotency_key": key})
+				map[string]any{"idempotency_key": userKey})
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// scopedKey is the stored form of an idempotency key: the key itself for
+// the operator's own callers (stdio, the static token, loopback HTTP: the
+// records they wrote before callers existed stay valid), prefixed with the
+// caller's namespace for OAuth callers.
+func scopedKey(c access.Caller, key string) string {
+	if ns := c.Namespace(); ns != "" {
+		return ns + "\x1e" + key
+	}
+	return key
 }
 
 func argsHash(tool string, args map[string]string) string {

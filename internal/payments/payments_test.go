@@ -216,7 +216,7 @@ func TestIdempotencyStates(t *testing.T) {
 		clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 		svc := New(api, st, Options{Now: clk.now, PendingTimeout: time.Minute})
 		hash := argsHash("create_payment_link", map[string]string{"amount": "10.00", "fiat": "EUR", "notes": "", "url_ok": "", "url_ko": ""})
-		if _, _, err := st.ClaimIdempotency(ctx, "dead", "create_payment_link", hash, clk.now()); err != nil {
+		if _, _, err := st.ClaimIdempotency(ctx, "dead", "stdio", "create_payment_link", hash, clk.now()); err != nil {
 			t.Fatal(err)
 		}
 		clk.add(2 * time.Minute)
@@ -233,7 +233,7 @@ func TestIdempotencyStates(t *testing.T) {
 		st := store.NewMemory()
 		svc := New(api, st, Options{})
 		hash := argsHash("create_payment_link", map[string]string{"amount": "10.00", "fiat": "EUR", "notes": "", "url_ok": "", "url_ko": ""})
-		if _, _, err := st.ClaimIdempotency(ctx, "busy", "create_payment_link", hash, time.Now()); err != nil {
+		if _, _, err := st.ClaimIdempotency(ctx, "busy", "stdio", "create_payment_link", hash, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)

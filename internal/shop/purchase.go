@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitrefill"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/toolerr"
@@ -124,6 +125,7 @@ func (s *Service) audit(ctx context.Context, e *store.AuditEntry, err error) {
 		e.Outcome = "ok"
 	}
 	e.At = s.o.Now()
+	e.Caller = access.CallerFrom(ctx).String()
 	if s.st == nil {
 		return
 	}
@@ -131,7 +133,7 @@ func (s *Service) audit(ctx context.Context, e *store.AuditEntry, err error) {
 		s.log.Error("shop audit log write failed", "tool", e.Tool, "invoice_id", e.InvoiceID, "outcome", e.Outcome, "error", aerr)
 	}
 	s.log.Info("shop purchase audit", "tool", e.Tool, "invoice_id", e.InvoiceID, "order_id", e.OrderID,
-		"amount_eur", cents(e.AmountCents), "outcome", e.Outcome, "code", e.Code)
+		"amount_eur", cents(e.AmountCents), "outcome", e.Outcome, "code", e.Code, "caller", e.Caller)
 }
 
 // eurCents rounds a EUR amount up to whole cents.

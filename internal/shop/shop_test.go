@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitrefill"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/fakebitrefill"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
@@ -181,7 +182,7 @@ func buyInput(v float64) CreateInput {
 
 func TestPurchasesDisabled(t *testing.T) {
 	e := newEnv(t, Options{}, true)
-	ctx := context.Background()
+	ctx := access.WithCaller(context.Background(), access.Caller{Kind: access.KindOAuth, Subject: "alice", ClientID: "agent"})
 	if _, err := e.svc.CreateInvoice(ctx, nil, buyInput(10)); code(t, err) != CodePurchasesDisabled {
 		t.Fatal(err)
 	}
@@ -191,7 +192,7 @@ func TestPurchasesDisabled(t *testing.T) {
 	if _, err := e.svc.UnsealOrder(ctx, "x"); code(t, err) != CodePurchasesDisabled {
 		t.Fatal(err)
 	}
-	if a, _ := e.st.ListAudit(ctx); len(a) != 3 || a[0].Outcome != "refused" {
+	if a, _ := e.st.ListAudit(ctx); len(a) != 3 || a[0].Outcome != "refused" || a[2].Caller != "oauth sub=alice client=agent" {
 		t.Fatalf("audit: %+v", a)
 	}
 	if n := e.fake.Requests("POST", "/v2"); n != 0 {

@@ -51,14 +51,14 @@ func (m *Memory) GetPayment(_ context.Context, id string) (Payment, error) {
 }
 
 // ClaimIdempotency creates a pending record or returns the existing one.
-func (m *Memory) ClaimIdempotency(_ context.Context, key, tool, argsHash string, now time.Time) (IdemRecord, bool, error) {
+func (m *Memory) ClaimIdempotency(_ context.Context, key, caller, tool, argsHash string, now time.Time) (IdemRecord, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if r, ok := m.idem[key]; ok {
 		return r, false, nil
 	}
 	now = time.UnixMilli(now.UnixMilli())
-	r := IdemRecord{Key: key, Tool: tool, ArgsHash: argsHash, State: IdemPending, CreatedAt: now, UpdatedAt: now}
+	r := IdemRecord{Key: key, Caller: caller, Tool: tool, ArgsHash: argsHash, State: IdemPending, CreatedAt: now, UpdatedAt: now}
 	m.idem[key] = r
 	return r, true, nil
 }

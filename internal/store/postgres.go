@@ -180,14 +180,14 @@ func (s *Postgres) GetPayment(ctx context.Context, id string) (Payment, error) {
 // INSERT ... ON CONFLICT DO NOTHING: the primary key lets exactly one of any
 // number of concurrent claimers (on any replica) insert; the others wait for
 // its commit and then read its record.
-func (s *Postgres) ClaimIdempotency(ctx context.Context, key, tool, argsHash string, now time.Time) (IdemRecord, bool, error) {
+func (s *Postgres) ClaimIdempotency(ctx context.Context, key, caller, tool, argsHash string, now time.Time) (IdemRecord, bool, error) {
 	now = ms(now)
 	for {
 		var r IdemRecord
-		err := s.pool.QueryRow(ctx, `INSERT INTO idempotency_keys (key, tool, args_hash, state, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (key) DO NOTHING
-			RETURNING key, tool, args_hash, state, payment_id, created_at, updated_at`,
-			key, tool, argsHash, IdemPending, now).Scan(&r.Key, &r.Tool, &r.ArgsHash, &r.State, &r.PaymentID, &r.CreatedAt, &r.UpdatedAt)
+		err := s.pool.QueryRow(ctx, `INSERT INTO idempotency_keys (key, caller, tool, args_hash, state, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (key) DO NOTHING
+			RETURNING key, caller, tool, args_hash, state, payment_id, created_at, updated_at`,
+			key, caller, tool, argsHash, IdemPending, now).Scan(&r.Key, &r.Caller, &r.Tool, &r.ArgsHash, &r.State, &r.PaymentID, &r.CreatedAt, &r.UpdatedAt)
 		if err == nil {
 			r.CreatedAt, r.UpdatedAt = ms(r.CreatedAt), ms(r.UpdatedAt)
 			return r, true, nil
@@ -211,8 +211,8 @@ func (s *Postgres) ClaimIdempotency(ctx context.Context, key, tool, argsHash str
 
 func (s *Postgres) getIdem(ctx context.Context, key string) (IdemRecord, error) {
 	var r IdemRecord
-	err := s.pool.QueryRow(ctx, `SELECT key, tool, args_hash, state, payment_id, created_at, updated_at
-		FROM idempotency_keys WHERE key = $1`, key).Scan(&r.Key, &r.Tool, &r.ArgsHash, &r.State, &r.PaymentID, &r.CreatedAt, &r.UpdatedAt)
+	err := s.pool.QueryRow(ctx, `SELECT key, caller, tool, args_hash, state, payment_id, created_at, updated_at
+		FROM idempotency_keys WHERE key = $1`, key).Scan(&r.Key, &r.Caller, &r.Tool, &r.ArgsHash, &r.State, &r.PaymentID, &r.CreatedAt, &r.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return IdemRecord{}, ErrNotFound
 	}

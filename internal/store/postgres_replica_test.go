@@ -88,7 +88,7 @@ func TestPostgresReplicasClaimOnce(t *testing.T) {
 	for i := range 50 {
 		s := []*Postgres{a, b}[i%2]
 		wg.Go(func() {
-			r, claimed, err := s.ClaimIdempotency(t.Context(), "race", "create_payment_link", fmt.Sprint("h", i), time.Now())
+			r, claimed, err := s.ClaimIdempotency(t.Context(), "race", "stdio", "create_payment_link", fmt.Sprint("h", i), time.Now())
 			if err != nil {
 				t.Error(err)
 				return

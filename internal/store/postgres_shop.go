@@ -155,8 +155,8 @@ func (s *Postgres) AppendAudit(ctx context.Context, e AuditEntry) error {
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
-	if _, err := s.pool.Exec(ctx, `INSERT INTO shop_audit (at, tool, invoice_id, order_id, amount_cents, outcome, code, detail)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, ms(e.At), e.Tool, e.InvoiceID, e.OrderID, e.AmountCents, e.Outcome, e.Code, e.Detail); err != nil {
+	if _, err := s.pool.Exec(ctx, `INSERT INTO shop_audit (at, tool, invoice_id, order_id, amount_cents, outcome, code, detail, caller)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, ms(e.At), e.Tool, e.InvoiceID, e.OrderID, e.AmountCents, e.Outcome, e.Code, e.Detail, e.Caller); err != nil {
 		return fmt.Errorf("append audit: %w", err)
 	}
 	return nil
@@ -164,14 +164,14 @@ func (s *Postgres) AppendAudit(ctx context.Context, e AuditEntry) error {
 
 // ListAudit implements Shop.
 func (s *Postgres) ListAudit(ctx context.Context) ([]AuditEntry, error) {
-	rows, err := s.pool.Query(ctx, `SELECT seq, at, tool, invoice_id, order_id, amount_cents, outcome, code, detail
+	rows, err := s.pool.Query(ctx, `SELECT seq, at, tool, invoice_id, order_id, amount_cents, outcome, code, detail, caller
 		FROM shop_audit ORDER BY seq`)
 	if err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (AuditEntry, error) {
 		var e AuditEntry
-		err := row.Scan(&e.Seq, &e.At, &e.Tool, &e.InvoiceID, &e.OrderID, &e.AmountCents, &e.Outcome, &e.Code, &e.Detail)
+		err := row.Scan(&e.Seq, &e.At, &e.Tool, &e.InvoiceID, &e.OrderID, &e.AmountCents, &e.Outcome, &e.Code, &e.Detail, &e.Caller)
 		e.At = ms(e.At)
 		return e, err
 	})

@@ -69,6 +69,7 @@ type AuditEntry struct {
 	Outcome     string // e.g. created, quoted, paid, refused, declined, failed, outcome_unknown, unsealed
 	Code        string // error code for refusals and failures
 	Detail      string
+	Caller      string // who made the call (access.Caller.String())
 }
 
 // Shop persists what the purchase limits and confirmations need, so a

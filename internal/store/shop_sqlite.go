@@ -134,8 +134,8 @@ func (s *SQLite) AppendAudit(ctx context.Context, e AuditEntry) error {
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO shop_audit (at, tool, invoice_id, order_id, amount_cents, outcome, code, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.At.UnixMilli(), e.Tool, e.InvoiceID, e.OrderID, e.AmountCents, e.Outcome, e.Code, e.Detail); err != nil {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO shop_audit (at, tool, invoice_id, order_id, amount_cents, outcome, code, detail, caller)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.At.UnixMilli(), e.Tool, e.InvoiceID, e.OrderID, e.AmountCents, e.Outcome, e.Code, e.Detail, e.Caller); err != nil {
 		return fmt.Errorf("append audit: %w", err)
 	}
 	return nil
@@ -143,7 +143,7 @@ func (s *SQLite) AppendAudit(ctx context.Context, e AuditEntry) error {
 
 // ListAudit implements Shop.
 func (s *SQLite) ListAudit(ctx context.Context) ([]AuditEntry, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, at, tool, invoice_id, order_id, amount_cents, outcome, code, detail
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, at, tool, invoice_id, order_id, amount_cents, outcome, code, detail, caller
 		FROM shop_audit ORDER BY seq`)
 	if err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
@@ -153,7 +153,7 @@ func (s *SQLite) ListAudit(ctx context.Context) ([]AuditEntry, error) {
 	for rows.Next() {
 		var e AuditEntry
 		var at int64
-		if err := rows.Scan(&e.Seq, &at, &e.Tool, &e.InvoiceID, &e.OrderID, &e.AmountCents, &e.Outcome, &e.Code, &e.Detail); err != nil {
+		if err := rows.Scan(&e.Seq, &at, &e.Tool, &e.InvoiceID, &e.OrderID, &e.AmountCents, &e.Outcome, &e.Code, &e.Detail, &e.Caller); err != nil {
 			return nil, fmt.Errorf("list audit: %w", err)
 		}
 		e.At = time.UnixMilli(at)

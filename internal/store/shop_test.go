@@ -170,7 +170,8 @@ func TestShopAuditAppendOnly(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := open(t)
 			for i, o := range []string{"created", "quoted", "paid"} {
-				if err := s.AppendAudit(ctx, AuditEntry{Tool: "pay_invoice", InvoiceID: "inv", AmountCents: int64(i), Outcome: o}); err != nil {
+				if err := s.AppendAudit(ctx, AuditEntry{Tool: "pay_invoice", InvoiceID: "inv", AmountCents: int64(i), Outcome: o,
+					Caller: "oauth sub=alice client=c" + fmt.Sprint(i)}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -179,7 +180,7 @@ func TestShopAuditAppendOnly(t *testing.T) {
 				t.Fatalf("%v %v", got, err)
 			}
 			for i, e := range got {
-				if e.Seq != int64(i+1) || e.AmountCents != int64(i) || e.At.IsZero() {
+				if e.Seq != int64(i+1) || e.AmountCents != int64(i) || e.At.IsZero() || e.Caller != "oauth sub=alice client=c"+fmt.Sprint(i) {
 					t.Fatalf("entry %d: %+v", i, e)
 				}
 			}

@@ -170,10 +170,10 @@ func (s *SQLite) GetPayment(ctx context.Context, id string) (Payment, error) {
 }
 
 // ClaimIdempotency creates a pending record or returns the existing one.
-func (s *SQLite) ClaimIdempotency(ctx context.Context, key, tool, argsHash string, now time.Time) (IdemRecord, bool, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO idempotency_keys (key, tool, args_hash, state, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING`,
-		key, tool, argsHash, IdemPending, now.UnixMilli(), now.UnixMilli())
+func (s *SQLite) ClaimIdempotency(ctx context.Context, key, caller, tool, argsHash string, now time.Time) (IdemRecord, bool, error) {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO idempotency_keys (key, caller, tool, args_hash, state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING`,
+		key, caller, tool, argsHash, IdemPending, now.UnixMilli(), now.UnixMilli())
 	if err != nil {
 		return IdemRecord{}, false, fmt.Errorf("claim idempotency key: %w", err)
 	}
@@ -191,8 +191,8 @@ func (s *SQLite) ClaimIdempotency(ctx context.Context, key, tool, argsHash strin
 func (s *SQLite) getIdem(ctx context.Context, key string) (IdemRecord, error) {
 	var r IdemRecord
 	var created, updated int64
-	err := s.db.QueryRowContext(ctx, `SELECT key, tool, args_hash, state, payment_id, created_at, updated_at
-		FROM idempotency_keys WHERE key = ?`, key).Scan(&r.Key, &r.Tool, &r.ArgsHash, &r.State, &r.PaymentID, &created, &updated)
+	err := s.db.QueryRowContext(ctx, `SELECT key, caller, tool, args_hash, state, payment_id, created_at, updated_at
+		FROM idempotency_keys WHERE key = ?`, key).Scan(&r.Key, &r.Caller, &r.Tool, &r.ArgsHash, &r.State, &r.PaymentID, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return IdemRecord{}, ErrNotFound
 	}

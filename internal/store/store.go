@@ -43,6 +43,7 @@ const (
 // IdemRecord is the state of one idempotency key.
 type IdemRecord struct {
 	Key       string
+	Caller    string // who claimed it (access.Caller.String())
 	Tool      string
 	ArgsHash  string
 	State     string
@@ -61,9 +62,11 @@ type Payments interface {
 
 // Idempotency persists idempotency keys.
 type Idempotency interface {
-	// ClaimIdempotency atomically creates a pending record for key, or returns
-	// the existing one. claimed is true only for the caller that created it.
-	ClaimIdempotency(ctx context.Context, key, tool, argsHash string, now time.Time) (rec IdemRecord, claimed bool, err error)
+	// ClaimIdempotency atomically creates a pending record for key (made
+	// by caller), or returns the existing one. claimed is true only for the
+	// call that created it. Keys are global: callers that must not share
+	// records put their namespace into the key (internal/payments does).
+	ClaimIdempotency(ctx context.Context, key, caller, tool, argsHash string, now time.Time) (rec IdemRecord, claimed bool, err error)
 	// FinishIdempotency moves a record to done (with paymentID) or unknown.
 	FinishIdempotency(ctx context.Context, key, state, paymentID string, now time.Time) error
 	// ReleaseIdempotency deletes a pending record whose create definitely did

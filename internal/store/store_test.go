@@ -65,18 +65,18 @@ func TestIdempotencyContract(t *testing.T) {
 	for name, open := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			s := open(t)
-			r, claimed, err := s.ClaimIdempotency(ctx, "k", "create_payment_link", "h1", now)
+			r, claimed, err := s.ClaimIdempotency(ctx, "k", "oauth sub=alice client=a1", "create_payment_link", "h1", now)
 			if err != nil || !claimed || r.State != IdemPending || r.ArgsHash != "h1" || !r.CreatedAt.Equal(now) {
 				t.Fatalf("first claim: %+v %v %v", r, claimed, err)
 			}
-			r, claimed, err = s.ClaimIdempotency(ctx, "k", "create_payment_link", "h2", now.Add(time.Second))
-			if err != nil || claimed || r.ArgsHash != "h1" {
+			r, claimed, err = s.ClaimIdempotency(ctx, "k", "stdio", "create_payment_link", "h2", now.Add(time.Second))
+			if err != nil || claimed || r.ArgsHash != "h1" || r.Caller != "oauth sub=alice client=a1" {
 				t.Fatalf("second claim: %+v %v %v", r, claimed, err)
 			}
 			if err := s.FinishIdempotency(ctx, "k", IdemDone, "pay-1", now.Add(2*time.Second)); err != nil {
 				t.Fatal(err)
 			}
-			r, _, _ = s.ClaimIdempotency(ctx, "k", "create_payment_link", "h1", now)
+			r, _, _ = s.ClaimIdempotency(ctx, "k", "stdio", "create_payment_link", "h1", now)
 			if r.State != IdemDone || r.PaymentID != "pay-1" {
 				t.Fatalf("after finish: %+v", r)
 			}
@@ -84,15 +84,15 @@ func TestIdempotencyContract(t *testing.T) {
 			if err := s.ReleaseIdempotency(ctx, "k"); err != nil {
 				t.Fatal(err)
 			}
-			if r, claimed, _ := s.ClaimIdempotency(ctx, "k", "t", "h", now); claimed || r.State != IdemDone {
+			if r, claimed, _ := s.ClaimIdempotency(ctx, "k", "stdio", "t", "h", now); claimed || r.State != IdemDone {
 				t.Fatalf("release removed a done record: %+v", r)
 			}
 			// A pending record is released and can be claimed again.
-			_, _, _ = s.ClaimIdempotency(ctx, "p", "t", "h", now)
+			_, _, _ = s.ClaimIdempotency(ctx, "p", "stdio", "t", "h", now)
 			if err := s.ReleaseIdempotency(ctx, "p"); err != nil {
 				t.Fatal(err)
 			}
-			if _, claimed, _ := s.ClaimIdempotency(ctx, "p", "t", "h", now); !claimed {
+			if _, claimed, _ := s.ClaimIdempotency(ctx, "p", "stdio", "t", "h", now); !claimed {
 				t.Fatal("released key could not be claimed again")
 			}
 			if err := s.FinishIdempotency(ctx, "missing", IdemDone, "", now); !errors.Is(err, ErrNotFound) {
@@ -118,7 +118,7 @@ func TestClaimIsExclusiveUnderConcurrency(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_, claimed, err := s.ClaimIdempotency(ctx, "race", "t", fmt.Sprint(i), time.Now())
+					_, claimed, err := s.ClaimIdempotency(ctx, "race", "stdio", "t", fmt.Sprint(i), time.Now())
 					if err != nil {
 						t.Error(err)
 						return
@@ -148,7 +148,7 @@ func TestSQLiteSurvivesReopen(t *testing.T) {
 	if err := s.SavePayment(ctx, Payment{Identifier: "keep", Kind: "link", WebURL: "https://p/abcd1234/"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.ClaimIdempotency(ctx, "key", "t", "h", time.Now()); err != nil {
+	if _, _, err := s.ClaimIdempotency(ctx, "key", "stdio", "t", "h", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -162,7 +162,7 @@ func TestSQLiteSurvivesReopen(t *testing.T) {
 	if p, err := s.GetPayment(ctx, "keep"); err != nil || p.WebURL != "https://p/abcd1234/" {
 		t.Fatalf("after reopen: %+v %v", p, err)
 	}
-	if _, claimed, _ := s.ClaimIdempotency(ctx, "key", "t", "h", time.Now()); claimed {
+	if _, claimed, _ := s.ClaimIdempotency(ctx, "key", "stdio", "t", "h", time.Now()); claimed {
 		t.Fatal("idempotency record lost on reopen")
 	}
 	fi, err := os.Stat(path)
