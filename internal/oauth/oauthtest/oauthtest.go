@@ -28,6 +28,7 @@ type Server struct {
 	Issuer string
 
 	mu      sync.Mutex
+	clients map[string]string          // client_credentials clients: id → secret
 	rsa     map[string]*rsa.PrivateKey // kid → key, published in the JWKS
 	ec      *ecdsa.PrivateKey          // kid "ec-1"
 	hidden  map[string]*rsa.PrivateKey // minted with but not (yet) published
@@ -45,13 +46,23 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ec key: %w", err)
 	}
-	s := &Server{rsa: map[string]*rsa.PrivateKey{"rsa-1": rk}, ec: ek, hidden: map[string]*rsa.PrivateKey{}}
+	s := &Server{rsa: map[string]*rsa.PrivateKey{"rsa-1": rk}, ec: ek, hidden: map[string]*rsa.PrivateKey{},
+		clients: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/.well-known/oauth-authorization-server", s.metadata)
 	mux.HandleFunc("/jwks", s.jwks)
+	mux.HandleFunc("/token", s.token)
 	s.HTTP = httptest.NewServer(mux)
 	s.Issuer = s.HTTP.URL
 	return s, nil
+}
+
+// AddClient registers a client_credentials client for the token endpoint
+// (client_secret_basic or client_secret_post).
+func (s *Server) AddClient(id, secret string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clients[id] = secret
 }
 
 // JWKSURL is the key set's address.
@@ -63,14 +74,53 @@ func (s *Server) Fetches() int64 { return s.fetches.Load() }
 func (s *Server) metadata(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{
-		"issuer":                           s.Issuer,
-		"authorization_endpoint":           s.Issuer + "/authorize",
-		"token_endpoint":                   s.Issuer + "/token",
-		"jwks_uri":                         s.JWKSURL(),
-		"response_types_supported":         []string{"code"},
-		"code_challenge_methods_supported": []string{"S256"},
-		"grant_types_supported":            []string{"authorization_code", "client_credentials"},
+		"issuer":                                s.Issuer,
+		"authorization_endpoint":                s.Issuer + "/authorize",
+		"token_endpoint":                        s.Issuer + "/token",
+		"jwks_uri":                              s.JWKSURL(),
+		"response_types_supported":              []string{"code"},
+		"code_challenge_methods_supported":      []string{"S256"},
+		"grant_types_supported":                 []string{"authorization_code", "client_credentials"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 	})
+}
+
+// token is a client_credentials token endpoint (RFC 6749 §4.4) that
+// honours RFC 8707's resource parameter: the token's aud is the resource
+// asked for, its sub and client_id the client, its scope the one asked for.
+func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || r.ParseForm() != nil {
+		http.Error(w, `{"error":"invalid_request"}`, http.StatusBadRequest)
+		return
+	}
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	s.mu.Lock()
+	want, known := s.clients[id]
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if !known || secret != want {
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"error":"invalid_client"}`))
+		return
+	}
+	if r.PostForm.Get("grant_type") != "client_credentials" {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":"unsupported_grant_type"}`))
+		return
+	}
+	t := Token{Subject: id, ClientID: id, Scope: r.PostForm.Get("scope")}
+	if res := r.PostForm["resource"]; len(res) > 0 {
+		t.Audience = res
+	}
+	tok, err := s.Mint(t)
+	if err != nil {
+		http.Error(w, `{"error":"server_error"}`, http.StatusInternalServerError)
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": 3600, "scope": t.Scope})
 }
 
 func (s *Server) jwks(w http.ResponseWriter, _ *http.Request) {
