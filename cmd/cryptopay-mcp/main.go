@@ -90,6 +90,7 @@ func run(ctx context.Context, args []string, stdin io.ReadCloser, stdout, stderr
 func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
   cryptopay-mcp [stdio] [--sandbox] [--data-dir DIR] [--log-level LEVEL]
+                [--toolsets payments,webhooks,shop,shop-purchase] [--read-only]
   cryptopay-mcp http [--listen 127.0.0.1:8080] [--stateless] [stdio flags]
   cryptopay-mcp sandbox --listen 127.0.0.1:PORT
   cryptopay-mcp version
