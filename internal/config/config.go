@@ -54,6 +54,10 @@ type Config struct {
 	// --read-only: which tools the server offers at all.
 	Access access.Policy
 
+	// Tenants (CRYPTOPAY_TENANTS_FILE): several merchants behind one HTTP
+	// server; nil: one merchant, configured by the variables above.
+	Tenants *Tenants
+
 	Shop    ShopConfig    // Bitrefill shop toolset (shop.go)
 	Webhook WebhookConfig // webhook receiver and tunnel (webhook.go)
 }
@@ -74,6 +78,9 @@ func (c Config) String() string {
 	}
 	fmt.Fprintf(&b, " data_dir=%s api_timeout=%s max_retries=%d tool_timeout=%s log_level=%s",
 		c.DataDir, c.APITimeout, c.MaxRetries, c.ToolTimeout, c.LogLevel)
+	if c.Tenants != nil {
+		fmt.Fprintf(&b, " tenants=%d tenant_claim=%s", len(c.Tenants.List), c.Tenants.Claim)
+	}
 	fmt.Fprintf(&b, " toolsets=%s read_only=%t", strings.TrimSuffix(c.Access.String(), " (read-only)"), c.Access.ReadOnly)
 	fmt.Fprintf(&b, " %s %s", c.Shop, c.Webhook)
 	return b.String()
@@ -158,12 +165,24 @@ func Load(getenv func(string) string, f Flags) (Config, error) {
 	c.DeviceSecret = get("BITNOVO_DEVICE_SECRET")
 	c.BaseURL = get("BITNOVO_BASE_URL")
 
-	if sandbox := boolVar(&p, get, "CRYPTOPAY_SANDBOX", false); sandbox || f.Sandbox || c.DeviceID == "" {
+	tenantsPath := get(EnvTenantsFile)
+	forced := boolVar(&p, get, "CRYPTOPAY_SANDBOX", false) || f.Sandbox
+	if forced || (c.DeviceID == "" && tenantsPath == "") {
 		c.Mode = ModeSandbox
+	}
+	if tenantsPath != "" {
+		// Each tenant names its own credentials.
+		for _, k := range []string{"BITNOVO_DEVICE_ID", "BITNOVO_DEVICE_SECRET", "BITREFILL_API_ID", "BITREFILL_API_SECRET"} {
+			if get(k) != "" {
+				p = append(p, fmt.Sprintf("%s: unset it with %s (each tenant names its own)", k, EnvTenantsFile))
+			}
+		}
+		c.DeviceID, c.DeviceSecret = "", ""
+		c.Tenants = loadTenants(tenantsPath, c.Mode == ModeLive, &p)
 	}
 
 	if c.Mode == ModeLive {
-		if !uuidRE.MatchString(c.DeviceID) {
+		if c.Tenants == nil && tenantsPath == "" && !uuidRE.MatchString(c.DeviceID) {
 			p = append(p, "BITNOVO_DEVICE_ID: must be a UUID like xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (copy it from the Bitnovo Pay dashboard)")
 		}
 		if c.BaseURL == "" {
@@ -194,9 +213,26 @@ func Load(getenv func(string) string, f Flags) (Config, error) {
 
 	c.Access = loadAccess(get, &p, f)
 	c.Shop = loadShop(get, &p)
-	c.Webhook = loadWebhook(get, &p, c.Mode == ModeSandbox, c.DeviceSecret)
+	secret := c.DeviceSecret
+	if c.Tenants != nil {
+		secret = "per-tenant" // checked below, tenant by tenant
+	}
+	c.Webhook = loadWebhook(get, &p, c.Mode == ModeSandbox, secret)
+	if c.Tenants != nil && c.Webhook.Enabled {
+		if c.Webhook.AllowUnsigned {
+			p = append(p, "WEBHOOK_ALLOW_UNSIGNED: not with "+EnvTenantsFile+": a delivery's signature is what says whose it is")
+		}
+		for _, t := range c.Tenants.List {
+			if t.DeviceSecret == "" && c.Mode == ModeLive {
+				p = append(p, fmt.Sprintf("%s: tenant %q: bitnovo_device_secret is required with WEBHOOK_ENABLED=true", EnvTenantsFile, t.ID))
+			}
+		}
+	}
 
 	c.DatabaseURL = get("CRYPTOPAY_DATABASE_URL")
+	if c.DatabaseURL != "" && tenantsPath != "" {
+		p = append(p, "CRYPTOPAY_DATABASE_URL: not supported with "+EnvTenantsFile+" yet (each tenant has its own SQLite store in CRYPTOPAY_DATA_DIR/tenants)")
+	}
 	if c.DatabaseURL != "" {
 		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
 			p = append(p, "CRYPTOPAY_DATABASE_URL: must be a postgres:// or postgresql:// URL with a host (unset it to use the embedded SQLite store)")
