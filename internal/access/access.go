@@ -186,6 +186,9 @@ type Caller struct {
 	Kind     string // one of the Kind constants
 	Subject  string // the token's sub (OAuth only)
 	ClientID string // the token's client_id or azp (OAuth only)
+	// Tenant is the merchant the caller acts for when the server has
+	// several (the value of the tenants file's claim); "" otherwise.
+	Tenant string
 	// Scopes the caller holds. Callers that are not OAuth hold every scope
 	// unless the operator narrowed them (MCP_HTTP_TOKEN_SCOPES).
 	Scopes []Scope
@@ -195,7 +198,9 @@ type Caller struct {
 func (c Caller) Has(s Scope) bool { return slices.Contains(c.Scopes, s) }
 
 // String names the caller for audit rows and logs: "stdio",
-// "static-token", or "oauth sub=alice client=my-agent".
+// "static-token", or "oauth sub=alice client=my-agent" (with
+// " tenant=acme" when the server has tenants). It is also the session's
+// user id, so a session never changes hands between callers or tenants.
 func (c Caller) String() string {
 	if c.Kind != KindOAuth {
 		return c.Kind
@@ -203,6 +208,9 @@ func (c Caller) String() string {
 	s := "oauth sub=" + c.Subject
 	if c.ClientID != "" {
 		s += " client=" + c.ClientID
+	}
+	if c.Tenant != "" {
+		s += " tenant=" + c.Tenant
 	}
 	return s
 }
@@ -216,7 +224,7 @@ func (c Caller) Namespace() string {
 	if c.Kind != KindOAuth {
 		return ""
 	}
-	return "oauth:" + c.Subject + "\x1f" + c.ClientID
+	return "oauth:" + c.Subject + "\x1f" + c.ClientID + "\x1f" + c.Tenant
 }
 
 type callerKey struct{}
@@ -240,6 +248,7 @@ func CallerFrom(ctx context.Context) Caller {
 const (
 	extraKind     = "cryptopay.kind"
 	extraClientID = "cryptopay.client_id"
+	extraTenant   = "cryptopay.tenant"
 )
 
 // TokenInfo packs c for auth.RequireBearerToken: the scopes as strings,
@@ -248,7 +257,7 @@ const (
 func TokenInfo(c Caller, exp time.Time) *auth.TokenInfo {
 	return &auth.TokenInfo{
 		Scopes: ScopeStrings(c.Scopes), Expiration: exp, UserID: c.String(),
-		Extra: map[string]any{extraKind: c.Kind, extraClientID: c.ClientID, "sub": c.Subject},
+		Extra: map[string]any{extraKind: c.Kind, extraClientID: c.ClientID, extraTenant: c.Tenant, "sub": c.Subject},
 	}
 }
 
@@ -260,6 +269,7 @@ func FromTokenInfo(ti *auth.TokenInfo) Caller {
 		c.Kind = k
 	}
 	c.ClientID, _ = ti.Extra[extraClientID].(string)
+	c.Tenant, _ = ti.Extra[extraTenant].(string)
 	c.Subject, _ = ti.Extra["sub"].(string)
 	if c.Subject == "" && c.Kind == KindOAuth {
 		c.Subject = ti.UserID

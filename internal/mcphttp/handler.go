@@ -48,6 +48,10 @@ type Options struct {
 	// Verifier checks OAuth access tokens; required when Config.OAuth is
 	// enabled (internal/oauth), ignored otherwise.
 	Verifier auth.TokenVerifier
+	// Admit, when set, is asked about every verified token; an error
+	// refuses the request with 403 and the error as its text (e.g. a token
+	// that names no tenant of this server).
+	Admit func(*auth.TokenInfo) error
 }
 
 // Handler is the HTTP front of the MCP server. Create it with New.
@@ -65,6 +69,7 @@ type Handler struct {
 	oauth        bool
 	prm          http.Handler // protected resource metadata; nil without OAuth
 	prmURL       string
+	admit        func(*auth.TokenInfo) error
 	origins      []origin
 	hosts        []string // exact names and *.suffix patterns from MCP_HTTP_ALLOWED_HOSTS
 	loopbackBind bool
@@ -150,6 +155,7 @@ func New(o Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	h.admit = o.Admit
 	h.drainCtx, h.drainCancel = context.WithCancel(context.Background())
 	return h, nil
 }
@@ -418,6 +424,12 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, next http.Ha
 			h.refuse(w, r, http.StatusForbidden, "token holds no scope of this server",
 				"forbidden: the access token holds none of this server's scopes")
 			return
+		}
+		if h.admit != nil {
+			if err := h.admit(auth.TokenInfoFromContext(r.Context())); err != nil {
+				h.refuse(w, r, http.StatusForbidden, err.Error(), "forbidden: "+err.Error())
+				return
+			}
 		}
 		next(w, r) // the original writer: streaming needs its Flusher
 	})).ServeHTTP(cw, r)

@@ -13,6 +13,7 @@ package oauth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -54,7 +55,10 @@ type Config struct {
 	JWKSURL string
 	// Audiences the token's aud must name one of: this server's resource
 	// URL (the public /mcp URL) and MCP_OAUTH_AUDIENCE if set.
-	Audiences    []string
+	Audiences []string
+	// TenantClaim, when set, is the claim whose (string) value names the
+	// caller's tenant (CRYPTOPAY_TENANTS_FILE's claim).
+	TenantClaim  string
 	Leeway       time.Duration // 0: DefaultLeeway
 	RefetchEvery time.Duration // 0: DefaultRefetchEvery
 	HTTPClient   *http.Client  // nil: a client with a 10 s timeout
@@ -243,10 +247,29 @@ func (v *Verifier) Check(ctx context.Context, token string) (Checked, error) {
 	if client == "" {
 		client = c.AZP
 	}
-	return Checked{
-		caller:  access.Caller{Kind: access.KindOAuth, Subject: c.Subject, ClientID: client, Scopes: c.scopes()},
-		expires: c.ExpiresAt.Time,
-	}, nil
+	caller := access.Caller{Kind: access.KindOAuth, Subject: c.Subject, ClientID: client, Scopes: c.scopes()}
+	if v.cfg.TenantClaim != "" {
+		caller.Tenant = v.claimString(token, v.cfg.TenantClaim)
+	}
+	return Checked{caller: caller, expires: c.ExpiresAt.Time}, nil
+}
+
+// claimString reads one string claim of an already verified token.
+func (v *Verifier) claimString(token, name string) string {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	b, err := v.parser.DecodeSegment(parts[1])
+	if err != nil {
+		return ""
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return ""
+	}
+	s, _ := m[name].(string)
+	return s
 }
 
 func audienceMatches(aud jwt.ClaimStrings, want []string) bool {

@@ -189,3 +189,26 @@ func TestDiscoveryFailure(t *testing.T) {
 		t.Error("metadata of another issuer accepted")
 	}
 }
+
+func TestTenantClaim(t *testing.T) {
+	as := newAS(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := New(ctx, Config{Issuer: as.Issuer, JWKSURL: as.JWKSURL(), Audiences: []string{resource}, TenantClaim: "merchant"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		extra map[string]any
+		want  string
+	}{
+		{map[string]any{"merchant": "acme"}, "acme"},
+		{map[string]any{"merchant": 7}, ""},
+		{nil, ""},
+	} {
+		c, err := v.Check(context.Background(), mint(t, as, oauthtest.Token{Extra: tt.extra}))
+		if err != nil || c.Caller().Tenant != tt.want {
+			t.Errorf("%v: tenant %q, %v; want %q", tt.extra, c.Caller().Tenant, err, tt.want)
+		}
+	}
+}
