@@ -49,7 +49,7 @@ func TestRouterAttributesBySecret(t *testing.T) {
 	}
 	ctx := context.Background()
 	for _, tc := range []struct {
-		st         store.Events
+		st          store.Events
 		mine, other string
 	}{{stA, idA, idB}, {stB, idB, idA}} {
 		if evs, _, _ := tc.st.ListEvents(ctx, store.EventQuery{Identifier: tc.mine}); len(evs) != 1 {
