@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -37,11 +38,14 @@ type app struct {
 
 // newApp builds the app from a validated config. On failure it prints one
 // line to stderr and returns nil with the exit status to use.
-//
-// anonymous is the caller of requests that carry no token: the stdio user,
-// or loopback HTTP without authentication.
-func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, anonymous access.Caller) (*app, int) {
-	a := &app{cfg: cfg, log: logging.New(stderr, cfg.LogLevel), metrics: metrics.New()}
+func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, o appOptions) (*app, int) {
+	a := &app{cfg: cfg, log: logging.New(stderr, cfg.LogLevel), metrics: o.metrics}
+	if a.metrics == nil {
+		a.metrics = metrics.New()
+	}
+	if o.tenant != "" {
+		a.log = a.log.With("tenant", o.tenant)
+	}
 	ctx, cancel := context.WithCancel(ctx) // background work ends with the app
 	a.onClose(cancel)
 	fail := func(code int, format string, args ...any) (*app, int) {
@@ -62,19 +66,20 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, anonymous 
 
 	var wh *webhooks
 	if cfg.Webhook.Enabled {
-		if wh, err = a.startWebhooks(ctx, st); err != nil {
+		if wh, err = a.startWebhooks(ctx, st, o.shared); err != nil {
 			return fail(exitConfig, "config: webhooks: %v", err)
 		}
 	}
 
 	deviceID := cfg.DeviceID
 	if cfg.Sandbox() {
-		fake, baseURL, stop, err := startFake(SandboxDeviceID, "127.0.0.1:0")
+		deviceID = cmp.Or(cfg.DeviceID, SandboxDeviceID) // a tenant's own id, in its own fake
+		fake, baseURL, stop, err := startFake(deviceID, "127.0.0.1:0")
 		if err != nil {
 			return fail(exitFail, "cannot start the sandbox: %v", err)
 		}
 		a.onClose(stop)
-		a.cfg.BaseURL, deviceID = baseURL, SandboxDeviceID
+		a.cfg.BaseURL = baseURL
 		if wh != nil {
 			// Like a merchant pasting the URL into the dashboard: the fake
 			// delivers signed webhooks through the (fake) tunnel.
@@ -111,7 +116,7 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, anonymous 
 	a.onClose(stopShop)
 	deps := mcpserver.Deps{
 		Version: buildVersion(), Payments: svc, Shop: shopSvc, Sandbox: cfg.Sandbox(), ToolTimeout: cfg.ToolTimeout, Logger: a.log,
-		Policy: cfg.Access, Anonymous: anonymous,
+		Policy: cfg.Access, Anonymous: o.anonymous,
 	}
 	if wh != nil {
 		deps.Webhooks = wh
@@ -126,6 +131,21 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, anonymous 
 		}
 	}
 	return a, exitOK
+}
+
+// appOptions are what differs between the apps of one process.
+type appOptions struct {
+	// anonymous is the caller of requests that carry no token: the stdio
+	// user, or loopback HTTP without authentication.
+	anonymous access.Caller
+	// tenant names the app of one tenant (CRYPTOPAY_TENANTS_FILE); "" for
+	// the one merchant of a server without tenants.
+	tenant string
+	// shared, for a tenant's app, is the one webhook listener and tunnel
+	// that all tenants use; nil: the app runs its own.
+	shared *sharedWebhooks
+	// metrics is the registry to count in; nil: a new one.
+	metrics *metrics.Metrics
 }
 
 // observeWebhook counts receiver outcomes (cryptopay_webhook_requests_total).

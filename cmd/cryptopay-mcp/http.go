@@ -74,7 +74,7 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		fmt.Fprintf(stderr, "cryptopay-mcp: cannot listen on %s: %v\n", hc.Listen, err)
 		return exitFail
 	}
-	a, code := newApp(ctx, cfg, stderr, access.Caller{Kind: access.KindAnonymous, Scopes: access.AllScopes()})
+	a, code := newApp(ctx, cfg, stderr, appOptions{anonymous: access.Caller{Kind: access.KindAnonymous, Scopes: access.AllScopes()}})
 	if a == nil {
 		_ = ln.Close()
 		return code

@@ -120,7 +120,7 @@ func runStdio(ctx context.Context, args []string, stdin io.ReadCloser, stdout, s
 		}
 		return exitConfig
 	}
-	a, code := newApp(ctx, cfg, stderr, access.Caller{Kind: access.KindStdio, Scopes: access.AllScopes()})
+	a, code := newApp(ctx, cfg, stderr, appOptions{anonymous: access.Caller{Kind: access.KindStdio, Scopes: access.AllScopes()}})
 	if a == nil {
 		return code
 	}

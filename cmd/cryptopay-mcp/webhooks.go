@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -53,9 +54,11 @@ func webhookKey(cfg config.Config) (key []byte, secretHex string, err error) {
 	return key, secretHex, nil
 }
 
-// startWebhooks opens the receiver's listener, serves it, and starts the
-// tunnel without waiting for it: a tunnel never delays the MCP handshake.
-func (a *app) startWebhooks(ctx context.Context, events store.Events) (*webhooks, error) {
+// startWebhooks builds the receiver of this app's merchant. Without
+// shared it also opens the listener, serves it, and starts the tunnel
+// without waiting for it (a tunnel never delays the MCP handshake); with
+// shared (tenants) the receiver joins the shared listener's router.
+func (a *app) startWebhooks(ctx context.Context, events store.Events, shared *sharedWebhooks) (*webhooks, error) {
 	wc := a.cfg.Webhook
 	key, secretHex, err := webhookKey(a.cfg)
 	if err != nil {
@@ -72,6 +75,46 @@ func (a *app) startWebhooks(ctx context.Context, events store.Events) (*webhooks
 	if err != nil {
 		return nil, err
 	}
+	if _, err := rc.Prune(ctx); err != nil {
+		a.log.Warn("webhook retention", "error", err)
+	}
+	go rc.RunPruner(ctx, time.Minute)
+	if shared != nil {
+		shared.receivers = append(shared.receivers, rc)
+		w.tun = shared.tun
+		return w, nil
+	}
+	sw, err := listenWebhooks(ctx, a.cfg, a.log)
+	if err != nil {
+		return nil, err
+	}
+	a.onClose(sw.close)
+	sw.receivers = []*webhook.Receiver{rc}
+	if err := sw.start(ctx); err != nil {
+		return nil, err
+	}
+	w.tun = sw.tun
+	a.log.Info("webhook receiver listening", "local_url", sw.local+wc.Path, "tunnel", w.tun.Provider(),
+		"signed", key != nil)
+	return w, nil
+}
+
+// sharedWebhooks is the webhook listener and its tunnel: one app's, or
+// shared by every tenant's app, whose receivers it routes between.
+type sharedWebhooks struct {
+	cfg       config.WebhookConfig
+	ln        net.Listener
+	local     string // where the tunnel forwards to
+	tun       *tunnel.Manager
+	receivers []*webhook.Receiver // added before start
+	srv       *http.Server
+	log       *slog.Logger
+}
+
+// listenWebhooks opens the receiver's listener and prepares its tunnel;
+// start serves them once the receivers are known.
+func listenWebhooks(ctx context.Context, cfg config.Config, log *slog.Logger) (*sharedWebhooks, error) {
+	wc := cfg.Webhook
 	ln, err := net.Listen("tcp", wc.Addr())
 	if err != nil {
 		return nil, fmt.Errorf("WEBHOOK_HOST/WEBHOOK_PORT: cannot listen on %s: %w", wc.Addr(), err)
@@ -81,45 +124,59 @@ func (a *app) startWebhooks(ctx context.Context, events store.Events) (*webhooks
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "127.0.0.1"
 	}
-	local := "http://" + net.JoinHostPort(host, fmt.Sprint(port)) // where the tunnel forwards to
-	srv := rc.Server(wc.Addr())
-	go func() { _ = srv.Serve(ln) }()
-	if _, err := rc.Prune(ctx); err != nil {
-		a.log.Warn("webhook retention", "error", err)
-	}
-	go rc.RunPruner(ctx, time.Minute)
-	a.onClose(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	})
-
+	sw := &sharedWebhooks{cfg: wc, ln: ln, local: "http://" + net.JoinHostPort(host, fmt.Sprint(port)), log: log}
 	tc := tunnel.Config{
 		Enabled: wc.TunnelEnabled, Provider: wc.TunnelProvider, PublicURL: wc.PublicURL,
 		NgrokAuthtoken: wc.NgrokAuthtoken, NgrokDomain: wc.NgrokDomain,
 		ZrokToken: wc.ZrokToken, ZrokUniqueName: wc.ZrokUniqueName,
 		HealthInterval: wc.HealthInterval, MaxRetries: wc.MaxReconnects, Backoff: wc.ReconnectDelay,
-		LocalURL: local, Logger: a.log,
+		LocalURL: sw.local, Logger: log,
 	}
 	if !wc.TunnelEnabled && wc.PublicURL != "" {
 		// WEBHOOK_PUBLIC_URL without a tunnel: the server is reachable as is.
 		tc.Enabled, tc.Provider = true, tunnel.ProviderManual
 	}
-	w.tun, err = tunnel.New(tc)
+	sw.tun, err = tunnel.New(tc)
 	if err != nil {
+		_ = ln.Close()
 		return nil, fmt.Errorf("tunnel: %w", err)
 	}
-	if err := w.tun.Start(ctx); err != nil {
-		return nil, fmt.Errorf("tunnel: %w", err)
+	return sw, nil
+}
+
+// start serves the receivers (through a Router when there are several)
+// and starts the tunnel.
+func (sw *sharedWebhooks) start(ctx context.Context) error {
+	if len(sw.receivers) == 0 {
+		return errors.New("webhooks: no receiver")
 	}
-	a.onClose(func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = w.tun.Close(cctx)
-	})
-	a.log.Info("webhook receiver listening", "local_url", local+wc.Path, "tunnel", w.tun.Provider(),
-		"signed", key != nil)
-	return w, nil
+	var h http.Handler = sw.receivers[0]
+	if len(sw.receivers) > 1 {
+		rt, err := webhook.NewRouter(sw.receivers...)
+		if err != nil {
+			return err
+		}
+		h = rt
+	}
+	sw.srv = sw.receivers[0].Server(sw.cfg.Addr())
+	sw.srv.Handler = h
+	go func() { _ = sw.srv.Serve(sw.ln) }()
+	if err := sw.tun.Start(ctx); err != nil {
+		return fmt.Errorf("tunnel: %w", err)
+	}
+	return nil
+}
+
+// close stops the tunnel and the listener.
+func (sw *sharedWebhooks) close() {
+	cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = sw.tun.Close(cctx)
+	if sw.srv != nil {
+		_ = sw.srv.Shutdown(cctx)
+	} else {
+		_ = sw.ln.Close()
+	}
 }
 
 // Events implements mcpserver.Webhooks.
