@@ -12,12 +12,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/logging"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/mcphttp"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/metrics"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/oauth"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
 )
@@ -68,21 +70,50 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		}
 		return exitConfig
 	}
+	if cfg.Tenants != nil && !hc.OAuth.Enabled() {
+		fmt.Fprintf(stderr, "cryptopay-mcp: config: %s: needs %s (the tenant is a claim of the caller's access token)\n",
+			config.EnvTenantsFile, mcphttp.EnvOAuthIssuer)
+		return exitConfig
+	}
 
 	ln, err := net.Listen("tcp", hc.Listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "cryptopay-mcp: cannot listen on %s: %v\n", hc.Listen, err)
 		return exitFail
 	}
-	a, code := newApp(ctx, cfg, stderr, appOptions{anonymous: access.Caller{Kind: access.KindAnonymous, Scopes: access.AllScopes()}})
-	if a == nil {
-		_ = ln.Close()
-		return code
+	// One app, or one per tenant; servers are their MCP servers.
+	var (
+		servers   []*mcp.Server
+		getServer func(*http.Request) *mcp.Server
+		ready     func(context.Context) error
+		m         *metrics.Metrics
+		log       *slog.Logger
+		admit     func(*auth.TokenInfo) error
+	)
+	if cfg.Tenants != nil {
+		m = metrics.New()
+		ts, code := startTenants(ctx, cfg, stderr, m)
+		if ts == nil {
+			_ = ln.Close()
+			return code
+		}
+		defer ts.Close()
+		servers, getServer, ready, admit = ts.servers(), ts.server, ts.ready, ts.admit
+		log = logging.New(stderr, cfg.LogLevel)
+	} else {
+		a, code := newApp(ctx, cfg, stderr, appOptions{anonymous: access.Caller{Kind: access.KindAnonymous, Scopes: access.AllScopes()}})
+		if a == nil {
+			_ = ln.Close()
+			return code
+		}
+		defer a.Close()
+		server := a.server
+		servers, getServer, ready = []*mcp.Server{server}, func(*http.Request) *mcp.Server { return server }, storeReady(a.store)
+		m, log = a.metrics, a.log
 	}
-	defer a.Close()
-	log := a.log
-
-	a.server.AddReceivingMiddleware(a.metrics.MCPMiddleware())
+	for _, s := range servers {
+		s.AddReceivingMiddleware(m.MCPMiddleware())
+	}
 	opts := &mcp.StreamableHTTPOptions{
 		Stateless: hc.Stateless,
 		Logger:    log,
@@ -96,10 +127,9 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		// (Last-Event-ID); bounded to 10 MiB by the SDK.
 		opts.EventStore = mcp.NewMemoryEventStore(nil)
 	}
-	server := a.server
-	mh := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, opts)
+	mh := mcp.NewStreamableHTTPHandler(getServer, opts)
 	hopts := mcphttp.Options{
-		MCP: mh, Config: hc, Addr: ln.Addr(), Ready: storeReady(a.store), Metrics: a.metrics, Logger: log,
+		MCP: mh, Config: hc, Addr: ln.Addr(), Ready: ready, Metrics: m, Logger: log, Admit: admit,
 	}
 	resource := hc.ResourceURL(ln.Addr())
 	if hc.OAuth.Enabled() {
@@ -108,7 +138,11 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 			auds = append(auds, hc.OAuth.Audience)
 		}
 		// The key set's refresh lives as long as the server (ctx).
-		v, err := oauth.New(ctx, oauth.Config{Issuer: hc.OAuth.Issuer, JWKSURL: hc.OAuth.JWKSURL, Audiences: auds, Logger: log})
+		oc := oauth.Config{Issuer: hc.OAuth.Issuer, JWKSURL: hc.OAuth.JWKSURL, Audiences: auds, Logger: log}
+		if cfg.Tenants != nil {
+			oc.TenantClaim = cfg.Tenants.Claim
+		}
+		v, err := oauth.New(ctx, oc)
 		if err != nil {
 			_ = ln.Close()
 			fmt.Fprintf(stderr, "cryptopay-mcp: %v\n", err)
@@ -169,8 +203,10 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if err := <-shut; err != nil {
 		_ = srv.Close()
 	}
-	for ss := range server.Sessions() {
-		_ = ss.Close()
+	for _, s := range servers {
+		for ss := range s.Sessions() {
+			_ = ss.Close()
+		}
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("HTTP server failed", "error", err)

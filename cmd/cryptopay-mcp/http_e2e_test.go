@@ -67,7 +67,13 @@ func startHTTP(t testing.TB, env map[string]string, args ...string) *httpProc {
 
 func runHTTPProc(t testing.TB, env map[string]string, args ...string) *httpProc {
 	t.Helper()
-	cmd := exec.Command(binPath, append([]string{"http"}, args...)...)
+	return runProc(t, env, append([]string{"http"}, args...)...)
+}
+
+// runProc runs the binary with args (stdio when empty) without a client.
+func runProc(t testing.TB, env map[string]string, args ...string) *httpProc {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
 	cmd.Env = envList(env)
 	p := &httpProc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
