@@ -11,6 +11,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -52,8 +53,16 @@ func Start() (*Server, error) {
 	mux.HandleFunc("/.well-known/oauth-authorization-server", s.metadata)
 	mux.HandleFunc("/jwks", s.jwks)
 	mux.HandleFunc("/token", s.token)
-	s.HTTP = httptest.NewServer(mux)
-	s.Issuer = s.HTTP.URL
+	// Fields first, then serve: handlers read them.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	s.HTTP = httptest.NewUnstartedServer(mux)
+	_ = s.HTTP.Listener.Close()
+	s.HTTP.Listener = ln
+	s.Issuer = "http://" + ln.Addr().String()
+	s.HTTP.Start()
 	return s, nil
 }
 
