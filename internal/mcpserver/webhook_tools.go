@@ -26,6 +26,7 @@ const (
 	CodeWebhookNotEnabled   = "WEBHOOK_NOT_ENABLED"
 	CodeWebhookURLMissing   = "WEBHOOK_URL_UNAVAILABLE"
 	CodeEventStoreFailed    = "EVENT_STORE_ERROR"
+	CodeInvalidDeviceSecret = "INVALID_DEVICE_SECRET"
 	webhookToolsDescSuffix  = " Available when WEBHOOK_ENABLED=true."
 	paymentResourcePrefix   = "bitnovo://payments/"
 	paymentResourceTemplate = paymentResourcePrefix + "{identifier}"
@@ -50,6 +51,31 @@ type Webhooks interface {
 	Instructions(webhookURL, provider string) string
 	// TunnelStatus reports the tunnel's state and the detected context.
 	TunnelStatus() TunnelStatus
+}
+
+// DeviceSecretReporter is implemented by a Webhooks that can tell whether
+// it has a usable BITNOVO_DEVICE_SECRET. DeviceSecretError returns nil when
+// webhook signatures are verified, and an error saying what is wrong
+// otherwise (no secret: the receiver runs with WEBHOOK_ALLOW_UNSIGNED).
+// The webhook tools then answer INVALID_DEVICE_SECRET where the secret
+// matters.
+type DeviceSecretReporter interface {
+	DeviceSecretError() error
+}
+
+// deviceSecretIssue returns the INVALID_DEVICE_SECRET error of w, or nil.
+func deviceSecretIssue(w Webhooks) *toolerr.Error {
+	r, ok := w.(DeviceSecretReporter)
+	if !ok {
+		return nil
+	}
+	err := r.DeviceSecretError()
+	if err == nil {
+		return nil
+	}
+	return toolerr.Wrap(err, CodeInvalidDeviceSecret,
+		"BITNOVO_DEVICE_SECRET is missing or unusable ("+err.Error()+"): webhook signatures cannot be verified. "+
+			"Set it to the device's 64-hex-character secret from the Bitnovo dashboard and restart", nil)
 }
 
 // TunnelStatus is the output of get_tunnel_status.
@@ -122,6 +148,15 @@ func getWebhookEvents(w Webhooks, sandbox bool) Tool[webhookEventsArgs, webhookE
 			if in.Identifier != "" && !identifierRE.MatchString(in.Identifier) {
 				return Output[webhookEventsOut]{}, toolerr.InvalidArg("identifier", "must be a payment identifier (UUID)")
 			}
+			if in.ValidatedOnly {
+				if pe := deviceSecretIssue(w); pe != nil {
+					// Without a secret no event is ever validated: say why
+					// instead of answering an empty list forever.
+					pe.Details = map[string]any{"validated_only": true,
+						"hint": "call again with validated_only=false to see the unverified events"}
+					return Output[webhookEventsOut]{}, pe
+				}
+			}
 			// limit defaults to 50 and is 1–500 by the schema.
 			evs, total, err := w.Events().ListEvents(ctx, store.EventQuery{Identifier: in.Identifier, ValidatedOnly: in.ValidatedOnly, Limit: in.Limit})
 			if err != nil {
@@ -161,7 +196,9 @@ type webhookURLOut struct {
 	Validated       bool   `json:"validated" jsonschema:"true only if validate was requested and the signed test request came back through the public URL"`
 	ValidationError string `json:"validation_error,omitempty"`
 	Instructions    string `json:"instructions,omitempty"`
-	Sandbox         bool   `json:"sandbox,omitempty"`
+	// SecretError is set when signatures cannot be verified.
+	SecretError *toolerr.Error `json:"secret_error,omitempty" jsonschema:"INVALID_DEVICE_SECRET when BITNOVO_DEVICE_SECRET is missing: the URL works but anyone could post to it"`
+	Sandbox     bool           `json:"sandbox,omitempty"`
 }
 
 func getWebhookURL(w Webhooks, sandbox bool) Tool[webhookURLArgs, webhookURLOut] {
@@ -184,7 +221,8 @@ func getWebhookURL(w Webhooks, sandbox bool) Tool[webhookURLArgs, webhookURLOut]
 				}
 				return Output[webhookURLOut]{}, toolerr.Wrap(err, CodeWebhookURLMissing, err.Error(), nil)
 			}
-			out := webhookURLOut{WebhookURL: u, Provider: provider, Instructions: w.Instructions(u, provider), Sandbox: sandbox}
+			out := webhookURLOut{WebhookURL: u, Provider: provider, Instructions: w.Instructions(u, provider),
+				SecretError: deviceSecretIssue(w), Sandbox: sandbox}
 			if in.Validate {
 				if err := w.Validate(ctx, u); err != nil {
 					out.ValidationError = err.Error()
