@@ -134,7 +134,10 @@ func getWebhookEvents(w Webhooks, sandbox bool) Tool[webhookEventsArgs, webhookE
 			Title: "Webhook events",
 			Description: "Webhook events received from Bitnovo Pay, newest first: every status change Bitnovo pushed, with the raw payload. " +
 				"Filter by payment identifier; limit, identifier and validated_only are applied together. " +
-				"Use it to answer 'has the payment arrived?' without polling Bitnovo." + webhookToolsDescSuffix,
+				"Use it to answer 'has the payment arrived?' without polling Bitnovo; to block until it arrives use wait_for_payment, " +
+				"and for the authoritative current status get_payment_status. Read-only (this server's event store). " +
+				"Without BITNOVO_DEVICE_SECRET no event is verified: validated_only=true then fails with INVALID_DEVICE_SECRET (pass false to see unverified events)." +
+				webhookToolsDescSuffix,
 			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(false)},
 		},
 		Patch: func(s *jsonschema.Schema) {
@@ -208,7 +211,10 @@ func getWebhookURL(w Webhooks, sandbox bool) Tool[webhookURLArgs, webhookURLOut]
 			Name:  "get_webhook_url",
 			Title: "Webhook URL",
 			Description: "The public URL to paste into the Bitnovo Pay dashboard (Settings → Merchant → Devices → notification_url), " +
-				"with step-by-step instructions. With validate=true it sends a signed test request through the public URL and reports whether it arrived." +
+				"with step-by-step instructions. Use it when the user sets up webhooks or asks for the URL. " +
+				"With validate=true it sends a signed test request through the public URL and reports whether it arrived (nothing is stored). " +
+				"secret_error (INVALID_DEVICE_SECRET) says when signatures cannot be verified. " +
+				"Errors: TUNNEL_CONNECTION_FAILED (see get_tunnel_status), WEBHOOK_URL_UNAVAILABLE (no tunnel or URL configured, or still connecting)." +
 				webhookToolsDescSuffix,
 			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(true)},
 		},
@@ -243,7 +249,8 @@ func getTunnelStatus(w Webhooks, sandbox bool) Tool[noArgs, TunnelStatus] {
 			Title: "Tunnel status",
 			Description: "Diagnose the tunnel that carries Bitnovo's webhooks to this server (ngrok, zrok or a manual public URL): " +
 				"status (disconnected, connecting, connected, reconnecting, error), public URL, last error, reconnect attempts " +
-				"and the detected execution context. Takes no input." + webhookToolsDescSuffix,
+				"and the detected execution context. Takes no input, read-only, cannot fail. " +
+				"Use it when get_webhook_url fails or webhooks stop arriving; last_error says what to check." + webhookToolsDescSuffix,
 			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(false)},
 		},
 		Handler: func(context.Context, *mcp.CallToolRequest, noArgs) (Output[TunnelStatus], error) {
