@@ -52,8 +52,8 @@ type PriceRange struct {
 	CustomerEurPriceRate *float64 `json:"customerEurPriceRate,omitempty"`
 	CustomerUsdPriceRate *float64 `json:"customerUsdPriceRate,omitempty"`
 	EurValueRate         *float64 `json:"eurValueRate,omitempty"`
-	PurchaseFeeEur       *float64 `json:"purchaseFeeEur,omitempty"`
-	PurchaseFeeUsd       *float64 `json:"purchaseFeeUsd,omitempty"`
+	PurchaseFeeEur       *float64 `json:"purchaseFeeEur" jsonschema:"null when Bitrefill sends none"`
+	PurchaseFeeUsd       *float64 `json:"purchaseFeeUsd" jsonschema:"null when Bitrefill sends none"`
 }
 
 // SearchResult is one page of a search with its paging contract.
