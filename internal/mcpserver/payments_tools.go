@@ -71,6 +71,9 @@ func createPaymentOnchain(svc *payments.Service) Tool[createOnchainArgs, payment
 				"The payment expires: its timer starts immediately, so always tell the user expires_at. " +
 				"For XRP, XLM and ALGO the customer must include tag_memo. Check amounts and symbols with list_currencies_catalog first if unsure. " +
 				"Pass idempotency_key when retrying a request that may have failed, so no second payment is created. " +
+				"Creates a payment request at Bitnovo Pay (no money moves until the customer pays). " +
+				"Returns identifier, address, payment_uri, expected_input_amount (the crypto amount), currency_id, fiat_amount, expires_at, status " +
+				"and the QR codes qr_address and qr_payment_uri (also attached as images). Next: get_payment_status or wait_for_payment with the identifier. " +
 				"Errors: CURRENCY_NOT_SUPPORTED (details list the supported symbols), AMOUNT_TOO_LOW, AMOUNT_TOO_HIGH, IDEMPOTENCY_CONFLICT, PAYMENT_OUTCOME_UNKNOWN.",
 			Annotations: &mcp.ToolAnnotations{
 				Title: "Create on-chain crypto payment", DestructiveHint: ptr(false), OpenWorldHint: ptr(true),

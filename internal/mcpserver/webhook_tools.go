@@ -306,7 +306,9 @@ func waitForPayment(svc *payments.Service) Tool[waitArgs, payments.WaitResult] {
 			Description: "Wait until a payment reaches a target status (default CO, completed) and return as soon as it does, " +
 				"or when it ends in another final status (expired, cancelled, failed), or after timeout_seconds (max 300). " +
 				"Sends progress notifications while waiting. With webhooks enabled it wakes on Bitnovo's push; otherwise it polls with backoff. " +
-				"Prefer this over calling get_payment_status in a loop.",
+				"Prefer this over calling get_payment_status in a loop. Needs the identifier from create_payment_link or create_payment_onchain; read-only. " +
+				"Returns status, the flags reached, ended_terminal and timed_out, payment (the get_payment_status result), waited_seconds, checks and woken_by_webhook; " +
+				"after timed_out, call again or ask the user. Errors: PAYMENT_NOT_FOUND, INVALID_ARGUMENT.",
 			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(true)},
 		},
 		NoDeadline: true,
