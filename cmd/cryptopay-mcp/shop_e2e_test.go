@@ -123,11 +123,10 @@ func TestShopSandboxCatalog(t *testing.T) {
 			UsdPrice float64            `json:"usdPrice"`
 			Prices   map[string]float64 `json:"prices"`
 		} `json:"packages"`
-		Untrusted *struct {
-			Note  string `json:"note"`
-			Items []struct {
-				Text string `json:"text"`
-			} `json:"items"`
+		Descriptions map[string]string `json:"descriptions"`
+		Untrusted    *struct {
+			Note   string   `json:"note"`
+			Fields []string `json:"fields"`
 		} `json:"untrusted_text"`
 		Sandbox bool `json:"sandbox"`
 	}
@@ -135,12 +134,12 @@ func TestShopSandboxCatalog(t *testing.T) {
 	if d.Slug != "steam-usa" || len(d.Packages) == 0 || d.Packages[0].EurPrice <= 0 || len(d.Packages[0].Prices) == 0 || !d.Sandbox {
 		t.Fatalf("detail: %+v", d)
 	}
-	if d.Untrusted == nil || len(d.Untrusted.Items) == 0 {
+	if d.Untrusted == nil || len(d.Untrusted.Fields) == 0 || len(d.Descriptions) == 0 {
 		t.Fatal("no untrusted_text")
 	}
-	for _, it := range d.Untrusted.Items {
-		if !strings.HasPrefix(it.Text, "<untrusted>") || !strings.HasSuffix(it.Text, "</untrusted>") || len(it.Text) > 2100 {
-			t.Fatalf("undelimited: %.80q", it.Text)
+	for lang, text := range d.Descriptions {
+		if !strings.HasPrefix(text, "<untrusted>") || !strings.HasSuffix(text, "</untrusted>") || len(text) > 2100 {
+			t.Fatalf("descriptions.%s undelimited: %.80q", lang, text)
 		}
 	}
 
@@ -154,19 +153,21 @@ func TestShopSandboxCatalog(t *testing.T) {
 	}
 	var cats map[string]any
 	s.ok(t, "categories", nil, &cats)
-	if len(cats["giftcards"].([]any)) != 29 || len(cats["bills"].([]any)) != 24 {
-		t.Fatalf("categories: %v", cats)
+	if len(cats["giftcards"].([]any)) != 29 || len(cats["bills"].([]any)) != 24 || len(cats) != 5 {
+		t.Fatalf("categories (a pure type → categories map): %v", cats)
 	}
 	var ping struct {
 		Available bool `json:"available"`
 	}
 	s.ok(t, "ping", nil, &ping)
 	var bal struct {
-		Balance float64 `json:"balance"`
-		Sandbox bool    `json:"sandbox"`
+		Data struct {
+			Balance float64 `json:"balance"`
+		} `json:"data"`
+		Sandbox bool `json:"sandbox"`
 	}
 	s.ok(t, "get_account_balance", nil, &bal)
-	if bal.Balance != 500 || !bal.Sandbox {
+	if bal.Data.Balance != 500 || !bal.Sandbox {
 		t.Fatalf("balance %+v", bal)
 	}
 	if e := s.fail(t, "search", map[string]any{"query": "x", "limit": 1000}); e.Error.Code != "INVALID_ARGUMENT" {
@@ -417,13 +418,13 @@ func TestShopSandboxPurchase(t *testing.T) {
 		t.Fatalf("%+v", u)
 	}
 	var inv struct {
-		Invoices []struct {
+		Data []struct {
 			ID string `json:"id"`
-		} `json:"invoices"`
+		} `json:"data"`
 		HasMore bool `json:"has_more"`
 	}
 	s.ok(t, "get_invoices", map[string]any{"limit": 10}, &inv)
-	if len(inv.Invoices) != 1 {
+	if len(inv.Data) != 1 {
 		t.Fatalf("%+v", inv)
 	}
 	var one, ord map[string]any

@@ -201,6 +201,16 @@ func (w *webhooks) Validate(ctx context.Context, u string) error {
 	return webhook.Probe(ctx, w.prober, u, w.key, time.Now())
 }
 
+// DeviceSecretError implements mcpserver.DeviceSecretReporter: without a
+// key (WEBHOOK_ALLOW_UNSIGNED) nothing is verified. A malformed secret never
+// gets here: the configuration refuses it at start-up.
+func (w *webhooks) DeviceSecretError() error {
+	if w.key == nil {
+		return errors.New("not set; running with WEBHOOK_ALLOW_UNSIGNED=true")
+	}
+	return nil
+}
+
 // Instructions implements mcpserver.Webhooks.
 func (w *webhooks) Instructions(u, _ string) string { return w.tun.Instructions(u) }
 

@@ -71,6 +71,9 @@ func createPaymentOnchain(svc *payments.Service) Tool[createOnchainArgs, payment
 				"The payment expires: its timer starts immediately, so always tell the user expires_at. " +
 				"For XRP, XLM and ALGO the customer must include tag_memo. Check amounts and symbols with list_currencies_catalog first if unsure. " +
 				"Pass idempotency_key when retrying a request that may have failed, so no second payment is created. " +
+				"Creates a payment request at Bitnovo Pay (no money moves until the customer pays). " +
+				"Returns identifier, address, payment_uri, expected_input_amount (the crypto amount), currency_id, fiat_amount, expires_at, status " +
+				"and the QR codes qr_address and qr_payment_uri (also attached as images). Next: get_payment_status or wait_for_payment with the identifier. " +
 				"Errors: CURRENCY_NOT_SUPPORTED (details list the supported symbols), AMOUNT_TOO_LOW, AMOUNT_TOO_HIGH, IDEMPOTENCY_CONFLICT, PAYMENT_OUTCOME_UNKNOWN.",
 			Annotations: &mcp.ToolAnnotations{
 				Title: "Create on-chain crypto payment", DestructiveHint: ptr(false), OpenWorldHint: ptr(true),
@@ -115,7 +118,11 @@ func createPaymentLink(svc *payments.Service) Tool[createLinkArgs, payments.Link
 				"\"Generate a QR to collect 100 euros\", \"Give me the payment link for 25 euros\", \"dame el qr para un pago de 24 euros\". " +
 				"Only when the user names a specific cryptocurrency use create_payment_onchain.\n\n" +
 				"Share web_url (or the QR code) with the customer. Pass url_ok/url_ko only if the user asks for redirects; never invent them. " +
-				"Pass idempotency_key when retrying a request that may have failed, so no second payment is created.",
+				"Pass idempotency_key when retrying a request that may have failed, so no second payment is created. " +
+				"Creates a payment request at Bitnovo Pay (no money moves until the customer pays); it expires, so tell the user expires_at. " +
+				"Returns identifier, web_url, fiat_amount, fiat_currency, expires_at, status and qr_web_url (also attached as an image). " +
+				"Next: get_payment_status or wait_for_payment with the identifier. " +
+				"Errors: INVALID_REDIRECT_URLS, AMOUNT_TOO_LOW, IDEMPOTENCY_CONFLICT, PAYMENT_OUTCOME_UNKNOWN (do not retry without the same idempotency_key).",
 			Annotations: &mcp.ToolAnnotations{
 				Title: "Create crypto payment link", DestructiveHint: ptr(false), OpenWorldHint: ptr(true),
 			},
@@ -155,7 +162,10 @@ func getPaymentStatus(svc *payments.Service) Tool[statusArgs, payments.StatusRes
 				"Statuses: NR (Not Ready: created, no crypto chosen yet), PE (Pending: waiting for the customer's payment), " +
 				"AC (Awaiting Completion: detected in the mempool), IA (Insufficient Amount: underpaid, remaining_amount says how much is missing), " +
 				"OC (Out of Condition: paid late or wrong amount), CO (Completed: confirmed on the blockchain), CA (Cancelled), EX (Expired), FA (Failed). " +
-				"requires_action means the customer still has to pay; is_terminal means the status will not change any more. Exchange rates are deliberately not shown.",
+				"requires_action means the customer still has to pay; is_terminal means the status will not change any more. Exchange rates are deliberately not shown. " +
+				"Needs the identifier returned by create_payment_link or create_payment_onchain. Read-only; one call to Bitnovo " +
+				"(if Bitnovo cannot be reached it answers from the latest verified webhook, source: webhook). " +
+				"To wait for a payment use wait_for_payment instead of calling this in a loop. Errors: PAYMENT_NOT_FOUND, INVALID_ARGUMENT, API_TIMEOUT.",
 			Annotations: &mcp.ToolAnnotations{Title: "Get payment status", ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(true)},
 		},
 		Patch: func(s *jsonschema.Schema) {
@@ -182,7 +192,9 @@ func listCurrenciesCatalog(svc *payments.Service) Tool[catalogArgs, payments.Cat
 			Title: "List supported cryptocurrencies",
 			Description: "List the cryptocurrencies this merchant can accept, with minimum and maximum amounts (EUR), network and whether a memo/tag is needed. " +
 				"Use it to answer \"What cryptocurrencies are available?\" or \"Which coins accept 50 euros?\" (filter_by_amount), and before create_payment_onchain when unsure of a symbol. " +
-				"The list is cached for 5 minutes; cache_info says how fresh it is.",
+				"Read-only: one call to Bitnovo, cached for 5 minutes (a stale list is served if Bitnovo is down); cache_info says how fresh it is. " +
+				"Returns currencies (symbol, name, blockchain, min_amount, max_amount (null: no limit), decimals, requires_memo, features), total_count and filtered_count. " +
+				"Next: create_payment_onchain with a symbol from this list. Errors: UPSTREAM_API_ERROR, API_TIMEOUT.",
 			Annotations: &mcp.ToolAnnotations{Title: "List supported cryptocurrencies", ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(true)},
 		},
 		Patch: func(s *jsonschema.Schema) {
@@ -212,7 +224,9 @@ func generatePaymentQR(svc *payments.Service) Tool[qrArgs, payments.QRResult] {
 			Title: "Generate payment QR code",
 			Description: "Generate QR codes (PNG) for an existing payment: a different size (\"I need a 1000px QR\"), a different style (\"QR without branding\"), " +
 				"only the address or only the payment URI, QR codes after include_qr=false, or a QR of the payment page (gateway_url) for payment links. " +
-				"Works for payments created before a restart. Refuses expired payments (PAYMENT_EXPIRED). The images are returned as image content and as data URLs.",
+				"Needs the identifier of an existing payment; creates nothing and changes nothing at Bitnovo. " +
+				"Works for payments created before a restart. The images are returned as image content and as data URLs. " +
+				"Errors: PAYMENT_EXPIRED (create a new payment), QR_NOT_AVAILABLE (cancelled or failed payment, or no address/URL for the asked qr_type), PAYMENT_NOT_FOUND.",
 			Annotations: &mcp.ToolAnnotations{Title: "Generate payment QR code", ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(true)},
 		},
 		Patch: func(s *jsonschema.Schema) {

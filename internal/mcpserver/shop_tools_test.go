@@ -1,10 +1,15 @@
 package mcpserver
 
 import (
+	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitrefill"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/shop"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
 )
@@ -70,5 +75,37 @@ func TestShopSchemasStrict(t *testing.T) {
 				t.Errorf("%s: input schema mentions %s", def.Name, bad)
 			}
 		}
+	}
+}
+
+// TestCategoriesPureMap: the result is only the type → categories map; the
+// hint travels in _meta.
+func TestCategoriesPureMap(t *testing.T) {
+	svc := payments.New(nil, store.NewMemory(), payments.Options{})
+	cs := connectInMemory(t, Deps{Payments: svc, Shop: fullShop(t)})
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "categories"})
+	if err != nil || res.IsError {
+		t.Fatalf("%v %v", res, err)
+	}
+	var m map[string][]string
+	b, _ := json.Marshal(res.StructuredContent)
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("not a map of string arrays: %s", b)
+	}
+	want := bitrefill.ProductTypes()
+	if len(m) != len(want) {
+		t.Fatalf("keys %v, want exactly %v", m, want)
+	}
+	for _, k := range want {
+		if len(m[k]) == 0 {
+			t.Errorf("%s: no categories", k)
+		}
+	}
+	var text map[string]any
+	if err := json.Unmarshal([]byte(res.Content[0].(*mcp.TextContent).Text), &text); err != nil || len(text) != len(want) {
+		t.Fatalf("text block is not the same pure map: %v", err)
+	}
+	if res.Meta[metaKeyHint] != shop.CategoriesHint {
+		t.Errorf("_meta = %v", res.Meta)
 	}
 }

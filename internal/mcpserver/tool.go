@@ -32,6 +32,9 @@ type Output[Out any] struct {
 	// Secret marks the result as meant for the user's eyes (redemption
 	// codes): its content blocks carry audience ["user"], priority 1.
 	Secret bool
+	// Meta goes into the result's _meta, for what must stay out of a
+	// result whose shape is fixed (the categories map).
+	Meta mcp.Meta
 }
 
 // value adapts a domain call returning (*Out, error) to a handler's result.
@@ -267,7 +270,7 @@ func successResult[Out any](out Output[Out]) (*mcp.CallToolResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("marshal text: %w", err)
 	}
-	res := &mcp.CallToolResult{StructuredContent: json.RawMessage(full)}
+	res := &mcp.CallToolResult{StructuredContent: json.RawMessage(full), Meta: out.Meta}
 	res.Content = append(res.Content, &mcp.TextContent{Text: string(text)})
 	for _, img := range out.Images {
 		res.Content = append(res.Content, &mcp.ImageContent{Data: img.PNG, MIMEType: "image/png"})

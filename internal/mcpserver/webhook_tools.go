@@ -26,6 +26,7 @@ const (
 	CodeWebhookNotEnabled   = "WEBHOOK_NOT_ENABLED"
 	CodeWebhookURLMissing   = "WEBHOOK_URL_UNAVAILABLE"
 	CodeEventStoreFailed    = "EVENT_STORE_ERROR"
+	CodeInvalidDeviceSecret = "INVALID_DEVICE_SECRET"
 	webhookToolsDescSuffix  = " Available when WEBHOOK_ENABLED=true."
 	paymentResourcePrefix   = "bitnovo://payments/"
 	paymentResourceTemplate = paymentResourcePrefix + "{identifier}"
@@ -50,6 +51,31 @@ type Webhooks interface {
 	Instructions(webhookURL, provider string) string
 	// TunnelStatus reports the tunnel's state and the detected context.
 	TunnelStatus() TunnelStatus
+}
+
+// DeviceSecretReporter is implemented by a Webhooks that can tell whether
+// it has a usable BITNOVO_DEVICE_SECRET. DeviceSecretError returns nil when
+// webhook signatures are verified, and an error saying what is wrong
+// otherwise (no secret: the receiver runs with WEBHOOK_ALLOW_UNSIGNED).
+// The webhook tools then answer INVALID_DEVICE_SECRET where the secret
+// matters.
+type DeviceSecretReporter interface {
+	DeviceSecretError() error
+}
+
+// deviceSecretIssue returns the INVALID_DEVICE_SECRET error of w, or nil.
+func deviceSecretIssue(w Webhooks) *toolerr.Error {
+	r, ok := w.(DeviceSecretReporter)
+	if !ok {
+		return nil
+	}
+	err := r.DeviceSecretError()
+	if err == nil {
+		return nil
+	}
+	return toolerr.Wrap(err, CodeInvalidDeviceSecret,
+		"BITNOVO_DEVICE_SECRET is missing or unusable ("+err.Error()+"): webhook signatures cannot be verified. "+
+			"Set it to the device's 64-hex-character secret from the Bitnovo dashboard and restart", nil)
 }
 
 // TunnelStatus is the output of get_tunnel_status.
@@ -108,7 +134,10 @@ func getWebhookEvents(w Webhooks, sandbox bool) Tool[webhookEventsArgs, webhookE
 			Title: "Webhook events",
 			Description: "Webhook events received from Bitnovo Pay, newest first: every status change Bitnovo pushed, with the raw payload. " +
 				"Filter by payment identifier; limit, identifier and validated_only are applied together. " +
-				"Use it to answer 'has the payment arrived?' without polling Bitnovo." + webhookToolsDescSuffix,
+				"Use it to answer 'has the payment arrived?' without polling Bitnovo; to block until it arrives use wait_for_payment, " +
+				"and for the authoritative current status get_payment_status. Read-only (this server's event store). " +
+				"Without BITNOVO_DEVICE_SECRET no event is verified: validated_only=true then fails with INVALID_DEVICE_SECRET (pass false to see unverified events)." +
+				webhookToolsDescSuffix,
 			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(false)},
 		},
 		Patch: func(s *jsonschema.Schema) {
@@ -121,6 +150,15 @@ func getWebhookEvents(w Webhooks, sandbox bool) Tool[webhookEventsArgs, webhookE
 		Handler: func(ctx context.Context, _ *mcp.CallToolRequest, in webhookEventsArgs) (Output[webhookEventsOut], error) {
 			if in.Identifier != "" && !identifierRE.MatchString(in.Identifier) {
 				return Output[webhookEventsOut]{}, toolerr.InvalidArg("identifier", "must be a payment identifier (UUID)")
+			}
+			if in.ValidatedOnly {
+				if pe := deviceSecretIssue(w); pe != nil {
+					// Without a secret no event is ever validated: say why
+					// instead of answering an empty list forever.
+					pe.Details = map[string]any{"validated_only": true,
+						"hint": "call again with validated_only=false to see the unverified events"}
+					return Output[webhookEventsOut]{}, pe
+				}
 			}
 			// limit defaults to 50 and is 1–500 by the schema.
 			evs, total, err := w.Events().ListEvents(ctx, store.EventQuery{Identifier: in.Identifier, ValidatedOnly: in.ValidatedOnly, Limit: in.Limit})
@@ -161,7 +199,9 @@ type webhookURLOut struct {
 	Validated       bool   `json:"validated" jsonschema:"true only if validate was requested and the signed test request came back through the public URL"`
 	ValidationError string `json:"validation_error,omitempty"`
 	Instructions    string `json:"instructions,omitempty"`
-	Sandbox         bool   `json:"sandbox,omitempty"`
+	// SecretError is set when signatures cannot be verified.
+	SecretError *toolerr.Error `json:"secret_error,omitempty" jsonschema:"INVALID_DEVICE_SECRET when BITNOVO_DEVICE_SECRET is missing: the URL works but anyone could post to it"`
+	Sandbox     bool           `json:"sandbox,omitempty"`
 }
 
 func getWebhookURL(w Webhooks, sandbox bool) Tool[webhookURLArgs, webhookURLOut] {
@@ -171,7 +211,10 @@ func getWebhookURL(w Webhooks, sandbox bool) Tool[webhookURLArgs, webhookURLOut]
 			Name:  "get_webhook_url",
 			Title: "Webhook URL",
 			Description: "The public URL to paste into the Bitnovo Pay dashboard (Settings → Merchant → Devices → notification_url), " +
-				"with step-by-step instructions. With validate=true it sends a signed test request through the public URL and reports whether it arrived." +
+				"with step-by-step instructions. Use it when the user sets up webhooks or asks for the URL. " +
+				"With validate=true it sends a signed test request through the public URL and reports whether it arrived (nothing is stored). " +
+				"secret_error (INVALID_DEVICE_SECRET) says when signatures cannot be verified. " +
+				"Errors: TUNNEL_CONNECTION_FAILED (see get_tunnel_status), WEBHOOK_URL_UNAVAILABLE (no tunnel or URL configured, or still connecting)." +
 				webhookToolsDescSuffix,
 			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(true)},
 		},
@@ -184,7 +227,8 @@ func getWebhookURL(w Webhooks, sandbox bool) Tool[webhookURLArgs, webhookURLOut]
 				}
 				return Output[webhookURLOut]{}, toolerr.Wrap(err, CodeWebhookURLMissing, err.Error(), nil)
 			}
-			out := webhookURLOut{WebhookURL: u, Provider: provider, Instructions: w.Instructions(u, provider), Sandbox: sandbox}
+			out := webhookURLOut{WebhookURL: u, Provider: provider, Instructions: w.Instructions(u, provider),
+				SecretError: deviceSecretIssue(w), Sandbox: sandbox}
 			if in.Validate {
 				if err := w.Validate(ctx, u); err != nil {
 					out.ValidationError = err.Error()
@@ -205,7 +249,8 @@ func getTunnelStatus(w Webhooks, sandbox bool) Tool[noArgs, TunnelStatus] {
 			Title: "Tunnel status",
 			Description: "Diagnose the tunnel that carries Bitnovo's webhooks to this server (ngrok, zrok or a manual public URL): " +
 				"status (disconnected, connecting, connected, reconnecting, error), public URL, last error, reconnect attempts " +
-				"and the detected execution context. Takes no input." + webhookToolsDescSuffix,
+				"and the detected execution context. Takes no input, read-only, cannot fail. " +
+				"Use it when get_webhook_url fails or webhooks stop arriving; last_error says what to check." + webhookToolsDescSuffix,
 			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(false)},
 		},
 		Handler: func(context.Context, *mcp.CallToolRequest, noArgs) (Output[TunnelStatus], error) {
@@ -261,7 +306,9 @@ func waitForPayment(svc *payments.Service) Tool[waitArgs, payments.WaitResult] {
 			Description: "Wait until a payment reaches a target status (default CO, completed) and return as soon as it does, " +
 				"or when it ends in another final status (expired, cancelled, failed), or after timeout_seconds (max 300). " +
 				"Sends progress notifications while waiting. With webhooks enabled it wakes on Bitnovo's push; otherwise it polls with backoff. " +
-				"Prefer this over calling get_payment_status in a loop.",
+				"Prefer this over calling get_payment_status in a loop. Needs the identifier from create_payment_link or create_payment_onchain; read-only. " +
+				"Returns status, the flags reached, ended_terminal and timed_out, payment (the get_payment_status result), waited_seconds, checks and woken_by_webhook; " +
+				"after timed_out, call again or ask the user. Errors: PAYMENT_NOT_FOUND, INVALID_ARGUMENT.",
 			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(true)},
 		},
 		NoDeadline: true,

@@ -172,3 +172,36 @@ func TestWebhookURLTool(t *testing.T) {
 		})
 	}
 }
+
+// unsignedWebhooks runs without a device secret (WEBHOOK_ALLOW_UNSIGNED).
+type unsignedWebhooks struct{ fakeWebhooks }
+
+func (*unsignedWebhooks) DeviceSecretError() error { return errors.New("not set") }
+
+func TestWebhookToolsWithoutDeviceSecret(t *testing.T) {
+	svc := payments.New(nil, store.NewMemory(), payments.Options{})
+	w := &unsignedWebhooks{fakeWebhooks{events: store.NewMemory(), url: "https://x.example/webhook/bitnovo", provider: "manual"}}
+	cs := connectInMemory(t, Deps{Payments: svc, Webhooks: w})
+
+	// validated_only (the default) can never match anything: say why.
+	out, isErr := callJSON(t, cs, "get_webhook_events", nil)
+	if !isErr || out["error"].(map[string]any)["code"] != CodeInvalidDeviceSecret {
+		t.Fatalf("get_webhook_events: %v", out)
+	}
+	if out, isErr := callJSON(t, cs, "get_webhook_events", map[string]any{"validated_only": false}); isErr {
+		t.Fatalf("validated_only=false must still list the unverified events: %v", out)
+	}
+	// The URL still works, with the code beside it.
+	out, isErr = callJSON(t, cs, "get_webhook_url", nil)
+	if isErr || out["webhook_url"] != w.url {
+		t.Fatalf("get_webhook_url: %v", out)
+	}
+	if se, _ := out["secret_error"].(map[string]any); se["code"] != CodeInvalidDeviceSecret {
+		t.Fatalf("secret_error = %v", out["secret_error"])
+	}
+	// With a secret (fakeWebhooks does not report a problem) there is none.
+	cs = connectInMemory(t, Deps{Payments: svc, Webhooks: &w.fakeWebhooks})
+	if out, _ := callJSON(t, cs, "get_webhook_url", nil); out["secret_error"] != nil {
+		t.Fatalf("secret_error with a secret: %v", out)
+	}
+}

@@ -34,6 +34,9 @@ type CacheInfo struct {
 	Cached     bool `json:"cached" jsonschema:"true when served from the cache without asking Bitnovo"`
 	AgeSeconds int  `json:"age_seconds"`
 	Stale      bool `json:"stale" jsonschema:"true when Bitnovo could not be reached and an older list was served"`
+	// Age and Valid are the TypeScript server's names, kept for its clients.
+	Age   int64 `json:"age" jsonschema:"age of the list in milliseconds (the original server's field; same as age_seconds)"`
+	Valid bool  `json:"valid" jsonschema:"the original server's field: true unless the list is stale"`
 }
 
 // catalog caches the currency list: fresh for CatalogTTL, and served stale

@@ -137,7 +137,7 @@ func (s *Service) CreateOnchain(ctx context.Context, in OnchainInput) (*OnchainR
 		FiatCurrency:         p.Fiat,
 		TagMemo:              p.TagMemo,
 		ExpiresAt:            providerTime(p.ExpiresAt),
-		Status:               replay.status,
+		Status:               s.outcomeStatus(ctx, p.Identifier, replay),
 		IdempotentReplay:     replay.replayed,
 		Sandbox:              s.sandbox,
 	}
@@ -195,7 +195,7 @@ func (s *Service) CreateLink(ctx context.Context, in LinkInput) (*LinkResult, er
 		FiatAmount:       p.FiatAmount,
 		FiatCurrency:     p.Fiat,
 		ExpiresAt:        providerTime(p.ExpiresAt),
-		Status:           replay.status,
+		Status:           s.outcomeStatus(ctx, p.Identifier, replay),
 		IdempotentReplay: replay.replayed,
 		Sandbox:          s.sandbox,
 	}
@@ -213,6 +213,25 @@ func (s *Service) CreateLink(ctx context.Context, in LinkInput) (*LinkResult, er
 type createOutcome struct {
 	replayed bool
 	status   string
+}
+
+// outcomeStatus is the status a create result shows: Bitnovo's answer to
+// the create, or for an idempotent replay the payment's current status
+// (asked from Bitnovo, else the latest verified webhook; empty only when
+// neither is available).
+func (s *Service) outcomeStatus(ctx context.Context, id string, o createOutcome) string {
+	if !o.replayed || o.status != "" {
+		return o.status
+	}
+	if info, err := s.api.OrderInfo(ctx, id); err == nil && info.Status != "" {
+		return info.Status
+	} else if err != nil {
+		s.log.Warn("idempotent replay: could not read the payment's status", "error", err)
+	}
+	if wh := s.lastWebhook(ctx, id); wh != nil {
+		return wh.Status
+	}
+	return ""
 }
 
 // prepareFunc validates against the provider's catalog and builds the

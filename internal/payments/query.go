@@ -22,12 +22,12 @@ type StatusResult struct {
 	StatusDescription string        `json:"status_description"`
 	FiatAmount        string        `json:"fiat_amount,omitempty"`
 	FiatCurrency      string        `json:"fiat_currency,omitempty"`
-	CryptoAmount      string        `json:"crypto_amount,omitempty"`
-	ConfirmedAmount   string        `json:"confirmed_amount,omitempty"`
-	UnconfirmedAmount string        `json:"unconfirmed_amount,omitempty"`
+	CryptoAmount      *string       `json:"crypto_amount" jsonschema:"crypto amount the customer must pay, exact decimal text; null until Bitnovo assigned one"`
+	ConfirmedAmount   *string       `json:"confirmed_amount" jsonschema:"crypto received and confirmed; null when Bitnovo sent none"`
+	UnconfirmedAmount *string       `json:"unconfirmed_amount" jsonschema:"crypto seen but not yet confirmed; null when Bitnovo sent none"`
 	RemainingAmount   string        `json:"remaining_amount,omitempty" jsonschema:"crypto still owed when status is IA"`
 	CurrencyID        string        `json:"currency_id,omitempty"`
-	NetworkFee        string        `json:"network_fee,omitempty"`
+	NetworkFee        *string       `json:"network_fee" jsonschema:"null when Bitnovo sent none"`
 	CreatedAt         string        `json:"created_at,omitempty"`
 	UpdatedAt         string        `json:"updated_at,omitempty"`
 	ExpiredTime       string        `json:"expired_time,omitempty"`
@@ -68,11 +68,11 @@ func (s *Service) Status(ctx context.Context, id string) (*StatusResult, error) 
 		StatusDescription: st.Description,
 		FiatAmount:        string(info.FiatAmount),
 		FiatCurrency:      info.Fiat,
-		CryptoAmount:      string(info.CryptoAmount),
-		ConfirmedAmount:   string(info.ConfirmedAmount),
-		UnconfirmedAmount: string(info.UnconfirmedAmount),
+		CryptoAmount:      cryptoAmount(string(info.CryptoAmount), info.CurrencyID),
+		ConfirmedAmount:   cryptoAmount(string(info.ConfirmedAmount), info.CurrencyID),
+		UnconfirmedAmount: cryptoAmount(string(info.UnconfirmedAmount), info.CurrencyID),
 		CurrencyID:        info.CurrencyID,
-		NetworkFee:        string(info.NetworkFee),
+		NetworkFee:        cryptoAmount(string(info.NetworkFee), info.CurrencyID),
 		CreatedAt:         providerTime(info.CreatedAt),
 		UpdatedAt:         providerTime(info.EditedAt),
 		ExpiredTime:       info.ExpiredTime,
@@ -88,7 +88,7 @@ func (s *Service) Status(ctx context.Context, id string) (*StatusResult, error) 
 	}
 	if info.Status == "IA" && info.CryptoAmount != "" {
 		if r, ok := remaining(string(info.CryptoAmount), string(info.ConfirmedAmount), string(info.UnconfirmedAmount)); ok {
-			res.RemainingAmount = r
+			res.RemainingAmount = *cryptoAmount(r, info.CurrencyID)
 		}
 	}
 	return res, nil
@@ -131,6 +131,7 @@ func (s *Service) Catalog(ctx context.Context, filterByAmount *float64) (*Catalo
 	if err != nil {
 		return nil, mapAPIError(err, "catalog")
 	}
+	info.Age, info.Valid = int64(info.AgeSeconds)*1000, !info.Stale
 	res := &CatalogResult{TotalCount: len(list), CacheInfo: info, Sandbox: s.sandbox, Currencies: []Currency{}}
 	for _, c := range list {
 		if amount != "" {

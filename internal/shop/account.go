@@ -7,11 +7,43 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitrefill"
 )
 
-// BalanceResult is the account balance.
-type BalanceResult struct {
-	Balance  float64 `json:"balance" jsonschema:"account balance"`
+// Meta is the `meta` object of Bitrefill's v2 envelope, as the original
+// server passed it on.
+type Meta struct {
+	Endpoint string `json:"_endpoint,omitempty" jsonschema:"the Bitrefill API path that answered"`
+	ID       string `json:"id,omitempty"`
+	Start    *int   `json:"start,omitempty"`
+	Limit    *int   `json:"limit,omitempty"`
+	Count    *int   `json:"count,omitempty" jsonschema:"items in this page"`
+	After    string `json:"after,omitempty"`
+	Before   string `json:"before,omitempty"`
+	Next     string `json:"_next,omitempty" jsonschema:"Bitrefill's URL of the next page; use next_start instead"`
+}
+
+func singleMeta(m bitrefill.Meta) Meta { return Meta{Endpoint: m.Endpoint, ID: m.ID} }
+
+func listMeta(m bitrefill.Meta, p Paging) Meta {
+	start, limit, count := m.Start, m.Limit, m.Count
+	if start == 0 {
+		start = p.Start
+	}
+	if limit == 0 {
+		limit = p.Limit
+	}
+	return Meta{Endpoint: m.Endpoint, Start: &start, Limit: &limit, Count: &count, After: m.After, Before: m.Before, Next: m.Next}
+}
+
+// Balance is the `data` of the balance answer.
+type Balance struct {
+	Balance  float64 `json:"balance" jsonschema:"account balance, in currency"`
 	Currency string  `json:"currency"`
-	Sandbox  bool    `json:"sandbox,omitempty"`
+}
+
+// BalanceResult is the account balance in Bitrefill's {data, meta} envelope.
+type BalanceResult struct {
+	Data    Balance `json:"data"`
+	Meta    Meta    `json:"meta"`
+	Sandbox bool    `json:"sandbox,omitempty"`
 }
 
 // Balance returns the account balance.
@@ -20,7 +52,7 @@ func (s *Service) Balance(ctx context.Context) (*BalanceResult, error) {
 	if err != nil {
 		return nil, mapErr(err, CodeUpstream)
 	}
-	return &BalanceResult{Balance: f64v(b.Balance), Currency: b.Currency, Sandbox: s.o.Sandbox}, nil
+	return &BalanceResult{Data: Balance{Balance: f64v(b.Balance), Currency: b.Currency}, Meta: singleMeta(b.Meta), Sandbox: s.o.Sandbox}, nil
 }
 
 // OrderProduct is the product of an order.
@@ -29,16 +61,41 @@ type OrderProduct struct {
 	Name     string `json:"name,omitempty"`
 	Value    string `json:"value,omitempty"`
 	Currency string `json:"currency,omitempty"`
+	Image    string `json:"image,omitempty"`
+	Href     string `json:"_href,omitempty"`
 }
 
-// Order is an order without its redemption secrets (see unseal_order).
+// User is the account user of an invoice or order.
+type User struct {
+	ID    string `json:"id,omitempty"`
+	Email string `json:"email,omitempty"`
+}
+
+// InvoiceRef links an order to its invoice.
+type InvoiceRef struct {
+	ID   string `json:"id"`
+	Href string `json:"_href,omitempty"`
+}
+
+// Order is an order without its redemption secrets (see unseal_order);
+// redemption_info is left out too (it may hold redemption details).
 type Order struct {
 	ID            string       `json:"id"`
 	Status        string       `json:"status"`
 	Product       OrderProduct `json:"product"`
 	CreatedTime   string       `json:"created_time,omitempty"`
-	DeliveredTime *string      `json:"delivered_time"`
-	InvoiceID     string       `json:"invoice_id,omitempty"`
+	DeliveredTime *string      `json:"delivered_time" jsonschema:"null until delivered"`
+	Commission    *float64     `json:"commission,omitempty"`
+	User          *User        `json:"user,omitempty"`
+	Invoice       *InvoiceRef  `json:"invoice,omitempty"`
+	InvoiceID     string       `json:"invoice_id,omitempty" jsonschema:"same as invoice.id"`
+}
+
+func user(u *bitrefill.User) *User {
+	if u == nil {
+		return nil
+	}
+	return &User{ID: u.ID, Email: u.Email}
 }
 
 // Payment is an invoice's payment.
@@ -59,21 +116,25 @@ type Invoice struct {
 	CreatedTime   string  `json:"created_time,omitempty"`
 	CompletedTime string  `json:"completed_time,omitempty"`
 	Status        string  `json:"status"`
+	User          *User   `json:"user,omitempty"`
 	Payment       Payment `json:"payment"`
 	Orders        []Order `json:"orders"`
 }
 
 func order(o bitrefill.Order) Order {
 	out := Order{ID: o.ID, Status: o.Status, CreatedTime: o.CreatedTime, DeliveredTime: o.DeliveredTime,
-		Product: OrderProduct{ID: o.Product.ID, Name: o.Product.Name, Value: o.Product.Value, Currency: o.Product.Currency}}
+		Commission: f64(o.Commission), User: user(o.User),
+		Product: OrderProduct{ID: o.Product.ID, Name: o.Product.Name, Value: o.Product.Value, Currency: o.Product.Currency,
+			Image: o.Product.Image, Href: o.Product.Href}}
 	if o.Invoice != nil {
+		out.Invoice = &InvoiceRef{ID: o.Invoice.ID, Href: o.Invoice.Href}
 		out.InvoiceID = o.Invoice.ID
 	}
 	return out
 }
 
 func invoice(i bitrefill.Invoice) Invoice {
-	out := Invoice{ID: i.ID, CreatedTime: i.CreatedTime, CompletedTime: i.CompletedTime, Status: i.Status, Orders: []Order{},
+	out := Invoice{ID: i.ID, CreatedTime: i.CreatedTime, CompletedTime: i.CompletedTime, Status: i.Status, User: user(i.User), Orders: []Order{},
 		Payment: Payment{Method: i.Payment.Method, Address: i.Payment.Address, LightningInvoice: i.Payment.LightningInvoice,
 			PaymentURI: i.Payment.PaymentURI, Currency: i.Payment.Currency, Price: f64v(i.Payment.Price), Status: i.Payment.Status,
 			Commission: f64(i.Payment.Commission)}}
@@ -120,9 +181,11 @@ func (in ListInput) params() bitrefill.ListParams {
 	return bitrefill.ListParams{Start: in.Start, Limit: in.Limit, After: in.After, Before: in.Before}
 }
 
-// InvoiceList is a page of invoices.
+// InvoiceList is a page of invoices: Bitrefill's {data, meta} envelope
+// with the paging contract beside it.
 type InvoiceList struct {
-	Invoices []Invoice `json:"invoices"`
+	Data []Invoice `json:"data" jsonschema:"the invoices of this page"`
+	Meta Meta      `json:"meta"`
 	Paging
 	Sandbox bool `json:"sandbox,omitempty"`
 }
@@ -133,16 +196,18 @@ func (s *Service) ListInvoices(ctx context.Context, in ListInput) (*InvoiceList,
 	if err != nil {
 		return nil, mapErr(err, CodeInvoiceNotFound)
 	}
-	out := &InvoiceList{Invoices: []Invoice{}, Paging: paging(in, r.ListPage, len(r.Invoices)), Sandbox: s.o.Sandbox}
+	pg := paging(in, r.ListPage, len(r.Invoices))
+	out := &InvoiceList{Data: []Invoice{}, Meta: listMeta(r.Meta, pg), Paging: pg, Sandbox: s.o.Sandbox}
 	for _, i := range r.Invoices {
-		out.Invoices = append(out.Invoices, invoice(i))
+		out.Data = append(out.Data, invoice(i))
 	}
 	return out, nil
 }
 
-// InvoiceResult is one invoice.
+// InvoiceResult is one invoice in Bitrefill's {data, meta} envelope.
 type InvoiceResult struct {
-	Invoice Invoice `json:"invoice"`
+	Data    Invoice `json:"data"`
+	Meta    Meta    `json:"meta"`
 	Sandbox bool    `json:"sandbox,omitempty"`
 }
 
@@ -152,12 +217,14 @@ func (s *Service) GetInvoice(ctx context.Context, id string) (*InvoiceResult, er
 	if err != nil {
 		return nil, mapErr(err, CodeInvoiceNotFound)
 	}
-	return &InvoiceResult{Invoice: invoice(r.Invoice), Sandbox: s.o.Sandbox}, nil
+	return &InvoiceResult{Data: invoice(r.Invoice), Meta: singleMeta(r.Meta), Sandbox: s.o.Sandbox}, nil
 }
 
-// OrderList is a page of orders.
+// OrderList is a page of orders: Bitrefill's {data, meta} envelope with
+// the paging contract beside it.
 type OrderList struct {
-	Orders []Order `json:"orders"`
+	Data []Order `json:"data" jsonschema:"the orders of this page (without codes)"`
+	Meta Meta    `json:"meta"`
 	Paging
 	Sandbox bool `json:"sandbox,omitempty"`
 }
@@ -168,16 +235,18 @@ func (s *Service) ListOrders(ctx context.Context, in ListInput) (*OrderList, err
 	if err != nil {
 		return nil, mapErr(err, CodeOrderNotFound)
 	}
-	out := &OrderList{Orders: []Order{}, Paging: paging(in, r.ListPage, len(r.Orders)), Sandbox: s.o.Sandbox}
+	pg := paging(in, r.ListPage, len(r.Orders))
+	out := &OrderList{Data: []Order{}, Meta: listMeta(r.Meta, pg), Paging: pg, Sandbox: s.o.Sandbox}
 	for _, o := range r.Orders {
-		out.Orders = append(out.Orders, order(o))
+		out.Data = append(out.Data, order(o))
 	}
 	return out, nil
 }
 
-// OrderResult is one order.
+// OrderResult is one order in Bitrefill's {data, meta} envelope.
 type OrderResult struct {
-	Order   Order  `json:"order"`
+	Data    Order  `json:"data"`
+	Meta    Meta   `json:"meta"`
 	Note    string `json:"note"`
 	Sandbox bool   `json:"sandbox,omitempty"`
 }
@@ -188,6 +257,6 @@ func (s *Service) GetOrder(ctx context.Context, id string) (*OrderResult, error)
 	if err != nil {
 		return nil, mapErr(err, CodeOrderNotFound)
 	}
-	return &OrderResult{Order: order(r.Order), Sandbox: s.o.Sandbox,
+	return &OrderResult{Data: order(r.Order), Meta: singleMeta(r.Meta), Sandbox: s.o.Sandbox,
 		Note: "redemption codes and PINs are not shown here; unseal_order reveals them to the user"}, nil
 }
