@@ -1,6 +1,7 @@
 package fakebitnovo
 
 import (
+	"fmt"
 	"math/big"
 	"strconv"
 	"strings"
@@ -15,9 +16,13 @@ import (
 
 // pyFloat renders decimal text as Python's repr(float(text)).
 func pyFloat(text string) (string, error) {
-	r, err := parseDecimal(text)
+	d, err := parseAmount(text)
 	if err != nil {
 		return "", err
+	}
+	r, ok := d.Rat()
+	if !ok {
+		return "", fmt.Errorf("%w: %q", errBadDecimal, text)
 	}
 	return pyFloatRat(r), nil
 }

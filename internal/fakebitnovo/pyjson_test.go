@@ -80,12 +80,12 @@ func TestPyFloatMatchesShortestRoundTrip(t *testing.T) {
 		default: // random doubles
 			text = strconv.FormatFloat(rng.Float64()*pow10Float(rng.IntN(40)-20), 'g', 17+rng.IntN(3), 64)
 		}
-		if len(text) > maxDecimalLen {
+		if len(text) > maxAmountLen {
 			continue
 		}
 		got, err := pyFloat(text)
 		if err != nil {
-			continue // outside parseDecimal's accepted range
+			continue // outside parseAmount's accepted range
 		}
 		x, err := strconv.ParseFloat(text, 64)
 		if err != nil {
