@@ -83,6 +83,7 @@ func (a *app) startWebhooks(ctx context.Context, events store.Events) (*webhooks
 	}
 	local := "http://" + net.JoinHostPort(host, fmt.Sprint(port)) // where the tunnel forwards to
 	srv := rc.Server(wc.Addr())
+	srv.Handler = a.tel.WebhookHandler(srv.Handler)
 	go func() { _ = srv.Serve(ln) }()
 	if _, err := rc.Prune(ctx); err != nil {
 		a.log.Warn("webhook retention", "error", err)
