@@ -396,12 +396,13 @@ func (d Decimal) Quo(o Decimal, scale int, mode Rounding) (Decimal, error) {
 	case scale < 0 || scale > MaxDigits:
 		return "", fmt.Errorf("%w: scale %d", ErrInvalid, scale)
 	}
-	// Truncating at MaxDigits+scale+2 significant digits keeps every digit
-	// of the integer part, the scale digits and at least one more, so the
-	// truncated quotient is below the rounding boundary exactly when the
-	// exact quotient is.
+	// The quotient's leading digit is at most at position adj(a)-adj(b)
+	// (10^k has position k), so that many digits plus scale plus one more
+	// reach past the last kept place: truncated there, the quotient is below
+	// the rounding boundary exactly when the exact quotient is.
+	p := max(adjusted(a)-adjusted(b)+int64(scale)+3, 2)
 	q := new(apd.Decimal)
-	if _, err := rounding(uint32(2*MaxDigits+scale+2), Down).Quo(q, a, b); err != nil {
+	if _, err := rounding(uint32(p), Down).Quo(q, a, b); err != nil {
 		return "", fmt.Errorf("%w: %s ÷ %s: %w", ErrInvalid, d, o, err)
 	}
 	out := quantize(q, scale, mode)
@@ -410,6 +411,9 @@ func (d Decimal) Quo(o Decimal, scale int, mode Rounding) (Decimal, error) {
 	}
 	return out, nil
 }
+
+// adjusted is the position of d's leading digit (1 → 0, 0.05 → -2).
+func adjusted(d *apd.Decimal) int64 { return d.NumDigits() + int64(d.Exponent) - 1 }
 
 func quantize(v *apd.Decimal, scale int, mode Rounding) Decimal {
 	r := new(apd.Decimal)

@@ -232,6 +232,9 @@ func TestProperties(t *testing.T) {
 		if !b.IsSet() || b.Sign() == 0 {
 			continue
 		}
+		if got, err := a.Quo(b, scale, HalfUp); err != nil || got.Cmp(Decimal(new(big.Rat).Quo(ra, rb).FloatString(scale))) != 0 {
+			t.Fatalf("%s.Quo(%s, %d, HalfUp) = %s, %v; big.Rat.FloatString says %s", a, b, scale, got, err, new(big.Rat).Quo(ra, rb).FloatString(scale))
+		}
 		q, err := a.Quo(b, scale, Down)
 		if err != nil {
 			t.Fatalf("%s.Quo(%s): %v", a, b, err)
@@ -288,6 +291,12 @@ func FuzzParse(f *testing.F) {
 		if e, err := Parse(o); err == nil {
 			if got, want := d.Cmp(e), ratOf(t, d).Cmp(ratOf(t, e)); got != want {
 				t.Fatalf("%s.Cmp(%s) = %d, big.Rat says %d", d, e, got, want)
+			}
+			if e.Sign() != 0 {
+				want := new(big.Rat).Quo(ratOf(t, d), ratOf(t, e))
+				if got, err := d.Quo(e, 6, HalfUp); err == nil && ratOf(t, got).Cmp(ratOf(t, Decimal(want.FloatString(6)))) != 0 {
+					t.Fatalf("%s.Quo(%s, 6, HalfUp) = %s, big.Rat.FloatString says %s", d, e, got, want.FloatString(6))
+				}
 			}
 		}
 	})
