@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitnovo"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitrefill"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/fakebitnovo"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/logging"
@@ -22,6 +24,7 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/qr"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/telemetry"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/tunnel"
 )
 
@@ -32,8 +35,9 @@ type app struct {
 	log     *slog.Logger
 	store   store.Store
 	server  *mcp.Server
-	metrics *metrics.Metrics // served at /metrics by the HTTP transport
-	closers []func()         // run in reverse order by Close
+	metrics *metrics.Metrics     // served at /metrics by the HTTP transport
+	tel     *telemetry.Telemetry // OpenTelemetry tracing; nil when OTEL_* do not ask for it
+	closers []func()             // run in reverse order by Close
 }
 
 // newApp builds the app from a validated config. On failure it prints one
@@ -54,12 +58,24 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, o appOptio
 		return nil, code
 	}
 
-	st, err := openStore(ctx, cfg)
+	tel, err := telemetry.FromEnv(ctx, os.Getenv, buildVersion(), stderr)
 	if err != nil {
 		return fail(exitConfig, "config: %v", err)
 	}
-	a.store = st
-	a.onClose(func() { _ = st.Close() })
+	a.tel = tel
+	a.onClose(func() { // last: flushes the spans of everything closed before
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tel.Shutdown(sctx)
+	})
+
+	raw, err := openStore(ctx, cfg)
+	if err != nil {
+		return fail(exitConfig, "config: %v", err)
+	}
+	a.store = raw // untraced: /readyz probes make no spans
+	a.onClose(func() { _ = raw.Close() })
+	st := tel.Store(raw, storeSystem(cfg))
 	if _, err := st.PruneIdempotency(ctx, time.Now().Add(-30*24*time.Hour)); err != nil {
 		a.log.Warn("could not prune old idempotency keys", "error", err)
 	}
@@ -96,7 +112,8 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, o appOptio
 	client, err := bitnovo.New(a.cfg.BaseURL, deviceID, bitnovo.Options{
 		AttemptTimeout: cfg.APITimeout, MaxRetries: cfg.MaxRetries, BaseDelay: cfg.RetryDelay,
 		UserAgent: "cryptopay-mcp/" + buildVersion(), Logger: a.log,
-		Observe: a.metrics.Provider(metrics.ProviderBitnovo),
+		Observe:    a.metrics.Provider(metrics.ProviderBitnovo),
+		HTTPClient: tel.HTTPClient(bitnovo.NewDefaultHTTPClient()),
 	})
 	if err != nil {
 		return fail(exitConfig, "config: BITNOVO_BASE_URL: %v", err)
@@ -109,7 +126,7 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, o appOptio
 		popts.Events = st
 	}
 	svc := payments.New(client, st, popts)
-	shopSvc, stopShop, err := startShop(a.cfg, st, a.log, a.metrics.Provider(metrics.ProviderBitrefill))
+	shopSvc, stopShop, err := startShop(a.cfg, st, a.log, a.metrics.Provider(metrics.ProviderBitrefill), tel.HTTPClient(bitrefill.NewDefaultHTTPClient()))
 	if err != nil {
 		return fail(exitConfig, "config: %v", err)
 	}
@@ -124,6 +141,9 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, o appOptio
 	a.server, err = mcpserver.New(deps)
 	if err != nil {
 		return fail(exitFail, "%v", err)
+	}
+	if tel.Enabled() {
+		a.server.AddReceivingMiddleware(tel.MCPMiddleware())
 	}
 	if wh != nil {
 		if err := watchEvents(ctx, st, svc, a.server); err != nil {
@@ -150,6 +170,14 @@ type appOptions struct {
 
 // observeWebhook counts receiver outcomes (cryptopay_webhook_requests_total).
 func (a *app) observeWebhook(outcome string) { a.metrics.Webhook(outcome) }
+
+// storeSystem names the store backend for traces (db.system.name).
+func storeSystem(cfg config.Config) string {
+	if cfg.DatabaseURL != "" {
+		return "postgresql"
+	}
+	return "sqlite"
+}
 
 // openStore opens PostgreSQL when CRYPTOPAY_DATABASE_URL is set (state
 // shared by replicas), else the embedded SQLite file in the data dir.

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitrefill"
@@ -19,15 +20,15 @@ import (
 // credentials the catalogue tools use the real public API, as the original
 // server did, and the account and purchase tools are not listed. The
 // returned stop function shuts the fake down. observe (may be nil) sees
-// every Bitrefill HTTP attempt, for metrics.
-func startShop(cfg config.Config, st store.Shop, log *slog.Logger, observe func(endpoint, outcome string, attempt int, d time.Duration)) (*shop.Service, func(), error) {
+// every Bitrefill HTTP attempt, for metrics; hc sends the requests.
+func startShop(cfg config.Config, st store.Shop, log *slog.Logger, observe func(endpoint, outcome string, attempt int, d time.Duration), hc *http.Client) (*shop.Service, func(), error) {
 	sc := cfg.Shop
 	sandbox := cfg.Sandbox()
 	stop := func() {}
 	opts := bitrefill.Options{
 		PublicBaseURL: sc.PublicURL, V2BaseURL: sc.V2URL, APIID: sc.APIID, APISecret: sc.APISecret,
 		AttemptTimeout: cfg.APITimeout, MaxRetries: cfg.MaxRetries, RetryBaseDelay: cfg.RetryDelay,
-		UserAgent: "cryptopay-mcp/" + buildVersion(), Logger: log, Observe: observe,
+		UserAgent: "cryptopay-mcp/" + buildVersion(), Logger: log, Observe: observe, HTTPClient: hc,
 	}
 	if cfg.MaxRetries == 0 {
 		opts.MaxRetries = -1 // 0 means "no retries" in our config, "default" in the client

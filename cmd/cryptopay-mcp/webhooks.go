@@ -89,7 +89,7 @@ func (a *app) startWebhooks(ctx context.Context, events store.Events, shared *sh
 		return nil, err
 	}
 	a.onClose(sw.close)
-	sw.receivers = []*webhook.Receiver{rc}
+	sw.receivers, sw.wrap = []*webhook.Receiver{rc}, a.tel.WebhookHandler
 	if err := sw.start(ctx); err != nil {
 		return nil, err
 	}
@@ -106,7 +106,8 @@ type sharedWebhooks struct {
 	ln        net.Listener
 	local     string // where the tunnel forwards to
 	tun       *tunnel.Manager
-	receivers []*webhook.Receiver // added before start
+	receivers []*webhook.Receiver             // added before start
+	wrap      func(http.Handler) http.Handler // e.g. tracing; nil: none
 	srv       *http.Server
 	log       *slog.Logger
 }
@@ -157,6 +158,9 @@ func (sw *sharedWebhooks) start(ctx context.Context) error {
 			return err
 		}
 		h = rt
+	}
+	if sw.wrap != nil {
+		h = sw.wrap(h)
 	}
 	sw.srv = sw.receivers[0].Server(sw.cfg.Addr())
 	sw.srv.Handler = h

@@ -172,7 +172,7 @@ func New(baseURL, deviceID string, o Options) (*Client, error) {
 		observe:        o.Observe,
 	}
 	if c.hc == nil {
-		c.hc = newDefaultHTTPClient()
+		c.hc = NewDefaultHTTPClient()
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -227,7 +227,10 @@ func hasCtl(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
 }
 
-func newDefaultHTTPClient() *http.Client {
+// NewDefaultHTTPClient returns the client used when Options.HTTPClient is
+// nil: dial and TLS handshake timeouts, a small idle pool. Wrap its
+// transport (tracing) and pass it back as Options.HTTPClient.
+func NewDefaultHTTPClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,

@@ -108,6 +108,16 @@ type Client struct {
 	observe    func(endpoint, outcome string, attempt int, d time.Duration)
 }
 
+// NewDefaultHTTPClient returns the client used when Options.HTTPClient is
+// nil. Redirects are not followed: a 3xx is returned as an *APIError, so a
+// response can never steer a credentialed request elsewhere. Wrap its
+// transport (tracing) and pass it back as Options.HTTPClient.
+func NewDefaultHTTPClient() *http.Client {
+	return &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+}
+
 // New validates opts and returns a Client.
 func New(opts Options) (*Client, error) {
 	c := &Client{
@@ -137,11 +147,7 @@ func New(opts Options) (*Client, error) {
 		return nil, errors.New("bitrefill: APIID must not contain ':'")
 	}
 	if c.hc == nil {
-		// Redirects are not followed: a 3xx is returned as an *APIError, so a
-		// response can never steer a credentialed request elsewhere.
-		c.hc = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		}}
+		c.hc = NewDefaultHTTPClient()
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)

@@ -281,11 +281,11 @@ func TestCurrenciesCatalog(t *testing.T) {
 			t.Errorf("duplicate %s", c.Symbol)
 		}
 		seen[c.Symbol] = true
-		min, err := parseDecimal(c.MinAmount)
+		min, err := parseAmount(c.MinAmount)
 		if err != nil || min.Sign() <= 0 {
 			t.Errorf("%s min %q", c.Symbol, c.MinAmount)
 		}
-		if rate, err := parseDecimal(c.RateEUR); err != nil || rate.Sign() <= 0 {
+		if rate, err := parseAmount(c.RateEUR); err != nil || rate.Sign() <= 0 {
 			t.Errorf("%s rate %q", c.Symbol, c.RateEUR)
 		}
 		if c.Decimals <= 0 || c.Name == "" || c.Blockchain == "" {
@@ -296,7 +296,7 @@ func TestCurrenciesCatalog(t *testing.T) {
 			continue
 		}
 		hasMax = true
-		if max, err := parseDecimal(c.MaxAmount); err != nil || max.Cmp(min) <= 0 {
+		if max, err := parseAmount(c.MaxAmount); err != nil || max.Cmp(min) <= 0 {
 			t.Errorf("%s max %q", c.Symbol, c.MaxAmount)
 		}
 	}

@@ -3,9 +3,10 @@ package fakebitnovo
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"math/big"
 	"net/url"
 	"strconv"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/money"
 )
 
 // Currency is one entry of the fake's currency catalog, as E4 serves it.
@@ -44,8 +45,8 @@ type catalogEntry struct {
 	// stringLimits: E4 sends min/max as decimal strings for this entry by
 	// default (the real API's clients see both forms).
 	stringLimits bool
-	rate         *big.Rat
-	min, max     *big.Rat // max nil = no limit
+	rate         money.Decimal
+	min, max     money.Decimal // max "" = no limit
 }
 
 // requiresMemo reports whether orders in this currency carry a tag/memo.
@@ -117,11 +118,11 @@ func newCatalog() ([]*catalogEntry, map[string]*catalogEntry) {
 			Currency:     c,
 			chain:        chainFor(c.Symbol),
 			stringLimits: i%2 == 0,
-			rate:         mustDecimal(c.RateEUR),
-			min:          mustDecimal(c.MinAmount),
+			rate:         mustAmount(c.RateEUR),
+			min:          mustAmount(c.MinAmount),
 		}
 		if c.MaxAmount != "" {
-			e.max = mustDecimal(c.MaxAmount)
+			e.max = mustAmount(c.MaxAmount)
 		}
 		entries = append(entries, e)
 		bySymbol[c.Symbol] = e
@@ -205,7 +206,7 @@ func paymentURI(e *catalogEntry, address, amount, memo string) string {
 		scheme = "dash"
 	case chainEthereum:
 		// EIP-681: value is an integer number of wei.
-		return "ethereum:" + address + "?value=" + smallestUnits(amount, e.Decimals)
+		return "ethereum:" + address + "?value=" + money.Decimal(amount).Units(e.Decimals)
 	case chainEVMToken:
 		scheme = "ethereum"
 	case chainTron:

@@ -164,13 +164,13 @@ type checkoutPage struct {
 
 // pickable lists the currencies whose limits admit the order's amount.
 func (s *Server) pickable(inf OrderInfo) []string {
-	amt, err := parseDecimal(inf.FiatAmount)
+	amt, err := parseAmount(inf.FiatAmount)
 	if err != nil {
 		return nil
 	}
 	var out []string
 	for _, e := range s.catalog {
-		if amt.Cmp(e.min) >= 0 && (e.max == nil || amt.Cmp(e.max) <= 0) {
+		if amt.Cmp(e.min) >= 0 && (e.max == "" || amt.Cmp(e.max) <= 0) {
 			out = append(out, e.Symbol)
 		}
 	}

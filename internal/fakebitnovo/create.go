@@ -7,13 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/money"
 )
 
 const (
@@ -27,7 +28,7 @@ const (
 
 // maxFiatAmount bounds expected_output_amount (12 digits, like a Django
 // DecimalField(max_digits=12, decimal_places=2)).
-func maxFiatAmount() *big.Rat { return big.NewRat(1_000_000_000_000, 1) }
+const maxFiatAmount money.Decimal = "1000000000000"
 
 // createFields are the raw text fields of an E1 request, first value wins.
 type createFields map[string]string
@@ -155,7 +156,7 @@ func parseMultipartFields(body []byte, boundary string) (createFields, *apiError
 
 // createParams is a validated E1 request.
 type createParams struct {
-	amount                   *big.Rat
+	amount                   money.Decimal
 	entry                    *catalogEntry // nil: gateway order
 	fiat, notes, reference   string
 	language, tagMemo        string
@@ -181,15 +182,15 @@ func (s *Server) validateCreate(f createFields) (createParams, *apiError) {
 	if rawAmount == "" {
 		return p, &apiError{http.StatusNotFound, "MISSING_REQUIRED_FIELD", "expected_output_amount: This field is required."}
 	}
-	amount, err := parseDecimal(rawAmount)
+	amount, err := parseAmount(rawAmount)
 	switch {
 	case err != nil:
 		return p, badRequest("INVALID_AMOUNT", "expected_output_amount: A valid number is required.")
 	case amount.Sign() <= 0:
 		return p, badRequest("INVALID_AMOUNT", "expected_output_amount: Ensure this value is greater than 0.")
-	case !hasAtMostDecimals(amount, 2):
+	case !amount.FitsScale(2):
 		return p, badRequest("INVALID_AMOUNT", "expected_output_amount: Ensure that there are no more than 2 decimal places.")
-	case amount.Cmp(maxFiatAmount()) >= 0:
+	case amount.Cmp(maxFiatAmount) >= 0:
 		return p, badRequest("INVALID_AMOUNT", "expected_output_amount: Ensure that there are no more than 12 digits in total.")
 	}
 	p.amount = amount
@@ -249,11 +250,11 @@ func (s *Server) validateCreate(f createFields) (createParams, *apiError) {
 		}
 		if amount.Cmp(e.min) < 0 {
 			return p, &apiError{http.StatusNotFound, "AMOUNT_BELOW_MINIMUM",
-				fmt.Sprintf("Amount %s is below minimum %s for this currency", formatDecimal(amount, 2), e.MinAmount)}
+				fmt.Sprintf("Amount %s is below minimum %s for this currency", amount.Round(2, money.HalfUp), e.MinAmount)}
 		}
-		if e.max != nil && amount.Cmp(e.max) > 0 {
+		if e.max != "" && amount.Cmp(e.max) > 0 {
 			return p, &apiError{http.StatusNotFound, "AMOUNT_ABOVE_MAXIMUM",
-				fmt.Sprintf("Amount %s is above maximum %s for this currency", formatDecimal(amount, 2), e.MaxAmount)}
+				fmt.Sprintf("Amount %s is above maximum %s for this currency", amount.Round(2, money.HalfUp), e.MaxAmount)}
 		}
 		p.entry = e
 	}

@@ -40,7 +40,7 @@ func FuzzCreateOrder(f *testing.F) {
 		} else {
 			p, verr := srv.validateCreate(fields)
 			if verr == nil {
-				if p.amount.Sign() <= 0 || !isFiatCode(p.fiat) || !hasAtMostDecimals(p.amount, 2) {
+				if p.amount.Sign() <= 0 || !isFiatCode(p.fiat) || !p.amount.FitsScale(2) {
 					t.Fatalf("accepted invalid params %+v", p)
 				}
 				if sym := fields["input_currency"]; sym != "" && (p.entry == nil || p.entry.Symbol != sym) {

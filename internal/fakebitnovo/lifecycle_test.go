@@ -367,7 +367,7 @@ func TestOrdersSnapshot(t *testing.T) {
 func TestOrderLimitEvictsOldest(t *testing.T) {
 	s := New(Options{})
 	first := mustCreate(t, s, `{"expected_output_amount":10}`)
-	p := createParams{amount: mustDecimal("1"), fiat: "EUR", language: "EN"}
+	p := createParams{amount: mustAmount("1"), fiat: "EUR", language: "EN"}
 	for range maxOrders {
 		s.createOrder(p, testDevice, "http://x")
 	}

@@ -5,9 +5,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
 	"strconv"
 	"time"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/money"
 )
 
 // Payment statuses (reference §4). RF and DE exist on the real API but the
@@ -149,7 +150,7 @@ type order struct {
 	id, shortID                string
 	reference, notes, language string
 	fiat                       string
-	fiatAmount                 *big.Rat
+	fiatAmount                 money.Decimal
 	entry                      *catalogEntry // nil: gateway order, no currency yet
 	cryptoAmount               string
 	address, tagMemo, uri      string
@@ -180,21 +181,20 @@ func (o *order) decimals() int {
 }
 
 // sums returns confirmed, unconfirmed and received amounts.
-func (o *order) sums() (confirmed, unconfirmed, received *big.Rat) {
-	confirmed, unconfirmed = new(big.Rat), new(big.Rat)
+func (o *order) sums() (confirmed, unconfirmed, received money.Decimal) {
+	confirmed, unconfirmed = "0", "0"
 	for _, tx := range o.txs {
-		a, err := parseDecimal(tx.Amount)
+		a, err := parseAmount(tx.Amount)
 		if err != nil {
 			continue
 		}
 		if tx.Confirmed {
-			confirmed.Add(confirmed, a)
+			confirmed = confirmed.Add(a)
 		} else {
-			unconfirmed.Add(unconfirmed, a)
+			unconfirmed = unconfirmed.Add(a)
 		}
 	}
-	received = new(big.Rat).Add(confirmed, unconfirmed)
-	return confirmed, unconfirmed, received
+	return confirmed, unconfirmed, confirmed.Add(unconfirmed)
 }
 
 func (o *order) info() OrderInfo {
@@ -206,11 +206,11 @@ func (o *order) info() OrderInfo {
 		CreatedAt:         o.createdAt,
 		EditedAt:          o.editedAt,
 		Status:            o.status,
-		FiatAmount:        formatDecimal(o.fiatAmount, 2),
+		FiatAmount:        o.fiatAmount.Round(2, money.HalfUp).String(),
 		CryptoAmount:      o.cryptoAmount,
-		UnconfirmedAmount: formatDecimal(unconfirmed, d),
-		ConfirmedAmount:   formatDecimal(confirmed, d),
-		ReceivedAmount:    formatDecimal(received, d),
+		UnconfirmedAmount: unconfirmed.Round(d, money.HalfUp).String(),
+		ConfirmedAmount:   confirmed.Round(d, money.HalfUp).String(),
+		ReceivedAmount:    received.Round(d, money.HalfUp).String(),
 		MerchantDeviceID:  merchantDeviceNumber(o.deviceID),
 		MerchantDevice:    "Sandbox POS",
 		Address:           o.address,
@@ -234,7 +234,7 @@ func (o *order) info() OrderInfo {
 	if o.entry != nil {
 		inf.CurrencyID = o.entry.Symbol
 		inf.ExchangeRate = o.entry.RateEUR
-		inf.NetworkFee = formatDecimal(new(big.Rat), d)
+		inf.NetworkFee = money.Decimal("0").Round(d, money.HalfUp).String()
 	}
 	return inf
 }
@@ -250,7 +250,13 @@ func merchantDeviceNumber(deviceID string) int64 {
 // chosen).
 func (s *Server) assignCurrency(o *order, e *catalogEntry, now time.Time) {
 	o.entry = e
-	o.cryptoAmount = formatDecimal(new(big.Rat).Quo(o.fiatAmount, e.rate), e.Decimals)
+	crypto, err := o.fiatAmount.Quo(e.rate, e.Decimals, money.HalfUp)
+	if err != nil {
+		// Rates are positive catalog constants and fiat amounts were
+		// validated below 10^12: a failure is a programming error.
+		panic(fmt.Sprintf("fakebitnovo: order %s: %s / %s: %v", o.id, o.fiatAmount, e.rate, err))
+	}
+	o.cryptoAmount = crypto.String()
 	o.address = fakeAddress(e, o.id)
 	o.tagMemo = ""
 	if e.requiresMemo() {
@@ -307,12 +313,16 @@ func (o *order) confirmAll() {
 // fraction returns cryptoAmount × num/den in the currency's decimals,
 // truncated.
 func (o *order) fraction(num, den int64) (string, error) {
-	a, err := parseDecimal(o.cryptoAmount)
+	a, err := parseAmount(o.cryptoAmount)
 	if err != nil {
 		return "", fmt.Errorf("order %s: crypto amount %q: %w", o.id, o.cryptoAmount, err)
 	}
-	a.Mul(a, big.NewRat(num, den))
-	return truncateDecimal(a, o.entry.Decimals), nil
+	n, d := money.Decimal(strconv.FormatInt(num, 10)), money.Decimal(strconv.FormatInt(den, 10))
+	f, err := a.Mul(n).Quo(d, o.entry.Decimals, money.Down)
+	if err != nil {
+		return "", fmt.Errorf("order %s: %s × %d/%d: %w", o.id, o.cryptoAmount, num, den, err)
+	}
+	return f.String(), nil
 }
 
 // withOrder runs fn on order id under the lock, queues the webhooks of the
@@ -400,12 +410,12 @@ func payOutcome(o *order, outcome string, now time.Time, events *[]OrderInfo) er
 		switch o.status {
 		case StatusPending, StatusInsufficientAmount:
 			_, _, received := o.sums()
-			expected, err := parseDecimal(o.cryptoAmount)
+			expected, err := parseAmount(o.cryptoAmount)
 			if err != nil {
 				return fmt.Errorf("order %s: %w", o.id, err)
 			}
-			if rest := new(big.Rat).Sub(expected, received); rest.Sign() > 0 {
-				o.addTx(formatDecimal(rest, o.entry.Decimals), now)
+			if rest := expected.Sub(received); rest.Sign() > 0 {
+				o.addTx(rest.Round(o.entry.Decimals, money.HalfUp).String(), now)
 			}
 			if err := setStatus(o, StatusAwaitingCompletion, now, events); err != nil {
 				return err
@@ -424,7 +434,7 @@ func payOutcome(o *order, outcome string, now time.Time, events *[]OrderInfo) er
 		if err != nil {
 			return err
 		}
-		if r, _ := parseDecimal(half); r == nil || r.Sign() <= 0 {
+		if r, err := parseAmount(half); err != nil || r.Sign() <= 0 {
 			return fmt.Errorf("order %s: amount %s too small to underpay: %w", o.id, o.cryptoAmount, ErrInvalidTransition)
 		}
 		o.addTx(half, now)
@@ -484,8 +494,8 @@ func (s *Server) SelectCurrency(id, symbol string) error {
 		if o.status != StatusNotReady {
 			return fmt.Errorf("order %s: choose currency in status %s: %w", o.id, o.status, ErrInvalidTransition)
 		}
-		if o.fiatAmount.Cmp(e.min) < 0 || (e.max != nil && o.fiatAmount.Cmp(e.max) > 0) {
-			return fmt.Errorf("order %s: %s %s for %s: %w", o.id, formatDecimal(o.fiatAmount, 2), o.fiat, symbol, ErrAmountOutOfRange)
+		if o.fiatAmount.Cmp(e.min) < 0 || (e.max != "" && o.fiatAmount.Cmp(e.max) > 0) {
+			return fmt.Errorf("order %s: %s %s for %s: %w", o.id, o.fiatAmount.Round(2, money.HalfUp), o.fiat, symbol, ErrAmountOutOfRange)
 		}
 		s.assignCurrency(o, e, now)
 		return setStatus(o, StatusPending, now, events)

@@ -1,7 +1,7 @@
 package fakebitnovo
 
 import (
-	"math/big"
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -10,93 +10,38 @@ import (
 // json.dumps with the default separators (", " and ": "), ensure_ascii, and
 // amounts as Python floats (repr: the shortest text that reads back as the
 // same IEEE-754 double, "100.0", "0.0", "1e-05"). The signature covers these
-// exact bytes, so they are produced here by hand from the exact decimal
-// values; no float64 is involved.
+// exact bytes, so they are produced here from the exact decimal values.
 
-// pyFloat renders decimal text as Python's repr(float(text)).
+// pyFloat renders decimal text as Python's repr(float(text)): the text is
+// rounded to the nearest double (strconv.ParseFloat rounds correctly, half
+// to even, as float() does), then the shortest decimal that reads back as
+// that double is chosen (strconv's shortest formatting, the nearest of
+// several when they tie, which is repr's rule too), laid out with Python's
+// rule by pyLayout. Magnitudes beyond the double range (never money) are an
+// error.
 func pyFloat(text string) (string, error) {
-	r, err := parseDecimal(text)
+	d, err := parseAmount(text)
 	if err != nil {
 		return "", err
 	}
-	return pyFloatRat(r), nil
-}
-
-// pyFloatRat renders r as Python's repr(float(r)): r is rounded to the
-// nearest double (round half to even), then the shortest decimal that
-// rounds back to that double is chosen (the nearest one when several of the
-// same length do), and laid out with Python's rule: exponent notation when
-// the decimal point position is <= -4 or > 16, otherwise fixed notation
-// with at least one fractional digit. Magnitudes beyond the double range
-// (never money) are not clamped to inf or subnormals.
-func pyFloatRat(r *big.Rat) string {
-	if r.Sign() == 0 {
-		return "0.0"
+	x, err := strconv.ParseFloat(d.String(), 64)
+	if err != nil {
+		return "", fmt.Errorf("%w: %q: %w", errBadDecimal, text, err)
+	}
+	if x == 0 {
+		return "0.0", nil // decimal text has no negative zero
 	}
 	sign := ""
-	if r.Sign() < 0 {
-		sign = "-"
+	if x < 0 {
+		sign, x = "-", -x
 	}
-	v := new(big.Rat).Abs(r)
-	dbl := toDouble(v)
-	exact, _ := dbl.Rat(nil) // the double's exact value
-	digits, decpt := shortestDigits(exact, dbl)
-	return sign + pyLayout(digits, decpt)
-}
-
-// toDouble rounds v to 53 significant bits, as float(v) does.
-func toDouble(v *big.Rat) *big.Float {
-	return new(big.Float).SetPrec(53).SetMode(big.ToNearestEven).SetRat(v)
-}
-
-// pow10 returns 10^e as a big.Rat (e may be negative).
-func pow10(e int) *big.Rat {
-	if e >= 0 {
-		return new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(e)), nil))
+	e := strconv.FormatFloat(x, 'e', -1, 64) // d.ddde±XX
+	mant, exp, _ := strings.Cut(e, "e")
+	n, err := strconv.Atoi(exp)
+	if err != nil {
+		return "", fmt.Errorf("fakebitnovo: FormatFloat gave %q: %w", e, err)
 	}
-	return new(big.Rat).SetFrac(big.NewInt(1), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(-e)), nil))
-}
-
-// shortestDigits returns the digits (no leading or trailing zeros) and the
-// decimal point position of the shortest decimal that rounds to dbl, whose
-// exact value is v > 0: value = 0.digits × 10^decpt.
-func shortestDigits(v *big.Rat, dbl *big.Float) (string, int) {
-	// k with 10^(k-1) <= v < 10^k.
-	exp2 := dbl.MantExp(nil)
-	k := exp2 * 30103 / 100000 // log10(2)·exp2, an estimate corrected below
-	for v.Cmp(pow10(k)) >= 0 {
-		k++
-	}
-	for v.Cmp(pow10(k-1)) < 0 {
-		k--
-	}
-	for n := 1; ; n++ {
-		scale := pow10(n - k) // v×scale has n digits before the point
-		scaled := new(big.Rat).Mul(v, scale)
-		lo := new(big.Int).Quo(scaled.Num(), scaled.Denom())
-		cands := []*big.Int{lo}
-		if !scaled.IsInt() {
-			cands = append(cands, new(big.Int).Add(lo, big.NewInt(1)))
-		}
-		var best *big.Int
-		var bestDist *big.Rat
-		for _, c := range cands {
-			val := new(big.Rat).Quo(new(big.Rat).SetInt(c), scale)
-			if c.Sign() == 0 || toDouble(val).Cmp(dbl) != 0 {
-				continue
-			}
-			dist := new(big.Rat).Abs(new(big.Rat).Sub(val, v))
-			if best == nil || dist.Cmp(bestDist) < 0 || (dist.Cmp(bestDist) == 0 && c.Bit(0) == 0) {
-				best, bestDist = c, dist
-			}
-		}
-		// 17 significant digits always identify a double, so this ends.
-		if best != nil {
-			s := best.String()
-			decpt := k + len(s) - n // a carry (999→1000) lengthens s
-			return strings.TrimRight(s, "0"), decpt
-		}
-	}
+	return sign + pyLayout(strings.TrimRight(strings.Replace(mant, ".", "", 1), "0"), n+1), nil
 }
 
 // pyLayout lays out digits×10^(decpt-len(digits)) like Python's float repr.

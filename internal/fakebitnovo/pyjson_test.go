@@ -2,6 +2,7 @@ package fakebitnovo
 
 import (
 	"fmt"
+	"math/big"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -46,21 +47,83 @@ func TestPyFloat(t *testing.T) {
 	}
 }
 
-// pyReprOracle lays out Go's shortest round-trip digits of x (the same
-// digits Python's repr chooses) with Python's rules. Tests only: float64 is
-// the oracle here, never the implementation.
-func pyReprOracle(x float64) string {
-	if x == 0 {
-		return "0.0" // decimal text has no negative zero (Python would say -0.0 for "-0")
-	}
-	e := strconv.FormatFloat(x, 'e', -1, 64) // d.ddde±XX
-	mant, exp, _ := strings.Cut(e, "e")
-	digits := strings.TrimRight(strings.Replace(mant, ".", "", 1), "0")
-	n, _ := strconv.Atoi(exp)
-	if digits == "" {
+// ratRepr is Python's repr(float(r)) computed in exact rational arithmetic
+// (the fake's implementation before it used strconv, kept as an independent
+// oracle): r is rounded to 53 bits half to even, then the shortest decimal
+// that rounds back to that double is searched digit count by digit count,
+// the nearest one winning a tie.
+func ratRepr(r *big.Rat) string {
+	if r.Sign() == 0 {
 		return "0.0"
 	}
-	return pyLayout(digits, n+1)
+	sign := ""
+	if r.Sign() < 0 {
+		sign = "-"
+	}
+	v := new(big.Rat).Abs(r)
+	dbl := toDouble(v)
+	exact, _ := dbl.Rat(nil) // the double's exact value
+	digits, decpt := shortestDigits(exact, dbl)
+	return sign + pyLayout(digits, decpt)
+}
+
+func toDouble(v *big.Rat) *big.Float {
+	return new(big.Float).SetPrec(53).SetMode(big.ToNearestEven).SetRat(v)
+}
+
+func pow10(e int) *big.Rat {
+	if e >= 0 {
+		return new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(e)), nil))
+	}
+	return new(big.Rat).SetFrac(big.NewInt(1), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(-e)), nil))
+}
+
+// shortestDigits returns the digits and decimal point position of the
+// shortest decimal that rounds to dbl, whose exact value is v > 0.
+func shortestDigits(v *big.Rat, dbl *big.Float) (string, int) {
+	exp2 := dbl.MantExp(nil)
+	k := exp2 * 30103 / 100000
+	for v.Cmp(pow10(k)) >= 0 {
+		k++
+	}
+	for v.Cmp(pow10(k-1)) < 0 {
+		k--
+	}
+	for n := 1; ; n++ {
+		scale := pow10(n - k)
+		scaled := new(big.Rat).Mul(v, scale)
+		lo := new(big.Int).Quo(scaled.Num(), scaled.Denom())
+		cands := []*big.Int{lo}
+		if !scaled.IsInt() {
+			cands = append(cands, new(big.Int).Add(lo, big.NewInt(1)))
+		}
+		var best *big.Int
+		var bestDist *big.Rat
+		for _, c := range cands {
+			val := new(big.Rat).Quo(new(big.Rat).SetInt(c), scale)
+			if c.Sign() == 0 || toDouble(val).Cmp(dbl) != 0 {
+				continue
+			}
+			dist := new(big.Rat).Abs(new(big.Rat).Sub(val, v))
+			if best == nil || dist.Cmp(bestDist) < 0 || (dist.Cmp(bestDist) == 0 && c.Bit(0) == 0) {
+				best, bestDist = c, dist
+			}
+		}
+		if best != nil {
+			s := best.String()
+			return strings.TrimRight(s, "0"), k + len(s) - n
+		}
+	}
+}
+
+// oracle is ratRepr of text read as an exact rational.
+func oracle(t *testing.T, text string) string {
+	t.Helper()
+	r, ok := new(big.Rat).SetString(text)
+	if !ok {
+		t.Fatalf("big.Rat cannot read %q", text)
+	}
+	return ratRepr(r)
 }
 
 func TestPyFloatMatchesShortestRoundTrip(t *testing.T) {
@@ -80,18 +143,14 @@ func TestPyFloatMatchesShortestRoundTrip(t *testing.T) {
 		default: // random doubles
 			text = strconv.FormatFloat(rng.Float64()*pow10Float(rng.IntN(40)-20), 'g', 17+rng.IntN(3), 64)
 		}
-		if len(text) > maxDecimalLen {
+		if len(text) > maxAmountLen {
 			continue
 		}
 		got, err := pyFloat(text)
 		if err != nil {
-			continue // outside parseDecimal's accepted range
+			continue // outside parseAmount's accepted range
 		}
-		x, err := strconv.ParseFloat(text, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := pyReprOracle(x); got != want {
+		if want := oracle(t, text); got != want {
 			t.Errorf("pyFloat(%q) = %s, want %s", text, got, want)
 		}
 		checked++
@@ -142,15 +201,7 @@ func FuzzPyFloat(f *testing.F) {
 		if err != nil {
 			return
 		}
-		x, err := strconv.ParseFloat(text, 64)
-		if err != nil {
-			t.Fatalf("pyFloat accepted %q, ParseFloat did not: %v", text, err)
-		}
-		want := pyReprOracle(x)
-		if x < 0 {
-			want = "-" + pyReprOracle(-x)
-		}
-		if got != want {
+		if want := oracle(t, text); got != want {
 			t.Errorf("pyFloat(%q) = %s, want %s", text, got, want)
 		}
 	})

@@ -24,7 +24,7 @@
 // delivery goroutine.
 //
 // Behaviour worth knowing:
-//   - Money is exact: amounts are big.Rat, never float64. Crypto amounts are
+//   - Money is exact: amounts are money.Decimal, never float64. Crypto amounts are
 //     fiat / RateEUR rounded half up to the currency's decimals (50 EUR at
 //     60000 → "0.00083333"). Any fiat is treated as EUR for rates and limits.
 //   - Validation follows the real API: 404 for a missing amount, an unknown

@@ -76,11 +76,12 @@ func classifyToolCall(name string, res mcp.Result, err error) (tool, outcome, co
 	if !r.IsError {
 		return name, "ok", CodeOK
 	}
-	return name, "error", envelopeCode(r)
+	return name, "error", EnvelopeCode(r)
 }
 
-// envelopeCode reads {"error":{"code":"X"}} from the first text content.
-func envelopeCode(r *mcp.CallToolResult) string {
+// EnvelopeCode reads {"error":{"code":"X"}} from the first text content of
+// a tool result: the tool error's code, or CodeUnlabeled.
+func EnvelopeCode(r *mcp.CallToolResult) string {
 	for _, c := range r.Content {
 		tc, ok := c.(*mcp.TextContent)
 		if !ok {

@@ -9,7 +9,10 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestNilMetricsIsSafe(t *testing.T) {
 	var m *Metrics
@@ -49,10 +52,10 @@ func TestWebhookAndProvider(t *testing.T) {
 	for _, want := range []string{
 		`cryptopay_webhook_requests_total{outcome="accepted"} 2`,
 		`cryptopay_webhook_requests_total{outcome="other"} 1`,
-		`cryptopay_provider_requests_total{provider="bitnovo",endpoint="order_info",outcome="ok"} 2`,
-		`cryptopay_provider_requests_total{provider="bitnovo",endpoint="order_info",outcome="http_5xx"} 1`,
-		`cryptopay_provider_retries_total{provider="bitnovo",endpoint="order_info"} 1`,
-		`cryptopay_provider_request_duration_seconds_count{provider="bitnovo",endpoint="order_info"} 3`,
+		`cryptopay_provider_requests_total{endpoint="order_info",outcome="ok",provider="bitnovo"} 2`,
+		`cryptopay_provider_requests_total{endpoint="order_info",outcome="http_5xx",provider="bitnovo"} 1`,
+		`cryptopay_provider_retries_total{endpoint="order_info",provider="bitnovo"} 1`,
+		`cryptopay_provider_request_duration_seconds_count{endpoint="order_info",provider="bitnovo"} 3`,
 	} {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("missing %s in:\n%s", want, out)
@@ -113,10 +116,10 @@ func TestMCPMiddleware(t *testing.T) {
 	}
 	out := scrape(t, m)
 	for _, want := range []string{
-		`cryptopay_tool_calls_total{tool="echo",outcome="ok",code="OK"} 2`,
-		`cryptopay_tool_calls_total{tool="echo",outcome="error",code="PAYMENT_NOT_FOUND"} 1`,
-		`cryptopay_tool_calls_total{tool="echo",outcome="error",code="UNKNOWN"} 2`,
-		`cryptopay_tool_calls_total{tool="_unknown_",outcome="error",code="PROTOCOL_ERROR"} 1`,
+		`cryptopay_tool_calls_total{code="OK",outcome="ok",tool="echo"} 2`,
+		`cryptopay_tool_calls_total{code="PAYMENT_NOT_FOUND",outcome="error",tool="echo"} 1`,
+		`cryptopay_tool_calls_total{code="UNKNOWN",outcome="error",tool="echo"} 2`,
+		`cryptopay_tool_calls_total{code="PROTOCOL_ERROR",outcome="error",tool="_unknown_"} 1`,
 		`cryptopay_tool_call_duration_seconds_count{tool="echo"} 5`,
 		`cryptopay_tool_calls_in_flight 0`,
 	} {

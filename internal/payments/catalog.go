@@ -3,13 +3,13 @@ package payments
 import (
 	"context"
 	"log/slog"
-	"math/big"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitnovo"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/money"
 )
 
 // CatalogTTL is how long a fetched currency list is served without refetching.
@@ -160,7 +160,7 @@ func normalizeCatalog(raw []bitnovo.Currency) []Currency {
 		if c.MinAmount == "" {
 			c.MinAmount = "0"
 		}
-		if r.MaxAmount != "" && !isZero(string(r.MaxAmount)) {
+		if r.MaxAmount.Sign() != 0 {
 			m := string(r.MaxAmount)
 			c.MaxAmount = &m
 		}
@@ -206,19 +206,17 @@ func normalizeCatalog(raw []bitnovo.Currency) []Currency {
 	return out
 }
 
-func isZero(s string) bool {
-	r, ok := new(big.Rat).SetString(s)
-	return ok && r.Sign() == 0
-}
-
 // cmpDecimal compares two decimal strings; ok is false if either is invalid.
 func cmpDecimal(a, b string) (int, bool) {
-	ra, ok1 := new(big.Rat).SetString(a)
-	rb, ok2 := new(big.Rat).SetString(b)
-	if !ok1 || !ok2 {
+	da, err := money.Parse(a)
+	if err != nil {
 		return 0, false
 	}
-	return ra.Cmp(rb), true
+	db, err := money.Parse(b)
+	if err != nil {
+		return 0, false
+	}
+	return da.Cmp(db), true
 }
 
 // accepts reports whether amount lies within the currency's limits (inclusive).

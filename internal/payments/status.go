@@ -1,8 +1,9 @@
 package payments
 
 import (
-	"math/big"
 	"time"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/money"
 )
 
 // StatusInfo describes one Bitnovo payment status.
@@ -66,29 +67,29 @@ func deriveFlags(status, expiredTime string, now time.Time) flags {
 	return f
 }
 
-// remaining computes max(0, total - paid...) exactly; ok is false when
-// total is not a decimal.
+// remaining computes max(0, total - paid...) exactly, with the largest scale
+// of its operands; ok is false when total or a paid amount is not a decimal.
 func remaining(total string, paid ...string) (string, bool) {
-	t, ok := new(big.Rat).SetString(total)
-	if !ok || total == "" {
+	t, err := money.Parse(total)
+	if err != nil {
 		return "", false
 	}
-	scale := decimalScale(total)
 	for _, p := range paid {
 		if p == "" {
 			continue
 		}
-		r, ok := new(big.Rat).SetString(p)
-		if !ok {
+		d, err := money.Parse(p)
+		if err != nil {
 			return "", false
 		}
-		t.Sub(t, r)
-		scale = max(scale, decimalScale(p))
+		if t = t.Sub(d); t == "" {
+			return "", false
+		}
 	}
 	if t.Sign() < 0 {
-		t.SetInt64(0)
+		t = money.Decimal("0").Round(t.Scale(), money.HalfUp)
 	}
-	return t.FloatString(scale), true
+	return t.String(), true
 }
 
 // decimalScale counts the digits after the decimal point.

@@ -2,9 +2,10 @@ package webhook
 
 import (
 	"container/list"
-	"math"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // RateLimit is the per-source token bucket in front of the webhook path.
@@ -22,12 +23,13 @@ const (
 	defaultMaxSources = 10000
 )
 
-// limiter is a set of token buckets keyed by source, bounded with LRU
-// eviction. An evicted source starts again with a full bucket, which is the
-// state an idle source would have reached anyway.
+// limiter is a set of golang.org/x/time/rate token buckets keyed by source,
+// bounded with LRU eviction (container/list: x/time has no keyed set). An
+// evicted source starts again with a full bucket, which is the state an idle
+// source would have reached anyway.
 type limiter struct {
-	rate  float64
-	burst float64
+	rate  rate.Limit
+	burst int
 	max   int
 
 	mu  sync.Mutex
@@ -37,15 +39,14 @@ type limiter struct {
 
 type bucket struct {
 	source string
-	tokens float64
-	last   time.Time
+	lim    *rate.Limiter
 }
 
 func newLimiter(rl RateLimit) *limiter {
 	if rl.Disabled {
 		return nil
 	}
-	l := &limiter{rate: rl.PerSecond, burst: float64(rl.Burst), max: rl.MaxSources, m: map[string]*list.Element{}}
+	l := &limiter{rate: rate.Limit(rl.PerSecond), burst: rl.Burst, max: rl.MaxSources, m: map[string]*list.Element{}}
 	if l.rate <= 0 {
 		l.rate = defaultPerSecond
 	}
@@ -58,7 +59,8 @@ func newLimiter(rl RateLimit) *limiter {
 	return l
 }
 
-// allow takes a token for source, or says how long until one is available.
+// allow takes a token for source at now, or says how long until one is
+// available (for Retry-After) without taking it.
 func (l *limiter) allow(source string, now time.Time) (bool, time.Duration) {
 	if l == nil {
 		return true, 0
@@ -69,24 +71,21 @@ func (l *limiter) allow(source string, now time.Time) (bool, time.Duration) {
 	if el, ok := l.m[source]; ok {
 		l.lru.MoveToFront(el)
 		b = el.Value.(*bucket)
-		if elapsed := now.Sub(b.last).Seconds(); elapsed > 0 {
-			b.tokens = math.Min(l.burst, b.tokens+elapsed*l.rate)
-		}
-		b.last = now
 	} else {
 		if l.lru.Len() >= l.max {
 			oldest := l.lru.Back()
 			delete(l.m, oldest.Value.(*bucket).source)
 			l.lru.Remove(oldest)
 		}
-		b = &bucket{source: source, tokens: l.burst, last: now}
+		b = &bucket{source: source, lim: rate.NewLimiter(l.rate, l.burst)}
 		l.m[source] = l.lru.PushFront(b)
 	}
-	if b.tokens >= 1 {
-		b.tokens--
+	if b.lim.AllowN(now, 1) {
 		return true, 0
 	}
-	wait := time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+	r := b.lim.ReserveN(now, 1)
+	wait := r.DelayFrom(now)
+	r.CancelAt(now) // a refused request takes no token
 	return false, wait
 }
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-func TestParseDecimal(t *testing.T) {
+func TestParseAmount(t *testing.T) {
 	tests := []struct {
 		in   string
 		want string // exact rational as a/b; "" = error
@@ -40,62 +40,16 @@ func TestParseDecimal(t *testing.T) {
 		{strings.Repeat("9", 65), ""},
 	}
 	for _, tc := range tests {
-		r, err := parseDecimal(tc.in)
+		d, err := parseAmount(tc.in)
 		switch {
 		case tc.want == "" && err == nil:
-			t.Errorf("parseDecimal(%q) = %v, want error", tc.in, r)
+			t.Errorf("parseAmount(%q) = %v, want error", tc.in, d)
 		case tc.want != "" && err != nil:
-			t.Errorf("parseDecimal(%q): %v", tc.in, err)
-		case tc.want != "" && r.String() != tc.want:
-			t.Errorf("parseDecimal(%q) = %v, want %s", tc.in, r, tc.want)
-		}
-	}
-}
-
-func TestDecimalFormatting(t *testing.T) {
-	q := func(a, b int64) *big.Rat { return big.NewRat(a, b) }
-	tests := []struct {
-		name     string
-		r        *big.Rat
-		decimals int
-		round    string // half up
-		trunc    string
-	}{
-		{"50 EUR in BTC", q(50, 60000), 8, "0.00083333", "0.00083333"},
-		{"5 EUR in USDC (half up differs)", new(big.Rat).Quo(q(5, 1), mustDecimal("0.92")), 6, "5.434783", "5.434782"},
-		{"exact half", q(5, 1000), 2, "0.01", "0.00"},
-		{"just below half", q(4999, 1000000), 2, "0.00", "0.00"},
-		{"10 EUR in ETH", q(10, 3000), 18, "0.003333333333333333", "0.003333333333333333"},
-		{"20 EUR in ETH", q(20, 3000), 18, "0.006666666666666667", "0.006666666666666666"},
-		{"integer", q(3, 1), 8, "3.00000000", "3.00000000"},
-		{"zero decimals", q(7, 2), 0, "4", "3"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := formatDecimal(tc.r, tc.decimals); got != tc.round {
-				t.Errorf("formatDecimal = %s, want %s", got, tc.round)
+			t.Errorf("parseAmount(%q): %v", tc.in, err)
+		case tc.want != "":
+			if r, ok := d.Rat(); !ok || r.String() != tc.want {
+				t.Errorf("parseAmount(%q) = %v, want %s", tc.in, d, tc.want)
 			}
-			if got := truncateDecimal(tc.r, tc.decimals); got != tc.trunc {
-				t.Errorf("truncateDecimal = %s, want %s", got, tc.trunc)
-			}
-		})
-	}
-}
-
-func TestSmallestUnits(t *testing.T) {
-	tests := []struct {
-		amount   string
-		decimals int
-		want     string
-	}{
-		{"0.010000000000000000", 18, "10000000000000000"},
-		{"1.5", 18, "1500000000000000000"},
-		{"0.00083333", 8, "83333"},
-		{"garbage", 8, "0"},
-	}
-	for _, tc := range tests {
-		if got := smallestUnits(tc.amount, tc.decimals); got != tc.want {
-			t.Errorf("smallestUnits(%s, %d) = %s, want %s", tc.amount, tc.decimals, got, tc.want)
 		}
 	}
 }

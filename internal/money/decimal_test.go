@@ -1,4 +1,4 @@
-package bitnovo
+package money
 
 import (
 	"encoding/json"
@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-func TestParseDecimal(t *testing.T) {
+func TestParse(t *testing.T) {
 	tests := []struct {
 		in      string
 		want    Decimal
@@ -51,28 +51,37 @@ func TestParseDecimal(t *testing.T) {
 		{in: "1e1000000000", wantErr: true},
 		{in: "1e-200", wantErr: true},
 		{in: strings.Repeat("9", 300), wantErr: true},
+		{in: "9e127", want: Decimal("9" + strings.Repeat("0", 127))},
+		{in: "9e128", wantErr: true},
+		{in: "1e-127", want: Decimal("0." + strings.Repeat("0", 126) + "1")},
+		{in: "1e-128", wantErr: true}, // 129 digits with the leading 0
+		{in: "Infinity", wantErr: true},
+		{in: "sNaN", wantErr: true},
+		{in: "1.2e3.4", wantErr: true},
+		{in: "١٢", wantErr: true},
+		{in: strings.Repeat("1", 129), wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseDecimal(tt.in)
+			got, err := Parse(tt.in)
 			if tt.wantErr {
 				if err == nil {
-					t.Fatalf("ParseDecimal(%q) = %q, want error", tt.in, got)
+					t.Fatalf("Parse(%q) = %q, want error", tt.in, got)
 				}
-				if !errors.Is(err, ErrInvalidDecimal) {
-					t.Errorf("error %v does not wrap ErrInvalidDecimal", err)
+				if !errors.Is(err, ErrInvalid) {
+					t.Errorf("error %v does not wrap ErrInvalid", err)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("ParseDecimal(%q): %v", tt.in, err)
+				t.Fatalf("Parse(%q): %v", tt.in, err)
 			}
 			if got != tt.want {
-				t.Errorf("ParseDecimal(%q) = %q, want %q", tt.in, got, tt.want)
+				t.Errorf("Parse(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 			// Canonical text is a fixed point.
-			if again, err := ParseDecimal(string(got)); err != nil || again != got {
-				t.Errorf("ParseDecimal(%q) = %q, %v; want fixed point", got, again, err)
+			if again, err := Parse(string(got)); err != nil || again != got {
+				t.Errorf("Parse(%q) = %q, %v; want fixed point", got, again, err)
 			}
 		})
 	}
@@ -205,7 +214,7 @@ func TestDecimalArithmetic(t *testing.T) {
 }
 
 func TestDecimalAccessors(t *testing.T) {
-	d := MustParseDecimal("12.500")
+	d := MustParse("12.500")
 	if !d.IsSet() || d.Scale() != 3 || d.Sign() != 1 {
 		t.Errorf("IsSet/Scale/Sign = %v/%d/%d", d.IsSet(), d.Scale(), d.Sign())
 	}
@@ -228,7 +237,7 @@ func TestDecimalAccessors(t *testing.T) {
 	}
 }
 
-func TestDecimalFromFloat(t *testing.T) {
+func TestFromFloat(t *testing.T) {
 	tests := []struct {
 		f        float64
 		maxScale int
@@ -251,15 +260,15 @@ func TestDecimalFromFloat(t *testing.T) {
 		{f: math.Inf(-1), maxScale: 2, wantErr: true},
 	}
 	for _, tt := range tests {
-		got, err := DecimalFromFloat(tt.f, tt.maxScale)
+		got, err := FromFloat(tt.f, tt.maxScale)
 		if tt.wantErr {
 			if err == nil {
-				t.Errorf("DecimalFromFloat(%v, %d) = %q, want error", tt.f, tt.maxScale, got)
+				t.Errorf("FromFloat(%v, %d) = %q, want error", tt.f, tt.maxScale, got)
 			}
 			continue
 		}
 		if err != nil || got != tt.want {
-			t.Errorf("DecimalFromFloat(%v, %d) = %q, %v; want %q", tt.f, tt.maxScale, got, err, tt.want)
+			t.Errorf("FromFloat(%v, %d) = %q, %v; want %q", tt.f, tt.maxScale, got, err, tt.want)
 		}
 	}
 }
