@@ -15,6 +15,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/fakebitnovo"
 )
 
 // simulate presses a button of the sandbox checkout page (the page's own
@@ -260,5 +262,37 @@ func TestWebhookConfigErrors(t *testing.T) {
 				t.Fatalf("stack trace: %s", stderr.String())
 			}
 		})
+	}
+}
+
+// TestUnsignedWebhooksSayInvalidDeviceSecret: with WEBHOOK_ALLOW_UNSIGNED and
+// no BITNOVO_DEVICE_SECRET the webhook tools give the agent the seed's
+// INVALID_DEVICE_SECRET where the secret matters.
+func TestUnsignedWebhooksSayInvalidDeviceSecret(t *testing.T) {
+	const deviceID = "12345678-abcd-4ef0-9abc-1234567890ab"
+	_, base := liveFake(t, deviceID, fakebitnovo.Options{})
+	env := baseEnv(t, t.TempDir())
+	for k, v := range map[string]string{"BITNOVO_DEVICE_ID": deviceID, "BITNOVO_BASE_URL": base, "WEBHOOK_ENABLED": "true",
+		"WEBHOOK_ALLOW_UNSIGNED": "true", "TUNNEL_ENABLED": "false", "WEBHOOK_PUBLIC_URL": "https://hooks.example.com",
+		"WEBHOOK_PORT": "0", "WEBHOOK_HOST": "127.0.0.1"} {
+		env[k] = v
+	}
+	s := startServer(t, env)
+	if e := s.fail(t, "get_webhook_events", nil); e.Error.Code != "INVALID_DEVICE_SECRET" {
+		t.Fatalf("get_webhook_events: %+v", e)
+	}
+	var events struct {
+		Events []any `json:"events"`
+	}
+	s.ok(t, "get_webhook_events", map[string]any{"validated_only": false}, &events)
+	var u struct {
+		WebhookURL  string `json:"webhook_url"`
+		SecretError *struct {
+			Code string `json:"code"`
+		} `json:"secret_error"`
+	}
+	s.ok(t, "get_webhook_url", nil, &u)
+	if u.WebhookURL != "https://hooks.example.com/webhook/bitnovo" || u.SecretError == nil || u.SecretError.Code != "INVALID_DEVICE_SECRET" {
+		t.Fatalf("get_webhook_url: %+v", u)
 	}
 }
