@@ -89,7 +89,10 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, o appOptio
 
 	deviceID := cfg.DeviceID
 	if cfg.Sandbox() {
-		deviceID = cmp.Or(cfg.DeviceID, SandboxDeviceID) // a tenant's own id, in its own fake
+		deviceID = SandboxDeviceID
+		if o.tenant != "" {
+			deviceID = cmp.Or(cfg.DeviceID, SandboxDeviceID) // a tenant's own id, in its own fake
+		}
 		fake, baseURL, stop, err := startFake(deviceID, "127.0.0.1:0")
 		if err != nil {
 			return fail(exitFail, "cannot start the sandbox: %v", err)
