@@ -71,7 +71,7 @@ func NewCache(maxEntries int, maxBytes int64) *Cache {
 	return &Cache{
 		maxEntries: maxEntries,
 		maxBytes:   maxBytes,
-		render:     Render,
+		render:     newRenderer(DefaultScaledBytes).render,
 		lru:        list.New(),
 		items:      make(map[cacheKey]*list.Element),
 		inflight:   make(map[cacheKey]*renderCall),
