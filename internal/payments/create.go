@@ -141,19 +141,21 @@ func (s *Service) CreateOnchain(ctx context.Context, in OnchainInput) (*OnchainR
 		Sandbox:              s.sandbox,
 	}
 	if in.IncludeQR {
+		var jobs []qrJob
 		for _, q := range []struct {
 			field, data string
 			dst         *string
 		}{{"qr_address", p.Address, &res.QRAddress}, {"qr_payment_uri", p.PaymentURI, &res.QRPaymentURI}} {
-			if q.data == "" {
-				continue
+			if q.data != "" {
+				jobs = append(jobs, qrJob{field: q.field, data: q.data, logo: res.InputCurrency, size: createQR, style: qr.StyleBranded, branding: true, dst: q.dst})
 			}
-			png, _, err := s.render(q.data, createQR, qr.StyleBranded, res.InputCurrency, true)
-			if err != nil {
-				return nil, err
+		}
+		for i, d := range s.renderAll(jobs) {
+			if d.err != nil {
+				return nil, d.err
 			}
-			*q.dst = qr.DataURL(png)
-			res.Images = append(res.Images, Image{Field: q.field, PNG: png})
+			*jobs[i].dst = d.img.DataURL
+			res.Images = append(res.Images, Image{Field: jobs[i].field, PNG: d.img.PNG})
 		}
 	}
 	return res, nil
@@ -199,12 +201,12 @@ func (s *Service) CreateLink(ctx context.Context, in LinkInput) (*LinkResult, er
 		Sandbox:          s.sandbox,
 	}
 	if in.IncludeQR {
-		png, _, err := s.render(p.WebURL, createQR, qr.StyleBranded, "bitnovo", true)
-		if err != nil {
-			return nil, err
+		d := s.render(qrJob{data: p.WebURL, logo: "bitnovo", size: createQR, style: qr.StyleBranded, branding: true})
+		if d.err != nil {
+			return nil, d.err
 		}
-		res.QRWebURL = qr.DataURL(png)
-		res.Images = append(res.Images, Image{Field: "qr_web_url", PNG: png})
+		res.QRWebURL = d.img.DataURL
+		res.Images = append(res.Images, Image{Field: "qr_web_url", PNG: d.img.PNG})
 	}
 	return res, nil
 }
