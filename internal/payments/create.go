@@ -214,6 +214,14 @@ func (s *Service) CreateLink(ctx context.Context, in LinkInput) (*LinkResult, er
 type createOutcome struct {
 	replayed bool
 	status   string
+	finished bool // the idempotency record was committed with the payment
+}
+
+// paymentDoneStore is implemented by stores that commit a payment and the
+// done state of its idempotency key in one transaction (store.SQLite):
+// one durable commit instead of two, on the path of every keyed create.
+type paymentDoneStore interface {
+	SavePaymentDone(ctx context.Context, p store.Payment, key string, now time.Time) error
 }
 
 // prepareFunc validates against the provider's catalog and builds the
@@ -239,8 +247,18 @@ func (s *Service) idempotent(ctx context.Context, tool, key string, args map[str
 		if order.Identifier == "" {
 			return store.Payment{}, createOutcome{}, newError(CodeOutcomeUnknown, "Bitnovo answered without a payment identifier", nil)
 		}
-		p, perr := s.savePayment(ctx, kind, amount, fiat, notes, order)
-		if perr != nil && key != "" {
+		p := s.paymentRecord(kind, amount, fiat, notes, order)
+		if ds, ok := s.store.(paymentDoneStore); ok && key != "" {
+			// The order exists upstream whatever happens next: commit with
+			// the caller gone too. On failure, the two separate writes below
+			// get their chance.
+			err := ds.SavePaymentDone(context.WithoutCancel(ctx), p, key, s.now())
+			if err == nil {
+				return p, createOutcome{status: order.Status, finished: true}, nil
+			}
+			s.log.Warn("saving the payment with its idempotency record failed; trying separately", "identifier", p.Identifier, "error", err)
+		}
+		if perr := s.savePayment(ctx, p); perr != nil && key != "" {
 			// Without the record a replay could not be served: refuse to
 			// pretend, but the payment itself is real and returned below.
 			s.log.Error("idempotency record cannot point at an unsaved payment", "error", perr)
@@ -265,6 +283,7 @@ func (s *Service) idempotent(ctx context.Context, tool, key string, args map[str
 			bg := context.WithoutCancel(ctx)
 			var pe *Error
 			switch {
+			case err == nil && out.finished:
 			case err == nil:
 				if ferr := s.store.FinishIdempotency(bg, key, store.IdemDone, p.Identifier, s.now()); ferr != nil {
 					s.log.Error("could not record idempotency outcome", "error", ferr)

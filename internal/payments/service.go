@@ -157,10 +157,10 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// savePayment records a created order so QR codes and idempotent replays
-// work after a restart.
-func (s *Service) savePayment(ctx context.Context, kind, amount, fiat, notes string, o *bitnovo.Order) (store.Payment, error) {
-	p := store.Payment{
+// paymentRecord is what the store keeps of a created order, so QR codes
+// and idempotent replays work after a restart.
+func (s *Service) paymentRecord(kind, amount, fiat, notes string, o *bitnovo.Order) store.Payment {
+	return store.Payment{
 		Identifier:          o.Identifier,
 		Kind:                kind,
 		FiatAmount:          amount,
@@ -176,13 +176,17 @@ func (s *Service) savePayment(ctx context.Context, kind, amount, fiat, notes str
 		ExpiresAt:           o.ExpiredAt,
 		StoredAt:            s.now(),
 	}
+}
+
+// savePayment records a created order.
+func (s *Service) savePayment(ctx context.Context, p store.Payment) error {
 	// The order exists upstream whatever happens next: a failure to persist
 	// it is logged, not hidden, and does not turn a real payment into an error.
 	if err := s.store.SavePayment(context.WithoutCancel(ctx), p); err != nil {
 		s.log.Error("payment created but not persisted", "identifier", p.Identifier, "error", err)
-		return p, fmt.Errorf("persist payment: %w", err)
+		return fmt.Errorf("persist payment: %w", err)
 	}
-	return p, nil
+	return nil
 }
 
 // qrJob is one QR code to draw into a result field.
