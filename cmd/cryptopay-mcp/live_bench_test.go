@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +27,8 @@ import (
 //
 // Each call's latency is recorded; p50-ms and p99-ms are reported next to
 // ns/op. "stdio" runs the built binary as a child process (the figures in
-// docs/benchmarks.md); "inproc" runs the same server in this process over an
+// docs/benchmarks.md, with the server process's CPU time per call as
+// server-cpu-ms/op); "inproc" runs the same server in this process over an
 // in-memory pipe so that -cpuprofile and -memprofile see the server's work:
 //
 //	go test -run '^$' -bench 'Live/stdio' -benchtime 2000x -count 5 ./cmd/cryptopay-mcp/
@@ -91,10 +94,14 @@ func benchCalls(b *testing.B, s *server, tool string, args func(i int) map[strin
 		call(-1 - i)
 	}
 	lat := make([]time.Duration, 0, b.N)
+	cpu0 := serverCPU(b, s)
 	i := 0
 	for b.Loop() {
 		lat = append(lat, call(i))
 		i++
+	}
+	if s.cmd != nil {
+		b.ReportMetric((serverCPU(b, s)-cpu0).Seconds()*1000/float64(len(lat)), "server-cpu-ms/op")
 	}
 	slices.Sort(lat)
 	pct := func(q float64) float64 {
@@ -102,6 +109,25 @@ func benchCalls(b *testing.B, s *server, tool string, args func(i int) map[strin
 	}
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
+}
+
+// serverCPU is the user+system CPU time the server process has used so far
+// (0 for an in-process server).
+func serverCPU(t testing.TB, s *server) time.Duration {
+	t.Helper()
+	if s.cmd == nil {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(s.cmd.Process.Pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command name (which is in parentheses): utime and
+	// stime are fields 14 and 15 of the whole line, in clock ticks (100/s).
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ut, _ := strconv.Atoi(f[11])
+	st, _ := strconv.Atoi(f[12])
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 // startInProcess runs the stdio server in this process (run, as main does)

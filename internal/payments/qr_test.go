@@ -83,3 +83,40 @@ func TestQRDegradedSizes(t *testing.T) {
 		t.Fatalf("note %q, %d images; want the degraded note and 2 images", res.Note, len(res.Images))
 	}
 }
+
+// A create's codes are started as soon as the provider answers (drawn while
+// the payment is committed); a replay, which starts nothing, draws them
+// after the lookup. Both give the same codes.
+func TestCreateQRFreshAndReplayed(t *testing.T) {
+	api := newStub()
+	svc := New(api, store.NewMemory(), Options{})
+	ctx := context.Background()
+	o := qr.Options{Size: qr.DefaultSize, Style: qr.StyleBranded, Logo: "bitnovo", Branding: true}
+	for i, wantReplay := range []bool{false, true} {
+		link, err := svc.CreateLink(ctx, LinkInput{AmountEUR: 10, IncludeQR: true, IdempotencyKey: "link-qr"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if link.IdempotentReplay != wantReplay || len(link.Images) != 1 {
+			t.Fatalf("call %d: replay %v, %d images", i, link.IdempotentReplay, len(link.Images))
+		}
+		want, err := qr.Render(link.WebURL, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if link.Images[0].Field != "qr_web_url" || !bytes.Equal(link.Images[0].PNG, want) || link.QRWebURL != qr.DataURL(want) {
+			t.Fatalf("call %d: the link's QR is not the code of its web_url", i)
+		}
+		oc, err := svc.CreateOnchain(ctx, OnchainInput{AmountEUR: 10, InputCurrency: "BTC", IncludeQR: true, IdempotencyKey: "oc-qr"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if oc.IdempotentReplay != wantReplay || len(oc.Images) != 2 || oc.QRAddress == "" || oc.QRPaymentURI == "" {
+			t.Fatalf("call %d: onchain replay %v, %d images", i, oc.IdempotentReplay, len(oc.Images))
+		}
+	}
+	noQR, err := svc.CreateOnchain(ctx, OnchainInput{AmountEUR: 10, InputCurrency: "BTC"})
+	if err != nil || len(noQR.Images) != 0 || noQR.QRAddress != "" {
+		t.Fatalf("include_qr false: %d images, %v", len(noQR.Images), err)
+	}
+}

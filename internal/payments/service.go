@@ -208,9 +208,25 @@ type qrDone struct {
 // renderAll draws jobs concurrently (a code not in the cache is a
 // millisecond or two of CPU) and returns the outcomes in job order.
 func (s *Service) renderAll(jobs []qrJob) []qrDone {
+	return s.renderJobs(jobs, false)()
+}
+
+// startRenders starts drawing jobs in the background; the function it
+// returns waits for them and returns the outcomes in job order.
+func (s *Service) startRenders(jobs []qrJob) func() []qrDone {
+	return s.renderJobs(jobs, true)
+}
+
+// renderJobs draws jobs[1:] (all of them if background) on goroutines of
+// their own and jobs[0] on this one.
+func (s *Service) renderJobs(jobs []qrJob, background bool) func() []qrDone {
 	out := make([]qrDone, len(jobs))
 	var wg sync.WaitGroup
-	for i := 1; i < len(jobs); i++ {
+	first := 1
+	if background {
+		first = 0
+	}
+	for i := first; i < len(jobs); i++ {
 		wg.Go(func() {
 			defer func() {
 				if r := recover(); r != nil { // not the tool wrapper's goroutine: recover here
@@ -221,11 +237,13 @@ func (s *Service) renderAll(jobs []qrJob) []qrDone {
 			out[i] = s.render(jobs[i])
 		})
 	}
-	if len(jobs) > 0 {
+	if first == 1 && len(jobs) > 0 {
 		out[0] = s.render(jobs[0])
 	}
-	wg.Wait()
-	return out
+	return func() []qrDone {
+		wg.Wait()
+		return out
+	}
 }
 
 // render draws one QR code. A branded code needs at least 2 px per module
