@@ -13,6 +13,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitnovo"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/fakebitnovo"
 )
 
@@ -164,4 +165,31 @@ func startInProcess(t testing.TB, env map[string]string) *server {
 		t.Fatalf("server stderr: %s", stderr.String())
 	}
 	return s
+}
+
+// BenchmarkProviderCreateOrder is the provider round trip of a create
+// alone: the bitnovo client's POST /orders/ to the loopback fake, to set
+// against the durable write (BenchmarkSQLiteCreate in internal/store).
+func BenchmarkProviderCreateOrder(b *testing.B) {
+	_, url := liveFake(b, testDevice, fakebitnovo.Options{})
+	c, err := bitnovo.New(url, testDevice, bitnovo.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, req := range []struct {
+		name string
+		r    bitnovo.CreateOrderRequest
+	}{
+		{"link", bitnovo.CreateOrderRequest{ExpectedOutputAmount: "10.00", Fiat: "EUR"}},
+		{"onchain", bitnovo.CreateOrderRequest{ExpectedOutputAmount: "10.00", Fiat: "EUR", InputCurrency: "BTC"}},
+	} {
+		b.Run(req.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := c.CreateOrder(ctx, req.r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
