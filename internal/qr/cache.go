@@ -23,7 +23,9 @@ var errRenderPanicked = errors.New("qr: render panicked")
 // Cache memoises Render in a least-recently-used cache bounded by both the
 // number of entries and their total size. It is safe for concurrent use;
 // concurrent calls for the same key render once and share the result. It
-// starts no goroutines.
+// starts no goroutines. Its misses render with reused zlib writers and with
+// logos and the wordmark kept scaled per size (at most DefaultScaledBytes,
+// on top of maxBytes); the PNGs are those of Render, byte for byte.
 type Cache struct {
 	maxEntries int
 	maxBytes   int64
