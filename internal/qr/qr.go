@@ -15,7 +15,9 @@
 // which is what wallets expect for URIs and addresses.
 //
 // Rendering is pure: Render allocates its own buffers and keeps no state, so
-// it is safe for concurrent use. Cache adds a bounded LRU on top of it.
+// it is safe for concurrent use. Cache adds a bounded LRU on top of it, and
+// its renders reuse zlib writers and logos already scaled to a size (the
+// PNGs are the same).
 package qr
 
 import (
