@@ -276,7 +276,7 @@ func dataURLBytes(t *testing.T, s string) []byte {
 
 // liveFake starts an in-process fake Bitnovo API the binary can use in live
 // mode, so tests can inject faults and count requests.
-func liveFake(t *testing.T, deviceID string, o fakebitnovo.Options) (*fakebitnovo.Server, string) {
+func liveFake(t testing.TB, deviceID string, o fakebitnovo.Options) (*fakebitnovo.Server, string) {
 	t.Helper()
 	o.DeviceID = deviceID
 	fake := fakebitnovo.New(o)

@@ -5,6 +5,7 @@
 package mcpserver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -253,18 +254,29 @@ func successResult[Out any](out Output[Out]) (*mcp.CallToolResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("marshal result: %w", err)
 	}
-	var m map[string]any
-	if err := json.Unmarshal(full, &m); err != nil {
+	// Top-level values stay raw until known not to be data URLs: a data URL
+	// (tens of kilobytes) is only measured, never decoded into a string.
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(full, &raw); err != nil {
 		return nil, fmt.Errorf("result is not an object: %w", err)
 	}
 	index := map[string]int{}
 	for i, img := range out.Images {
 		index[img.Field] = i + 1
 	}
-	for k, v := range m {
-		if s, ok := v.(string); ok && strings.HasPrefix(s, dataURLPrefix) {
-			m[k] = fmt.Sprintf("%s… (%d bytes of PNG, attached as image #%d)", dataURLPrefix, len(s)-len(dataURLPrefix), index[k])
+	m := make(map[string]any, len(raw))
+	for k, v := range raw {
+		// json.Marshal writes base64 as is (no escapes), so the string's
+		// length is the raw value's less its two quotes.
+		if bytes.HasPrefix(v, []byte(`"`+dataURLPrefix)) {
+			m[k] = fmt.Sprintf("%s… (%d bytes of PNG, attached as image #%d)", dataURLPrefix, len(v)-2-len(dataURLPrefix), index[k])
+			continue
 		}
+		var val any
+		if err := json.Unmarshal(v, &val); err != nil {
+			return nil, fmt.Errorf("result field %s: %w", k, err)
+		}
+		m[k] = val
 	}
 	text, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {

@@ -95,6 +95,19 @@ func (s *Service) CreateOnchain(ctx context.Context, in OnchainInput) (*OnchainR
 	}
 	args := map[string]string{"amount": amount, "fiat": fiat, "input_currency": in.InputCurrency, "notes": in.Notes}
 
+	qrJobs := func(p store.Payment) []qrJob {
+		if !in.IncludeQR {
+			return nil
+		}
+		var jobs []qrJob
+		for _, q := range []struct{ field, data string }{{"qr_address", p.Address}, {"qr_payment_uri", p.PaymentURI}} {
+			if q.data != "" {
+				jobs = append(jobs, qrJob{field: q.field, data: q.data, logo: cmp.Or(p.InputCurrency, in.InputCurrency), size: createQR, style: qr.StyleBranded, branding: true})
+			}
+		}
+		return jobs
+	}
+	var early qrPrefetch
 	p, replay, err := s.idempotent(ctx, "create_payment_onchain", in.IdempotencyKey, args, func(ctx context.Context) (*bitnovo.CreateOrderRequest, error) {
 		cur, list, err := s.catalog.find(ctx, in.InputCurrency)
 		if err != nil {
@@ -120,7 +133,7 @@ func (s *Service) CreateOnchain(ctx context.Context, in OnchainInput) (*OnchainR
 			}
 		}
 		return &bitnovo.CreateOrderRequest{ExpectedOutputAmount: bitnovo.Decimal(amount), InputCurrency: in.InputCurrency, Fiat: fiat, Notes: in.Notes}, nil
-	}, kindOnchain, amount, fiat, in.Notes)
+	}, early.start(s, qrJobs), kindOnchain, amount, fiat, in.Notes)
 	if err != nil {
 		return nil, err
 	}
@@ -141,21 +154,14 @@ func (s *Service) CreateOnchain(ctx context.Context, in OnchainInput) (*OnchainR
 		IdempotentReplay:     replay.replayed,
 		Sandbox:              s.sandbox,
 	}
-	if in.IncludeQR {
-		for _, q := range []struct {
-			field, data string
-			dst         *string
-		}{{"qr_address", p.Address, &res.QRAddress}, {"qr_payment_uri", p.PaymentURI, &res.QRPaymentURI}} {
-			if q.data == "" {
-				continue
-			}
-			png, _, err := s.render(q.data, createQR, qr.StyleBranded, res.InputCurrency, true)
-			if err != nil {
-				return nil, err
-			}
-			*q.dst = qr.DataURL(png)
-			res.Images = append(res.Images, Image{Field: q.field, PNG: png})
+	jobs, done := early.result(s, p, qrJobs)
+	dst := map[string]*string{"qr_address": &res.QRAddress, "qr_payment_uri": &res.QRPaymentURI}
+	for i, d := range done {
+		if d.err != nil {
+			return nil, d.err
 		}
+		*dst[jobs[i].field] = d.img.DataURL
+		res.Images = append(res.Images, Image{Field: jobs[i].field, PNG: d.img.PNG})
 	}
 	return res, nil
 }
@@ -180,9 +186,16 @@ func (s *Service) CreateLink(ctx context.Context, in LinkInput) (*LinkResult, er
 		return nil, e
 	}
 	args := map[string]string{"amount": amount, "fiat": fiat, "notes": in.Notes, "url_ok": in.URLOK, "url_ko": in.URLKO}
+	qrJobs := func(p store.Payment) []qrJob {
+		if !in.IncludeQR || p.WebURL == "" {
+			return nil
+		}
+		return []qrJob{{field: "qr_web_url", data: p.WebURL, logo: "bitnovo", size: createQR, style: qr.StyleBranded, branding: true}}
+	}
+	var early qrPrefetch
 	p, replay, err := s.idempotent(ctx, "create_payment_link", in.IdempotencyKey, args, func(context.Context) (*bitnovo.CreateOrderRequest, error) {
 		return &bitnovo.CreateOrderRequest{ExpectedOutputAmount: bitnovo.Decimal(amount), Fiat: fiat, Notes: in.Notes, URLOK: in.URLOK, URLKO: in.URLKO}, nil
-	}, kindLink, amount, fiat, in.Notes)
+	}, early.start(s, qrJobs), kindLink, amount, fiat, in.Notes)
 	if err != nil {
 		return nil, err
 	}
@@ -199,13 +212,12 @@ func (s *Service) CreateLink(ctx context.Context, in LinkInput) (*LinkResult, er
 		IdempotentReplay: replay.replayed,
 		Sandbox:          s.sandbox,
 	}
-	if in.IncludeQR {
-		png, _, err := s.render(p.WebURL, createQR, qr.StyleBranded, "bitnovo", true)
-		if err != nil {
-			return nil, err
+	if _, done := early.result(s, p, qrJobs); len(done) == 1 {
+		if done[0].err != nil {
+			return nil, done[0].err
 		}
-		res.QRWebURL = qr.DataURL(png)
-		res.Images = append(res.Images, Image{Field: "qr_web_url", PNG: png})
+		res.QRWebURL = done[0].img.DataURL
+		res.Images = append(res.Images, Image{Field: "qr_web_url", PNG: done[0].img.PNG})
 	}
 	return res, nil
 }
@@ -213,6 +225,14 @@ func (s *Service) CreateLink(ctx context.Context, in LinkInput) (*LinkResult, er
 type createOutcome struct {
 	replayed bool
 	status   string
+	finished bool // the idempotency record was committed with the payment
+}
+
+// paymentDoneStore is implemented by stores that commit a payment and the
+// done state of its idempotency key in one transaction (store.SQLite):
+// one durable commit instead of two, on the path of every keyed create.
+type paymentDoneStore interface {
+	SavePaymentDone(ctx context.Context, p store.Payment, key string, now time.Time) error
 }
 
 // outcomeStatus is the status a create result shows: Bitnovo's answer to
@@ -238,13 +258,44 @@ func (s *Service) outcomeStatus(ctx context.Context, id string, o createOutcome)
 // create request; it runs only for a fresh (or key-less) create.
 type prepareFunc func(ctx context.Context) (*bitnovo.CreateOrderRequest, error)
 
+// qrPrefetch starts a create's QR codes as soon as the provider has answered,
+// so that they are drawn while the payment is being committed (an fsync)
+// rather than after it.
+type qrPrefetch struct {
+	id   string
+	jobs []qrJob
+	wait func() []qrDone
+}
+
+// start returns the hook idempotent calls with the new payment, before
+// saving it.
+func (q *qrPrefetch) start(s *Service, jobsFor func(store.Payment) []qrJob) func(store.Payment) {
+	return func(p store.Payment) {
+		q.id, q.jobs = p.Identifier, jobsFor(p)
+		q.wait = s.startRenders(q.jobs)
+	}
+}
+
+// result returns the jobs for p and their outcomes: those started early, or,
+// for a replay (nothing was started), drawn now.
+func (q *qrPrefetch) result(s *Service, p store.Payment, jobsFor func(store.Payment) []qrJob) ([]qrJob, []qrDone) {
+	if q.wait != nil && q.id == p.Identifier {
+		return q.jobs, q.wait()
+	}
+	jobs := jobsFor(p)
+	return jobs, s.renderAll(jobs)
+}
+
 // idempotent runs a create at most once per idempotency key. Without a key
 // it simply creates. With a key it claims the key in the store first, so a
 // second call with the same key and arguments returns the stored payment,
 // a call with other arguments gets IDEMPOTENCY_CONFLICT, and a call while
 // the first is still running waits for it.
+//
+// onOrder, if not nil, is called with the new payment as soon as the
+// provider has created it, before it is saved.
 func (s *Service) idempotent(ctx context.Context, tool, key string, args map[string]string, prepare prepareFunc,
-	kind, amount, fiat, notes string) (store.Payment, createOutcome, error) {
+	onOrder func(store.Payment), kind, amount, fiat, notes string) (store.Payment, createOutcome, error) {
 	create := func() (store.Payment, createOutcome, error) {
 		req, err := prepare(ctx)
 		if err != nil {
@@ -257,8 +308,21 @@ func (s *Service) idempotent(ctx context.Context, tool, key string, args map[str
 		if order.Identifier == "" {
 			return store.Payment{}, createOutcome{}, newError(CodeOutcomeUnknown, "Bitnovo answered without a payment identifier", nil)
 		}
-		p, perr := s.savePayment(ctx, kind, amount, fiat, notes, order)
-		if perr != nil && key != "" {
+		p := s.paymentRecord(kind, amount, fiat, notes, order)
+		if onOrder != nil {
+			onOrder(p)
+		}
+		if ds, ok := s.store.(paymentDoneStore); ok && key != "" {
+			// The order exists upstream whatever happens next: commit with
+			// the caller gone too. On failure, the two separate writes below
+			// get their chance.
+			err := ds.SavePaymentDone(context.WithoutCancel(ctx), p, key, s.now())
+			if err == nil {
+				return p, createOutcome{status: order.Status, finished: true}, nil
+			}
+			s.log.Warn("saving the payment with its idempotency record failed; trying separately", "identifier", p.Identifier, "error", err)
+		}
+		if perr := s.savePayment(ctx, p); perr != nil && key != "" {
 			// Without the record a replay could not be served: refuse to
 			// pretend, but the payment itself is real and returned below.
 			s.log.Error("idempotency record cannot point at an unsaved payment", "error", perr)
@@ -287,6 +351,7 @@ func (s *Service) idempotent(ctx context.Context, tool, key string, args map[str
 			bg := context.WithoutCancel(ctx)
 			var pe *Error
 			switch {
+			case err == nil && out.finished:
 			case err == nil:
 				if ferr := s.store.FinishIdempotency(bg, key, store.IdemDone, p.Identifier, s.now()); ferr != nil {
 					s.log.Error("could not record idempotency outcome", "error", ferr)

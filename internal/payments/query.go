@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitnovo"
@@ -305,20 +306,19 @@ func (s *Service) QR(ctx context.Context, in QRInput) (*QRResult, error) {
 	}
 
 	res := &QRResult{Identifier: in.Identifier, Size: in.Size, Style: string(style), Branding: in.Branding, Sandbox: s.sandbox}
-	type job struct {
-		field, data, logo string
-		dst               *string
+	job := func(field, data, logo string, dst *string) qrJob {
+		return qrJob{field: field, data: data, logo: logo, size: in.Size, style: style, branding: in.Branding, dst: dst}
 	}
-	var jobs []job
-	addr := job{"qr_address", p.Address, p.InputCurrency, &res.QRAddress}
-	uri := job{"qr_payment_uri", p.PaymentURI, p.InputCurrency, &res.QRPaymentURI}
+	var jobs []qrJob
+	addr := job("qr_address", p.Address, p.InputCurrency, &res.QRAddress)
+	uri := job("qr_payment_uri", p.PaymentURI, p.InputCurrency, &res.QRPaymentURI)
 	gateway := func() error {
 		g, err := gatewayURL(p.WebURL, in.GatewayEnvironment)
 		if err != nil {
 			return err
 		}
 		res.GatewayURL = g
-		jobs = append(jobs, job{"qr_gateway_url", g, "bitnovo", &res.QRGatewayURL})
+		jobs = append(jobs, job("qr_gateway_url", g, "bitnovo", &res.QRGatewayURL))
 		return nil
 	}
 	switch in.Type {
@@ -344,19 +344,16 @@ func (s *Service) QR(ctx context.Context, in QRInput) (*QRResult, error) {
 			}
 		}
 	}
-	for _, j := range jobs {
-		if j.data == "" {
-			continue
+	jobs = slices.DeleteFunc(jobs, func(j qrJob) bool { return j.data == "" })
+	for i, d := range s.renderAll(jobs) {
+		if d.err != nil {
+			return nil, d.err
 		}
-		png, degraded, err := s.render(j.data, in.Size, style, j.logo, in.Branding)
-		if err != nil {
-			return nil, err
-		}
-		if degraded {
+		if d.degraded {
 			res.Note = degradedNote
 		}
-		*j.dst = qr.DataURL(png)
-		res.Images = append(res.Images, Image{Field: j.field, PNG: png})
+		*jobs[i].dst = d.img.DataURL
+		res.Images = append(res.Images, Image{Field: jobs[i].field, PNG: d.img.PNG})
 	}
 	if len(res.Images) == 0 {
 		return nil, newError(CodeQRNotAvailable, fmt.Sprintf("this payment has no data for a %s QR code", in.Type),

@@ -8,7 +8,9 @@ import (
 	"math"
 	"net/url"
 	"regexp"
+	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitnovo"
@@ -85,7 +87,7 @@ var (
 // Image is a rendered QR code handed to the transport as image content.
 type Image struct {
 	Field string // the output field it belongs to, e.g. "qr_address"
-	PNG   []byte
+	PNG   []byte // shared with the QR cache: read-only
 }
 
 // fiatAmount validates an amount given as a JSON number and returns it as
@@ -155,10 +157,10 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// savePayment records a created order so QR codes and idempotent replays
-// work after a restart.
-func (s *Service) savePayment(ctx context.Context, kind, amount, fiat, notes string, o *bitnovo.Order) (store.Payment, error) {
-	p := store.Payment{
+// paymentRecord is what the store keeps of a created order, so QR codes
+// and idempotent replays work after a restart.
+func (s *Service) paymentRecord(kind, amount, fiat, notes string, o *bitnovo.Order) store.Payment {
+	return store.Payment{
 		Identifier:          o.Identifier,
 		Kind:                kind,
 		FiatAmount:          amount,
@@ -174,31 +176,94 @@ func (s *Service) savePayment(ctx context.Context, kind, amount, fiat, notes str
 		ExpiresAt:           o.ExpiredAt,
 		StoredAt:            s.now(),
 	}
+}
+
+// savePayment records a created order.
+func (s *Service) savePayment(ctx context.Context, p store.Payment) error {
 	// The order exists upstream whatever happens next: a failure to persist
 	// it is logged, not hidden, and does not turn a real payment into an error.
 	if err := s.store.SavePayment(context.WithoutCancel(ctx), p); err != nil {
 		s.log.Error("payment created but not persisted", "identifier", p.Identifier, "error", err)
-		return p, fmt.Errorf("persist payment: %w", err)
+		return fmt.Errorf("persist payment: %w", err)
 	}
-	return p, nil
+	return nil
+}
+
+// qrJob is one QR code to draw into a result field.
+type qrJob struct {
+	field, data, logo string
+	size              int
+	style             qr.Style
+	branding          bool
+	dst               *string // receives the data URL
+}
+
+// qrDone is a drawn qrJob.
+type qrDone struct {
+	img      *qr.Rendered
+	degraded bool
+	err      error
+}
+
+// renderAll draws jobs concurrently (a code not in the cache is a
+// millisecond or two of CPU) and returns the outcomes in job order.
+func (s *Service) renderAll(jobs []qrJob) []qrDone {
+	return s.renderJobs(jobs, false)()
+}
+
+// startRenders starts drawing jobs in the background; the function it
+// returns waits for them and returns the outcomes in job order.
+func (s *Service) startRenders(jobs []qrJob) func() []qrDone {
+	return s.renderJobs(jobs, true)
+}
+
+// renderJobs draws jobs[1:] (all of them if background) on goroutines of
+// their own and jobs[0] on this one.
+func (s *Service) renderJobs(jobs []qrJob, background bool) func() []qrDone {
+	out := make([]qrDone, len(jobs))
+	var wg sync.WaitGroup
+	first := 1
+	if background {
+		first = 0
+	}
+	for i := first; i < len(jobs); i++ {
+		wg.Go(func() {
+			defer func() {
+				if r := recover(); r != nil { // not the tool wrapper's goroutine: recover here
+					s.log.Error("QR render panicked", "field", jobs[i].field, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+					out[i] = qrDone{err: fmt.Errorf("render QR: panic: %v", r)}
+				}
+			}()
+			out[i] = s.render(jobs[i])
+		})
+	}
+	if first == 1 && len(jobs) > 0 {
+		out[0] = s.render(jobs[0])
+	}
+	return func() []qrDone {
+		wg.Wait()
+		return out
+	}
 }
 
 // render draws one QR code. A branded code needs at least 2 px per module
 // around its logo; when the requested size is too small for that, the code
-// is drawn plain instead (it still scans) and degraded is true.
-func (s *Service) render(data string, size int, style qr.Style, logo string, branding bool) (png []byte, degraded bool, err error) {
-	png, err = s.qr.Render(data, qr.Options{Size: size, Style: style, Logo: logo, Branding: branding})
-	if errors.Is(err, qr.ErrInvalidSize) && (style == qr.StyleBranded || branding) {
+// is drawn plain instead (it still scans) and degraded is true. The image
+// is shared with the cache: read-only.
+func (s *Service) render(j qrJob) qrDone {
+	img, err := s.qr.RenderShared(j.data, qr.Options{Size: j.size, Style: j.style, Logo: j.logo, Branding: j.branding})
+	degraded := false
+	if errors.Is(err, qr.ErrInvalidSize) && (j.style == qr.StyleBranded || j.branding) {
 		degraded = true
-		png, err = s.qr.Render(data, qr.Options{Size: size, Style: qr.StyleBasic})
+		img, err = s.qr.RenderShared(j.data, qr.Options{Size: j.size, Style: qr.StyleBasic})
 	}
 	if err != nil {
 		if errors.Is(err, qr.ErrInvalidSize) || errors.Is(err, qr.ErrDataTooLong) {
-			return nil, false, newError(CodeInvalidArgument, err.Error(), map[string]any{"field": "size"})
+			return qrDone{err: newError(CodeInvalidArgument, err.Error(), map[string]any{"field": "size"})}
 		}
-		return nil, false, fmt.Errorf("render QR: %w", err)
+		return qrDone{err: fmt.Errorf("render QR: %w", err)}
 	}
-	return png, degraded, nil
+	return qrDone{img: img, degraded: degraded}
 }
 
 // degradedNote explains a QR drawn without its logo or mark.

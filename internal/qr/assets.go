@@ -242,8 +242,8 @@ func (m mipmap) scaled(w, h int) *image.RGBA {
 }
 
 // drawLogo clears the pad to white and draws the logo, mapped onto the
-// image's palette.
-func drawLogo(img *image.Paletted, l layout, a *logoAsset) error {
+// image's palette; sc (may be nil) keeps the logo scaled to this size.
+func drawLogo(img *image.Paletted, l layout, a *logoAsset, sc *scaledCache) error {
 	for y := l.pad.Min.Y; y < l.pad.Max.Y; y++ {
 		off := y * img.Stride
 		clear(img.Pix[off+l.pad.Min.X : off+l.pad.Max.X])
@@ -252,14 +252,21 @@ func drawLogo(img *image.Paletted, l layout, a *logoAsset) error {
 		return fmt.Errorf("qr: logo %q: image palette has %d colours, want %d", a.name, len(img.Palette), len(a.palette))
 	}
 	w, h := l.logo.Dx(), l.logo.Dy()
-	s := a.mip.scaled(w, h)
-	for y := 0; y < h; y++ {
-		srow := s.Pix[y*s.Stride : y*s.Stride+4*w]
-		off := (l.logo.Min.Y+y)*img.Stride + l.logo.Min.X
-		drow := img.Pix[off : off+w]
-		for x := range drow {
-			drow[x] = a.lut[lutIndex(srow[4*x], srow[4*x+1], srow[4*x+2])]
+	pix := sc.get(scaledKey{"logo:" + a.name, w, h}, func() []uint8 {
+		s := a.mip.scaled(w, h)
+		pix := make([]uint8, w*h)
+		for y := 0; y < h; y++ {
+			srow := s.Pix[y*s.Stride : y*s.Stride+4*w]
+			drow := pix[y*w : (y+1)*w]
+			for x := range drow {
+				drow[x] = a.lut[lutIndex(srow[4*x], srow[4*x+1], srow[4*x+2])]
+			}
 		}
+		return pix
+	})
+	for y := 0; y < h; y++ {
+		off := (l.logo.Min.Y+y)*img.Stride + l.logo.Min.X
+		copy(img.Pix[off:off+w], pix[y*w:(y+1)*w])
 	}
 	return nil
 }
@@ -279,8 +286,8 @@ var wordmarkAsset = sync.OnceValues(func() (mipmap, error) {
 
 // drawWordmark draws "Bitnovo Pay" centred in band using the grey ramp of
 // basePalette (present at the start of every palette Render uses with
-// Branding).
-func drawWordmark(img *image.Paletted, band image.Rectangle) error {
+// Branding); sc (may be nil) keeps the mark scaled to this size.
+func drawWordmark(img *image.Paletted, band image.Rectangle, sc *scaledCache) error {
 	mip, err := wordmarkAsset()
 	if err != nil {
 		return err
@@ -297,16 +304,23 @@ func drawWordmark(img *image.Paletted, band image.Rectangle) error {
 	if w < 1 || h < 1 {
 		return nil
 	}
-	s := mip.scaled(w, h)
+	pix := sc.get(scaledKey{"wordmark", w, h}, func() []uint8 {
+		s := mip.scaled(w, h)
+		pix := make([]uint8, w*h)
+		for y := 0; y < h; y++ {
+			srow := s.Pix[y*s.Stride : y*s.Stride+4*w]
+			drow := pix[y*w : (y+1)*w]
+			for x := range drow {
+				drow[x] = greyIndex(maxLevel - srow[4*x])
+			}
+		}
+		return pix
+	})
 	x0 := band.Min.X + (band.Dx()-w)/2
 	y0 := band.Min.Y + (band.Dy()-h)/2
 	for y := 0; y < h; y++ {
-		srow := s.Pix[y*s.Stride : y*s.Stride+4*w]
 		off := (y0+y)*img.Stride + x0
-		drow := img.Pix[off : off+w]
-		for x := range drow {
-			drow[x] = greyIndex(maxLevel - srow[4*x])
-		}
+		copy(img.Pix[off:off+w], pix[y*w:(y+1)*w])
 	}
 	return nil
 }

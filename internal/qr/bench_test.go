@@ -1,6 +1,9 @@
 package qr
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func benchmarkRender(b *testing.B, data string, o Options) {
 	b.Helper()
@@ -55,6 +58,25 @@ func BenchmarkEncodeMatrix(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := encodeQR([]byte(payBTCURI), eccH, true, autoMask); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCacheMiss512Branded is the create path: a new payment URI every
+// call (the address and amount differ), rendered through a Cache, which
+// reuses zlib writers and the logo and wordmark scaled to 512 px.
+func BenchmarkCacheMiss512Branded(b *testing.B) {
+	c := NewCache(100, 0)
+	o := Options{Size: 512, Style: StyleBranded, Logo: "BTC", Branding: true}
+	if _, err := c.Render(payBTCURI, o); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if _, err := c.Render(fmt.Sprintf("%s%08d", payBTCURI, i), o); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -23,7 +23,9 @@ var errRenderPanicked = errors.New("qr: render panicked")
 // Cache memoises Render in a least-recently-used cache bounded by both the
 // number of entries and their total size. It is safe for concurrent use;
 // concurrent calls for the same key render once and share the result. It
-// starts no goroutines.
+// starts no goroutines. Its misses render with reused zlib writers and with
+// logos and the wordmark kept scaled per size (at most DefaultScaledBytes,
+// on top of maxBytes); the PNGs are those of Render, byte for byte.
 type Cache struct {
 	maxEntries int
 	maxBytes   int64
@@ -48,14 +50,22 @@ type cacheKey struct {
 
 type cacheEntry struct {
 	key  cacheKey
-	png  []byte
+	img  *Rendered
 	cost int64
 }
 
 type renderCall struct {
 	done chan struct{}
-	png  []byte
+	img  *Rendered
 	err  error
+}
+
+// Rendered is a finished QR code: the PNG and its "data:image/png;base64,"
+// URL (see DataURL). A Rendered from RenderShared is shared with the cache
+// and every other caller: its PNG must not be modified.
+type Rendered struct {
+	PNG     []byte
+	DataURL string
 }
 
 // NewCache returns a cache holding at most maxEntries PNGs and about
@@ -71,7 +81,7 @@ func NewCache(maxEntries int, maxBytes int64) *Cache {
 	return &Cache{
 		maxEntries: maxEntries,
 		maxBytes:   maxBytes,
-		render:     Render,
+		render:     newRenderer(DefaultScaledBytes).render,
 		lru:        list.New(),
 		items:      make(map[cacheKey]*list.Element),
 		inflight:   make(map[cacheKey]*renderCall),
@@ -92,14 +102,25 @@ func newCacheKey(data string, o Options) cacheKey {
 // Render is Render memoised. The returned slice is the caller's own copy.
 // Errors are not cached.
 func (c *Cache) Render(data string, o Options) ([]byte, error) {
+	img, err := c.RenderShared(data, o)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(img.PNG), nil
+}
+
+// RenderShared is Render memoised, without a copy: the result, PNG and data
+// URL, is shared and read-only. A hit costs a map lookup. Errors are not
+// cached.
+func (c *Cache) RenderShared(data string, o Options) (*Rendered, error) {
 	k := newCacheKey(data, o)
 
 	c.mu.Lock()
 	if el, ok := c.items[k]; ok {
 		c.lru.MoveToFront(el)
-		b := el.Value.(*cacheEntry).png
+		img := el.Value.(*cacheEntry).img
 		c.mu.Unlock()
-		return slices.Clone(b), nil
+		return img, nil
 	}
 	if call, ok := c.inflight[k]; ok {
 		c.mu.Unlock()
@@ -107,7 +128,7 @@ func (c *Cache) Render(data string, o Options) ([]byte, error) {
 		if call.err != nil {
 			return nil, call.err
 		}
-		return slices.Clone(call.png), nil
+		return call.img, nil
 	}
 	call := &renderCall{done: make(chan struct{})}
 	c.inflight[k] = call
@@ -123,13 +144,17 @@ func (c *Cache) Render(data string, o Options) ([]byte, error) {
 			close(call.done)
 		}
 	}()
-	call.png, call.err = c.render(data, o)
+	png, err := c.render(data, o)
+	if err == nil {
+		call.img = &Rendered{PNG: png, DataURL: DataURL(png)}
+	}
+	call.err = err
 	finished = true
 
 	c.mu.Lock()
 	delete(c.inflight, k)
 	if call.err == nil {
-		c.add(k, call.png)
+		c.add(k, call.img)
 	}
 	c.mu.Unlock()
 	close(call.done)
@@ -137,20 +162,20 @@ func (c *Cache) Render(data string, o Options) ([]byte, error) {
 	if call.err != nil {
 		return nil, call.err
 	}
-	return slices.Clone(call.png), nil
+	return call.img, nil
 }
 
-// add stores png under k and evicts least recently used entries until the
+// add stores img under k and evicts least recently used entries until the
 // limits hold. c.mu must be held.
-func (c *Cache) add(k cacheKey, png []byte) {
-	cost := int64(len(png)+len(k.data)+len(k.logo)) + entryOverhead
+func (c *Cache) add(k cacheKey, img *Rendered) {
+	cost := int64(len(img.PNG)+len(img.DataURL)+len(k.data)+len(k.logo)) + entryOverhead
 	if cost > c.maxBytes {
 		return // would evict everything and still not fit
 	}
 	if el, ok := c.items[k]; ok { // cannot happen while inflight dedupes, but stay consistent
 		c.removeElement(el)
 	}
-	c.items[k] = c.lru.PushFront(&cacheEntry{key: k, png: png, cost: cost})
+	c.items[k] = c.lru.PushFront(&cacheEntry{key: k, img: img, cost: cost})
 	c.bytes += cost
 	for c.lru.Len() > c.maxEntries || c.bytes > c.maxBytes {
 		c.removeElement(c.lru.Back())
@@ -170,7 +195,8 @@ func (c *Cache) Len() int {
 	return c.lru.Len()
 }
 
-// Bytes returns the accounted size of the cached PNGs, overhead included.
+// Bytes returns the accounted size of the cached PNGs and their data URLs,
+// overhead included.
 func (c *Cache) Bytes() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -300,3 +300,33 @@ func TestNewCacheDefaults(t *testing.T) {
 		t.Errorf("defaults = %d entries, %d bytes", c.maxEntries, c.maxBytes)
 	}
 }
+
+func TestCacheRenderShared(t *testing.T) {
+	t.Parallel()
+	c, renders := countingCache(10, 0)
+	o := Options{Size: 400, Style: StyleBranded, Logo: "ETH", Branding: true}
+	a, err := c.RenderShared(payBTCURI, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.RenderShared(payBTCURI, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a != b || renders.Load() != 1 {
+		t.Fatalf("second call: same result %v, %d renders; want the shared entry and 1 render", a == b, renders.Load())
+	}
+	direct, err := Render(payBTCURI, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.PNG, direct) || a.DataURL != DataURL(direct) {
+		t.Fatal("shared PNG or data URL differs from Render's")
+	}
+	if copied, _ := c.Render(payBTCURI, o); &copied[0] == &a.PNG[0] {
+		t.Fatal("Render returned the shared slice, not a copy")
+	}
+	if got, want := c.Bytes(), int64(len(a.PNG)+len(a.DataURL)); got < want {
+		t.Fatalf("Bytes = %d, less than the PNG and its data URL (%d)", got, want)
+	}
+}

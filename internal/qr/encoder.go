@@ -87,6 +87,18 @@ type qrMatrix struct {
 	// logoPad: the centre padModules(size) square will be covered by a
 	// white logo pad, so mask choice must judge the code as it will look.
 	logoPad bool
+	// ff is the number of false finders of the chosen mask when the encoder
+	// chose it (autoMask), -1 otherwise.
+	ff int
+}
+
+// falseFinderCount is falseFinders, remembered from the mask choice when
+// there was one.
+func (m *qrMatrix) falseFinderCount() int {
+	if m.ff >= 0 {
+		return m.ff
+	}
+	return m.falseFinders()
 }
 
 // padModules is the side, in modules, of the centred logo pad of a branded
@@ -117,12 +129,12 @@ func encodeQRPadded(data []byte, minLevel eccLevel, boost bool, mask int, logoPa
 	// When every mask leaves something a detector may take for a finder
 	// pattern, one or two versions up give other matrices to choose from.
 	cur := best
-	for tries := 0; tries < 2 && best.falseFinders() > 0 && cur.version < maxVersion; tries++ {
+	for tries := 0; tries < 2 && best.falseFinderCount() > 0 && cur.version < maxVersion; tries++ {
 		next, err := encodeFrom(data, minLevel, boost, mask, cur.version+1, logoPad)
 		if err != nil {
 			break
 		}
-		if next.falseFinders() < best.falseFinders() {
+		if next.falseFinderCount() < best.falseFinderCount() {
 			best = next
 		}
 		cur = next
@@ -174,18 +186,19 @@ func encodeFrom(data []byte, minLevel eccLevel, boost bool, mask, fromVersion in
 	m.drawFunctionPatterns(fn)
 	m.drawCodewords(fn, addErrorCorrection(w.buf, ver, level))
 
+	m.ff = -1
 	if mask == autoMask {
-		best := 0
-		bestPenalty := -1
+		best, bestPenalty, bestFF := 0, -1, 0
+		s := newMaskScorer(m.size, logoPad)
 		for k := 0; k < 8; k++ {
 			m.applyMask(fn, k)
 			m.drawFormatBits(fn, k)
-			if p := m.penalty(); bestPenalty < 0 || p < bestPenalty {
-				best, bestPenalty = k, p
+			if p, ff := s.score(m.mod); bestPenalty < 0 || p < bestPenalty {
+				best, bestPenalty, bestFF = k, p, ff
 			}
 			m.applyMask(fn, k) // XOR again: undo
 		}
-		mask = best
+		mask, m.ff = best, bestFF
 	}
 	m.mask = mask
 	m.applyMask(fn, mask)
@@ -424,70 +437,47 @@ func (m *qrMatrix) drawCodewords(fn []bool, cw []byte) {
 	}
 }
 
-// applyMask XORs the data modules with mask pattern k; applying it twice
-// restores the matrix.
+// applyMask XORs the data modules (the cells not in fn) with mask pattern k;
+// applying it twice restores the matrix.
 func (m *qrMatrix) applyMask(fn []bool, k int) {
 	n := m.size
 	for y := 0; y < n; y++ {
-		for x := 0; x < n; x++ {
-			var inv bool
-			switch k {
-			case 0:
-				inv = (x+y)%2 == 0
-			case 1:
-				inv = y%2 == 0
-			case 2:
-				inv = x%3 == 0
-			case 3:
-				inv = (x+y)%3 == 0
-			case 4:
-				inv = (x/3+y/2)%2 == 0
-			case 5:
-				inv = x*y%2+x*y%3 == 0
-			case 6:
-				inv = (x*y%2+x*y%3)%2 == 0
-			case 7:
-				inv = ((x+y)%2+x*y%3)%2 == 0
-			}
-			if inv && !fn[y*n+x] {
-				m.mod[y*n+x] ^= 1
+		row, fnRow := m.mod[y*n:(y+1)*n], fn[y*n:(y+1)*n]
+		for x := range row {
+			if !fnRow[x] && maskBit(k, x, y) {
+				row[x] ^= 1
 			}
 		}
 	}
 }
 
-// penalty scores the matrix with the four rules of the standard; lower is
-// better.
+// maskBit reports whether mask pattern k inverts the module at (x, y).
+func maskBit(k, x, y int) bool {
+	switch k {
+	case 0:
+		return (x+y)%2 == 0
+	case 1:
+		return y%2 == 0
+	case 2:
+		return x%3 == 0
+	case 3:
+		return (x+y)%3 == 0
+	case 4:
+		return (x/3+y/2)%2 == 0
+	case 5:
+		return x*y%2+x*y%3 == 0
+	case 6:
+		return (x*y%2+x*y%3)%2 == 0
+	default:
+		return ((x+y)%2+x*y%3)%2 == 0
+	}
+}
+
+// penalty scores the matrix with the four rules of the standard plus
+// falseFinderPenalty per false finder; lower is better.
 func (m *qrMatrix) penalty() int {
-	n := m.size
-	p := 0
-	line := make([]byte, n)
-	for pass := 0; pass < 2; pass++ {
-		for a := 0; a < n; a++ {
-			for b := 0; b < n; b++ {
-				if pass == 0 {
-					line[b] = m.mod[a*n+b] // row a
-				} else {
-					line[b] = m.mod[b*n+a] // column a
-				}
-			}
-			p += linePenalty(line)
-		}
-	}
-	dark := 0
-	for y := 0; y < n; y++ {
-		for x := 0; x < n; x++ {
-			c := m.mod[y*n+x]
-			dark += int(c)
-			if x < n-1 && y < n-1 && c == m.mod[y*n+x+1] && c == m.mod[(y+1)*n+x] && c == m.mod[(y+1)*n+x+1] {
-				p += 3 // rule 2: 2×2 block
-			}
-		}
-	}
-	// Rule 4: 10 points per 5% of deviation from half dark.
-	total := n * n
-	k := (abs(dark*20-total*10)+total-1)/total - 1
-	return p + max(k, 0)*10 + m.falseFinders()*falseFinderPenalty
+	p, _ := newMaskScorer(m.size, m.logoPad).score(m.mod)
+	return p
 }
 
 // falseFinderPenalty outweighs every rule of the standard: a mask that
@@ -500,27 +490,100 @@ const falseFinderPenalty = 1000
 // falseFinders counts dark modules outside the three real finder patterns
 // that pass a detector's finder test across and down: dark-light-dark-
 // light-dark runs in about 1:1:3:1:1 proportion, with ZXing's tolerance of
-// half a module per run.
+// half a module per run. A logoPad matrix is judged with its pad cleared.
 func (m *qrMatrix) falseFinders() int {
-	n := m.size
-	g := m.mod
-	if m.logoPad {
-		k := padModules(n)
-		lo := (n - k) / 2
-		g = append([]byte(nil), m.mod...)
-		for y := lo; y < lo+k; y++ {
-			clear(g[y*n+lo : y*n+lo+k])
+	return newMaskScorer(m.size, m.logoPad).falseFinders(m.mod)
+}
+
+// maskScorer scores the eight mask candidates of one n-module matrix. It
+// owns every buffer the scoring needs, so choosing a mask allocates once
+// rather than per line and per mask.
+type maskScorer struct {
+	n       int
+	padLo   int     // first module of the logo pad, or -1 without a pad
+	padK    int     // side of the logo pad, in modules
+	t       []byte  // transpose of the matrix being scored (columns as rows)
+	g, gt   []byte  // matrix and transpose with the logo pad cleared (logo pad only)
+	runs    []run   // runs of the current row
+	colRuns []run   // runs of every column, column after column
+	colOff  []int32 // column x's runs are colRuns[colOff[x]:colOff[x+1]]
+	colRun  []int32 // colRun[x*n+y]: index, within column x, of the run holding row y
+}
+
+func newMaskScorer(n int, logoPad bool) *maskScorer {
+	s := &maskScorer{
+		n: n, padLo: -1,
+		t:      make([]byte, n*n),
+		runs:   make([]run, 0, n),
+		colOff: make([]int32, n+1),
+		colRun: make([]int32, n*n),
+	}
+	if logoPad {
+		s.padK = padModules(n)
+		s.padLo = (n - s.padK) / 2
+		s.g, s.gt = make([]byte, n*n), make([]byte, n*n)
+	}
+	return s
+}
+
+// score returns the penalty of mod (as penalty defines it) and its number of
+// false finders.
+func (s *maskScorer) score(mod []byte) (penalty, falseFinders int) {
+	n := s.n
+	transpose(s.t, mod, n)
+	p := 0
+	for a := 0; a < n; a++ {
+		p += linePenalty(mod[a*n:(a+1)*n]) + linePenalty(s.t[a*n:(a+1)*n])
+	}
+	dark := 0
+	for y := 0; y < n; y++ {
+		row := mod[y*n : (y+1)*n]
+		for x, c := range row {
+			dark += int(c)
+			if x < n-1 && y < n-1 && c == row[x+1] && c == mod[(y+1)*n+x] && c == mod[(y+1)*n+x+1] {
+				p += 3 // rule 2: 2×2 block
+			}
 		}
 	}
-	// Column runs, indexed by cell, so the cross-check down is O(1).
-	cols := make([][]run, n)
-	colRun := make([]int32, n*n)
-	for x := 0; x < n; x++ {
-		cols[x] = runsOf(n, func(i int) byte { return g[i*n+x] }, func(i, r int) { colRun[i*n+x] = int32(r) })
+	// Rule 4: 10 points per 5% of deviation from half dark.
+	total := n * n
+	k := (abs(dark*20-total*10)+total-1)/total - 1
+	p += max(k, 0) * 10
+
+	g, gt := mod, s.t
+	if s.padLo >= 0 {
+		copy(s.g, mod)
+		copy(s.gt, s.t)
+		for y := s.padLo; y < s.padLo+s.padK; y++ {
+			clear(s.g[y*n+s.padLo : y*n+s.padLo+s.padK])
+			clear(s.gt[y*n+s.padLo : y*n+s.padLo+s.padK]) // the pad is a centred square: same cells transposed
+		}
+		g, gt = s.g, s.gt
 	}
+	ff := s.countFalseFinders(g, gt)
+	return p + ff*falseFinderPenalty, ff
+}
+
+// falseFinders counts the false finders of mod (see qrMatrix.falseFinders).
+func (s *maskScorer) falseFinders(mod []byte) int {
+	_, ff := s.score(mod)
+	return ff
+}
+
+// countFalseFinders counts false finders in g, whose transpose is gt.
+func (s *maskScorer) countFalseFinders(g, gt []byte) int {
+	n := s.n
+	// Column runs, with the run of every cell, so the cross-check down is O(1).
+	s.colRuns = s.colRuns[:0]
+	for x := 0; x < n; x++ {
+		s.colOff[x] = int32(len(s.colRuns))
+		s.colRuns = appendRuns(s.colRuns, gt[x*n:(x+1)*n], s.colRun[x*n:(x+1)*n])
+	}
+	s.colOff[n] = int32(len(s.colRuns))
 	count := 0
 	for y := 0; y < n; y++ {
-		row := runsOf(n, func(i int) byte { return g[y*n+i] }, nil)
+		s.runs = appendRuns(s.runs[:0], g[y*n:(y+1)*n], nil)
+		row := s.runs
 		for i := range row {
 			if !finderRuns(row, i) {
 				continue
@@ -529,12 +592,21 @@ func (m *qrMatrix) falseFinders() int {
 			if (x < 8 && y < 8) || (x >= n-8 && y < 8) || (x < 8 && y >= n-8) {
 				continue // a real finder
 			}
-			if finderRuns(cols[x], int(colRun[y*n+x])) {
+			if finderRuns(s.colRuns[s.colOff[x]:s.colOff[x+1]], int(s.colRun[x*n+y])) {
 				count++
 			}
 		}
 	}
 	return count
+}
+
+// transpose writes the transpose of the n×n matrix src into dst.
+func transpose(dst, src []byte, n int) {
+	for y := 0; y < n; y++ {
+		for x, c := range src[y*n : (y+1)*n] {
+			dst[x*n+y] = c
+		}
+	}
 }
 
 // run is a stretch of equal modules along a row or column.
@@ -543,21 +615,21 @@ type run struct {
 	dark       bool
 }
 
-// runsOf splits the n modules read by at into runs; mark, if set, learns
-// which run each module belongs to.
-func runsOf(n int, at func(int) byte, mark func(i, r int)) []run {
-	var runs []run
-	for i := 0; i < n; i++ {
-		d := at(i) != 0
-		if len(runs) == 0 || runs[len(runs)-1].dark != d {
-			runs = append(runs, run{start: i, dark: d})
+// appendRuns appends the runs of line to dst; mark, if not nil, learns
+// which run (counted from the first one appended) each module belongs to.
+func appendRuns(dst []run, line []byte, mark []int32) []run {
+	base := len(dst)
+	for i, c := range line {
+		d := c != 0
+		if len(dst) == base || dst[len(dst)-1].dark != d {
+			dst = append(dst, run{start: i, dark: d})
 		}
-		runs[len(runs)-1].len++
+		dst[len(dst)-1].len++
 		if mark != nil {
-			mark(i, len(runs)-1)
+			mark[i] = int32(len(dst) - 1 - base)
 		}
 	}
-	return runs
+	return dst
 }
 
 // finderRuns reports whether dark run i with its two neighbours on each

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"image"
+	"io"
+	"sync"
 )
 
 // writePNG encodes a paletted image as an indexed-colour PNG with the
@@ -19,7 +21,10 @@ import (
 // branded code compresses in a few milliseconds to about 30 KB, where
 // image/png (no filters for palette images, and a per-pixel ColorIndexAt
 // for depths below 8 bits) takes longer and writes twice as much.
-func writePNG(img *image.Paletted, level int) ([]byte, error) {
+//
+// pool, if not nil, supplies a zlib writer (reset onto the IDAT buffer) and
+// takes it back when the image is written; nil means a new writer at level.
+func writePNG(img *image.Paletted, level int, pool *zlibPool) ([]byte, error) {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	if w <= 0 || h <= 0 || len(img.Palette) == 0 || len(img.Palette) > 256 {
 		return nil, fmt.Errorf("qr: cannot encode a %dx%d image with %d colours", w, h, len(img.Palette))
@@ -57,7 +62,7 @@ func writePNG(img *image.Paletted, level int) ([]byte, error) {
 	writeChunk(&out, "PLTE", plte)
 
 	var idat bytes.Buffer
-	zw, err := zlib.NewWriterLevel(&idat, level)
+	zw, err := pool.get(&idat, level)
 	if err != nil {
 		return nil, fmt.Errorf("qr: zlib: %w", err)
 	}
@@ -66,6 +71,7 @@ func writePNG(img *image.Paletted, level int) ([]byte, error) {
 	up := make([]byte, 1+stride)  // a row identical to the one above: filter Up, all zeros
 	up[0] = 2
 	var prev []byte
+	z := zw.w
 	for y := 0; y < h; y++ {
 		src := img.Pix[y*img.Stride:][:w]
 		out := row
@@ -76,13 +82,14 @@ func writePNG(img *image.Paletted, level int) ([]byte, error) {
 			packRow(row[1:], src, depth)
 			prev = src
 		}
-		if _, err := zw.Write(out); err != nil {
+		if _, err := z.Write(out); err != nil {
 			return nil, fmt.Errorf("qr: compress: %w", err)
 		}
 	}
-	if err := zw.Close(); err != nil {
+	if err := z.Close(); err != nil {
 		return nil, fmt.Errorf("qr: compress: %w", err)
 	}
+	zw.put()
 	writeChunk(&out, "IDAT", idat.Bytes())
 	writeChunk(&out, "IEND", nil)
 	return out.Bytes(), nil
@@ -127,4 +134,44 @@ func writeChunk(out *bytes.Buffer, typ string, data []byte) {
 	out.Write(data)
 	binary.BigEndian.PutUint32(n[:], crc.Sum32())
 	out.Write(n[:])
+}
+
+// zlibPool lends zlib writers of one level: a writer holds about 1 MB of
+// compressor state, which is worth reusing between renders. A nil
+// *zlibPool lends fresh writers.
+type zlibPool struct {
+	level int
+	pool  sync.Pool // of *zlib.Writer
+}
+
+// zlibLoan is a writer on loan from a pool.
+type zlibLoan struct {
+	w    *zlib.Writer
+	pool *zlibPool
+}
+
+// get returns a writer compressing into dst.
+func (p *zlibPool) get(dst io.Writer, level int) (zlibLoan, error) {
+	if p != nil && p.level == level {
+		if w, ok := p.pool.Get().(*zlib.Writer); ok {
+			w.Reset(dst)
+			return zlibLoan{w, p}, nil
+		}
+	}
+	w, err := zlib.NewWriterLevel(dst, level)
+	if err != nil {
+		return zlibLoan{}, err
+	}
+	if p != nil && p.level != level {
+		p = nil
+	}
+	return zlibLoan{w, p}, nil
+}
+
+// put returns a closed writer to its pool.
+func (l zlibLoan) put() {
+	if l.pool != nil {
+		l.w.Reset(io.Discard) // drop the reference to the caller's buffer
+		l.pool.pool.Put(l.w)
+	}
 }

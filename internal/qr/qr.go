@@ -15,7 +15,9 @@
 // which is what wallets expect for URIs and addresses.
 //
 // Rendering is pure: Render allocates its own buffers and keeps no state, so
-// it is safe for concurrent use. Cache adds a bounded LRU on top of it.
+// it is safe for concurrent use. Cache adds a bounded LRU on top of it, and
+// its renders reuse zlib writers and logos already scaled to a size (the
+// PNGs are the same).
 package qr
 
 import (
@@ -204,19 +206,32 @@ func computeLayout(size, n int, branded, branding bool) (layout, error) {
 // Errors wrap ErrInvalidSize, ErrDataTooLong, ErrEmptyData or
 // ErrInvalidStyle.
 func Render(data string, o Options) ([]byte, error) {
-	img, err := renderImage(data, o)
-	if err != nil {
-		return nil, err
-	}
-	return encodePNG(img)
+	return (&renderer{}).render(data, o)
 }
 
 // pngLevel is the zlib level of the PNG data; see docs/benchmarks-qr.md for
 // the speed and size trade-off.
 const pngLevel = zlib.BestSpeed
 
-func encodePNG(img *image.Paletted) ([]byte, error) {
-	return writePNG(img, pngLevel)
+// renderer is Render with state one render leaves for the next: zlib
+// writers and assets scaled to a size. The zero renderer keeps nothing (as
+// Render). Its images are byte for byte those of Render. Safe for
+// concurrent use.
+type renderer struct {
+	zlib   *zlibPool
+	scaled *scaledCache
+}
+
+func newRenderer(scaledBytes int) *renderer {
+	return &renderer{zlib: &zlibPool{level: pngLevel}, scaled: newScaledCache(scaledBytes)}
+}
+
+func (r *renderer) render(data string, o Options) ([]byte, error) {
+	img, err := r.renderImage(data, o)
+	if err != nil {
+		return nil, err
+	}
+	return writePNG(img, pngLevel, r.zlib)
 }
 
 func validate(data string, o Options) (Style, error) {
@@ -236,7 +251,7 @@ func validate(data string, o Options) (Style, error) {
 	return style, nil
 }
 
-func renderImage(data string, o Options) (*image.Paletted, error) {
+func (r *renderer) renderImage(data string, o Options) (*image.Paletted, error) {
 	style, err := validate(data, o)
 	if err != nil {
 		return nil, err
@@ -274,12 +289,12 @@ func renderImage(data string, o Options) (*image.Paletted, error) {
 	img := image.NewPaletted(image.Rect(0, 0, o.Size, o.Size), pal)
 	drawModules(img, lay, code)
 	if branded {
-		if err := drawLogo(img, lay, logo); err != nil {
+		if err := drawLogo(img, lay, logo, r.scaled); err != nil {
 			return nil, err
 		}
 	}
 	if o.Branding {
-		if err := drawWordmark(img, lay.band); err != nil {
+		if err := drawWordmark(img, lay.band, r.scaled); err != nil {
 			return nil, err
 		}
 	}

@@ -27,6 +27,7 @@ var sqliteMigrations embed.FS
 type SQLite struct {
 	db        *sql.DB
 	w         eventWriter
+	stmts     sync.Map // query text -> *sql.Stmt, for the statements of the create path
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -76,6 +77,7 @@ func (s *SQLite) DB() *sql.DB { return s.db }
 func (s *SQLite) Close() error {
 	s.closeOnce.Do(func() {
 		s.stopWriter()
+		s.stmts.Range(func(_, st any) bool { _ = st.(*sql.Stmt).Close(); return true })
 		s.closeErr = s.db.Close()
 	})
 	return s.closeErr
@@ -134,16 +136,64 @@ func (s *SQLite) applyMigration(ctx context.Context, version int, name, body str
 	return nil
 }
 
+// stmt returns query prepared on the handle, preparing it on first use.
+// Only fixed query texts go through here (the statements every create and
+// QR call runs), so the set stays small; database/sql prepares a statement
+// again on each connection that runs it.
+func (s *SQLite) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := s.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		_ = st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// exec runs a prepared statement (see stmt).
+func (s *SQLite) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// queryRow runs a prepared query (see stmt).
+func (s *SQLite) queryRow(ctx context.Context, query string, args ...any) rowScanner {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// errRow stands for a *sql.Row whose statement could not be prepared.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
 const paymentColumns = `identifier, kind, fiat_amount, fiat, input_currency, address, payment_uri, web_url,
 	tag_memo, expected_input_amount, notes, created_at, expires_at, stored_at`
+
+// Statements shared by SavePayment, FinishIdempotency and SavePaymentDone.
+const (
+	sqliteSavePayment = `INSERT OR REPLACE INTO payments (` + paymentColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqliteFinishIdem = `UPDATE idempotency_keys SET state = ?, payment_id = ?, updated_at = ? WHERE key = ?`
+)
 
 // SavePayment inserts or replaces a payment.
 func (s *SQLite) SavePayment(ctx context.Context, p Payment) error {
 	if p.StoredAt.IsZero() {
 		p.StoredAt = time.Now()
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO payments (`+paymentColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, sqliteSavePayment,
 		p.Identifier, p.Kind, p.FiatAmount, p.Fiat, p.InputCurrency, p.Address, p.PaymentURI, p.WebURL,
 		p.TagMemo, p.ExpectedInputAmount, p.Notes, p.CreatedAt, p.ExpiresAt, p.StoredAt.UnixMilli())
 	if err != nil {
@@ -156,7 +206,7 @@ func (s *SQLite) SavePayment(ctx context.Context, p Payment) error {
 func (s *SQLite) GetPayment(ctx context.Context, id string) (Payment, error) {
 	var p Payment
 	var stored int64
-	err := s.db.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE identifier = ?`, id).Scan(
+	err := s.queryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE identifier = ?`, id).Scan(
 		&p.Identifier, &p.Kind, &p.FiatAmount, &p.Fiat, &p.InputCurrency, &p.Address, &p.PaymentURI, &p.WebURL,
 		&p.TagMemo, &p.ExpectedInputAmount, &p.Notes, &p.CreatedAt, &p.ExpiresAt, &stored)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -171,7 +221,7 @@ func (s *SQLite) GetPayment(ctx context.Context, id string) (Payment, error) {
 
 // ClaimIdempotency creates a pending record or returns the existing one.
 func (s *SQLite) ClaimIdempotency(ctx context.Context, key, caller, tool, argsHash string, now time.Time) (IdemRecord, bool, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO idempotency_keys (key, caller, tool, args_hash, state, created_at, updated_at)
+	res, err := s.exec(ctx, `INSERT INTO idempotency_keys (key, caller, tool, args_hash, state, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING`,
 		key, caller, tool, argsHash, IdemPending, now.UnixMilli(), now.UnixMilli())
 	if err != nil {
@@ -191,7 +241,7 @@ func (s *SQLite) ClaimIdempotency(ctx context.Context, key, caller, tool, argsHa
 func (s *SQLite) getIdem(ctx context.Context, key string) (IdemRecord, error) {
 	var r IdemRecord
 	var created, updated int64
-	err := s.db.QueryRowContext(ctx, `SELECT key, caller, tool, args_hash, state, payment_id, created_at, updated_at
+	err := s.queryRow(ctx, `SELECT key, caller, tool, args_hash, state, payment_id, created_at, updated_at
 		FROM idempotency_keys WHERE key = ?`, key).Scan(&r.Key, &r.Caller, &r.Tool, &r.ArgsHash, &r.State, &r.PaymentID, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return IdemRecord{}, ErrNotFound
@@ -205,13 +255,56 @@ func (s *SQLite) getIdem(ctx context.Context, key string) (IdemRecord, error) {
 
 // FinishIdempotency records the outcome of a claimed create.
 func (s *SQLite) FinishIdempotency(ctx context.Context, key, state, paymentID string, now time.Time) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE idempotency_keys SET state = ?, payment_id = ?, updated_at = ? WHERE key = ?`,
+	res, err := s.exec(ctx, sqliteFinishIdem,
 		state, paymentID, now.UnixMilli(), key)
 	if err != nil {
 		return fmt.Errorf("finish idempotency key: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return ErrNotFound
+	}
+	return nil
+}
+
+// SavePaymentDone saves p and moves the idempotency record key to done with
+// p's identifier in one transaction: one durable commit (one WAL fsync)
+// where SavePayment and FinishIdempotency take two, and no moment at which
+// the payment is stored but its key still pending. It returns ErrNotFound,
+// and writes nothing, if key has no record.
+func (s *SQLite) SavePaymentDone(ctx context.Context, p Payment, key string, now time.Time) (err error) {
+	if p.StoredAt.IsZero() {
+		p.StoredAt = time.Now()
+	}
+	save, err := s.stmt(ctx, sqliteSavePayment)
+	if err != nil {
+		return fmt.Errorf("save payment: %w", err)
+	}
+	finish, err := s.stmt(ctx, sqliteFinishIdem)
+	if err != nil {
+		return fmt.Errorf("finish idempotency key: %w", err)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("save payment: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if _, err := tx.StmtContext(ctx, save).ExecContext(ctx, p.Identifier, p.Kind, p.FiatAmount, p.Fiat, p.InputCurrency, p.Address, p.PaymentURI, p.WebURL,
+		p.TagMemo, p.ExpectedInputAmount, p.Notes, p.CreatedAt, p.ExpiresAt, p.StoredAt.UnixMilli()); err != nil {
+		return fmt.Errorf("save payment: %w", err)
+	}
+	res, err := tx.StmtContext(ctx, finish).ExecContext(ctx, IdemDone, p.Identifier, now.UnixMilli(), key)
+	if err != nil {
+		return fmt.Errorf("finish idempotency key: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return ErrNotFound
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("save payment: commit: %w", err)
 	}
 	return nil
 }

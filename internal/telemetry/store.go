@@ -22,7 +22,28 @@ func (t *Telemetry) Store(st store.Store, system string) store.Store {
 	if t == nil || st == nil {
 		return st
 	}
-	return &tracedStore{Store: st, t: t, system: semconv.DBSystemNameKey.String(system)}
+	ts := &tracedStore{Store: st, t: t, system: semconv.DBSystemNameKey.String(system)}
+	if d, ok := st.(paymentDoneStore); ok {
+		// Keep the one-transaction create path of stores that have it.
+		return &tracedDoneStore{tracedStore: ts, done: d}
+	}
+	return ts
+}
+
+// paymentDoneStore is the optional one-commit create path (store.SQLite).
+type paymentDoneStore interface {
+	SavePaymentDone(ctx context.Context, p store.Payment, key string, now time.Time) error
+}
+
+type tracedDoneStore struct {
+	*tracedStore
+	done paymentDoneStore
+}
+
+func (s *tracedDoneStore) SavePaymentDone(ctx context.Context, p store.Payment, key string, now time.Time) error {
+	return exec(s.tracedStore, ctx, "SavePaymentDone", func(ctx context.Context) error {
+		return s.done.SavePaymentDone(ctx, p, key, now)
+	})
 }
 
 type tracedStore struct {
