@@ -90,6 +90,11 @@ func TestFitsScaleAndMul(t *testing.T) {
 			t.Errorf("%q.FitsScale(%d) = %v", tt.d, tt.n, got)
 		}
 	}
+	for in, want := range map[Decimal]Decimal{"50.00": "50", "1.50": "1.5", "0.000": "0", "120": "120", "-2.10": "-2.1", "x": ""} {
+		if got := in.Reduce(); got != want {
+			t.Errorf("%q.Reduce() = %q, want %q", in, got, want)
+		}
+	}
 	if got := Decimal("0.5").Mul("0.25"); got != "0.125" {
 		t.Errorf("Mul = %q", got)
 	}
