@@ -397,7 +397,7 @@ func (d Decimal) Round(scale int, mode Rounding) Decimal {
 
 // Quo returns d ÷ o with exactly scale fraction digits, rounded by mode. The
 // rounding is done once, on the exact quotient: the division is first carried
-// out truncated well past scale, which decides HalfUp and Down exactly.
+// out truncated a digit past scale, which decides HalfUp and Down exactly.
 // Division by zero, an absent or invalid operand, or a result above MaxDigits
 // is an error.
 func (d Decimal) Quo(o Decimal, scale int, mode Rounding) (Decimal, error) {
