@@ -436,6 +436,14 @@ func retryableTransportError(err error) bool {
 }
 
 // backoff returns the jittered delay before retry n (0-based).
+//
+// Kept by hand rather than github.com/cenkalti/backoff/v5 (in the module
+// graph through the OTLP exporter): it is a pure function of the attempt
+// number inside a loop that also honours Retry-After, per-attempt timeouts
+// and the no-retry rule for creates, and its band [d/2, d] never exceeds
+// MaxDelay. backoff/v5's ExponentialBackOff is a stateful iterator whose
+// RandomizationFactor band (d·(1±f)) does exceed its MaxInterval, so it
+// would change the documented delays and need an instance per call.
 func (c *Client) backoff(n int) time.Duration {
 	d := c.maxDelay
 	if n < 30 {

@@ -432,6 +432,8 @@ func errSummary(err error) string {
 }
 
 // backoff returns the jittered exponential delay before retry attempt+1.
+// Kept by hand for the reason given at bitnovo's backoff: a pure function
+// with a [d/2, d] band that never exceeds RetryMaxDelay.
 func (c *Client) backoff(attempt int) time.Duration {
 	d := c.baseDelay
 	for i := 0; i < attempt && d < c.maxDelay; i++ {

@@ -4,10 +4,11 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/money"
 )
 
 //go:embed catalog.json
@@ -124,13 +125,8 @@ func countryName(code string) string {
 	return code
 }
 
-func rat(s string) *big.Rat {
-	r, ok := new(big.Rat).SetString(s)
-	if !ok {
-		panic("fakebitrefill: bad constant " + s)
-	}
-	return r
-}
+// dec parses a catalog constant; a bad one is a programming error.
+func dec(s string) money.Decimal { return money.MustParse(s) }
 
 // productTypes maps a product type to its category list (as the real
 // categories resource).
@@ -145,11 +141,11 @@ func productTypeOf(category string) string {
 // pkg is an expanded package.
 type pkg struct {
 	Display  *string
-	Value    string   // face value text
-	Amount   *big.Rat // numeric face value
-	EurValue *big.Rat
-	EurPrice *big.Rat
-	UsdPrice *big.Rat
+	Value    string        // face value text
+	Amount   money.Decimal // numeric face value
+	EurValue money.Decimal
+	EurPrice money.Decimal
+	UsdPrice money.Decimal
 }
 
 // product is an expanded catalogue product.
@@ -168,37 +164,45 @@ func (p *product) countries() []string {
 
 // priceFor computes the face-value → price conversion of an amount in the
 // product currency.
-func (p *product) priceFor(amount *big.Rat) (eurValue, eurPrice, usdPrice *big.Rat) {
+func (p *product) priceFor(amount money.Decimal) (eurValue, eurPrice, usdPrice money.Decimal) {
 	fxText, _ := eurPer(p.seed.Currency)
-	fx := rat(fxText)
-	eurValue = round(new(big.Rat).Mul(amount, fx), 2)
-	eurPrice = new(big.Rat).Set(eurValue)
+	eurValue = amount.Mul(dec(fxText)).Round(2, money.HalfUp)
+	eurPrice = eurValue
 	if p.seed.Type == "refills" {
-		eurPrice = round(new(big.Rat).Mul(eurValue, rat("1.02")), 2)
+		eurPrice = eurValue.Mul("1.02").Round(2, money.HalfUp)
 	}
-	usdPrice = round(new(big.Rat).Quo(eurPrice, rat("0.92")), 2)
+	usdPrice = quo(eurPrice, "0.92", 2)
 	return eurValue, eurPrice, usdPrice
+}
+
+// quo is x ÷ y rounded half up to places; y is a positive constant.
+func quo(x, y money.Decimal, places int) money.Decimal {
+	q, err := x.Quo(y, places, money.HalfUp)
+	if err != nil {
+		panic(fmt.Sprintf("fakebitrefill: %s / %s: %v", x, y, err))
+	}
+	return q
 }
 
 // findValue returns the package matching a numeric value, or a synthetic
 // package for a ranged product.
-func (p *product) findValue(v *big.Rat) (pkg, bool) {
+func (p *product) findValue(v money.Decimal) (pkg, bool) {
 	for _, k := range p.packages {
 		if k.Amount.Cmp(v) == 0 {
 			return k, true
 		}
 	}
 	if p.rng != nil {
-		lo, hi, step := rat(p.rng.Min), rat(p.rng.Max), rat(p.rng.Step)
+		lo, hi, step := dec(p.rng.Min), dec(p.rng.Max), dec(p.rng.Step)
 		if v.Cmp(lo) < 0 || v.Cmp(hi) > 0 {
 			return pkg{}, false
 		}
-		q := new(big.Rat).Quo(new(big.Rat).Sub(v, lo), step)
-		if !q.IsInt() {
-			return pkg{}, false
+		off := v.Sub(lo)
+		if n, err := off.Quo(step, 0, money.Down); err != nil || n.Mul(step).Cmp(off) != 0 {
+			return pkg{}, false // not on a step
 		}
 		ev, ep, up := p.priceFor(v)
-		return pkg{Value: v.RatString(), Amount: v, EurValue: ev, EurPrice: ep, UsdPrice: up}, true
+		return pkg{Value: v.Reduce().String(), Amount: v, EurValue: ev, EurPrice: ep, UsdPrice: up}, true
 	}
 	return pkg{}, false
 }
@@ -210,11 +214,11 @@ func (p *product) findPackageID(id string) (pkg, bool) {
 		return pkg{}, false
 	}
 	for _, k := range p.packages {
-		if k.Value == val || k.Amount.RatString() == val {
+		if k.Value == val || k.Amount.Reduce().String() == val {
 			return k, true
 		}
 	}
-	if v, ok := new(big.Rat).SetString(val); ok && len(val) < 20 {
+	if v, err := money.Parse(val); err == nil && len(val) < 20 {
 		return p.findValue(v)
 	}
 	return pkg{}, false
@@ -240,12 +244,12 @@ func loadCatalog() (*catalog, error) {
 		}
 		p := &product{seed: s, rng: s.Range}
 		for _, v := range s.Values {
-			a := rat(v)
+			a := dec(v)
 			ev, ep, up := p.priceFor(a)
 			p.packages = append(p.packages, pkg{Value: v, Amount: a, EurValue: ev, EurPrice: ep, UsdPrice: up})
 		}
 		for _, pl := range s.Plans {
-			a := rat(pl.Amount)
+			a := dec(pl.Amount)
 			ev, ep, up := p.priceFor(a)
 			disp := pl.Value
 			p.packages = append(p.packages, pkg{Display: &disp, Value: pl.Value, Amount: a, EurValue: ev, EurPrice: ep, UsdPrice: up})
@@ -263,21 +267,16 @@ func loadCatalog() (*catalog, error) {
 	return c, nil
 }
 
-func round(r *big.Rat, dp int) *big.Rat {
-	out, _ := new(big.Rat).SetString(r.FloatString(dp))
-	return out
-}
-
-// num renders r with dp decimals as a JSON number.
-func num(r *big.Rat, dp int) json.Number {
-	return json.Number(r.FloatString(dp))
+// num renders d with dp decimals (half up) as a JSON number.
+func num(d money.Decimal, dp int) json.Number {
+	return json.Number(d.Round(dp, money.HalfUp).String())
 }
 
 // cryptoPrices maps payment currencies to the price of usd.
-func cryptoPrices(usd *big.Rat) map[string]json.Number {
+func cryptoPrices(usd money.Decimal) map[string]json.Number {
 	out := make(map[string]json.Number)
 	for _, cr := range cryptoRates() {
-		out[cr.code] = num(new(big.Rat).Quo(usd, rat(cr.usdPrice)), cr.decimals)
+		out[cr.code] = json.Number(quo(usd, dec(cr.usdPrice), cr.decimals).String())
 	}
 	return out
 }
@@ -345,7 +344,7 @@ func (p *product) priceRangeText() string {
 			hi = k.Amount
 		}
 	}
-	return lo.RatString() + " - " + hi.RatString() + " " + p.seed.Currency
+	return lo.Reduce().String() + " - " + hi.Reduce().String() + " " + p.seed.Currency
 }
 
 func (p *product) description(lang string) string {

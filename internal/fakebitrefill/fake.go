@@ -22,12 +22,13 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/money"
 )
 
 // Path prefixes of the two APIs. Point the client's public base URL at
@@ -104,7 +105,7 @@ type Fake struct {
 	mux              *http.ServeMux
 
 	mu           sync.Mutex
-	balance      *big.Rat
+	balance      money.Decimal
 	seq          int
 	invoices     []*invoice // creation order
 	invoiceByID  map[string]*invoice
@@ -164,7 +165,7 @@ func (f *Fake) Credentials() (id, secret string) { return f.apiID, f.apiSecret }
 func (f *Fake) Balance() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.balance.FloatString(2)
+	return f.balance.Round(2, money.HalfUp).String()
 }
 
 // SetBalance sets the balance (decimal text, >= 0).
@@ -433,14 +434,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-func parseAmount(s string) (*big.Rat, error) {
+func parseAmount(s string) (money.Decimal, error) {
 	s = strings.TrimSpace(s)
-	if s == "" || len(s) > 40 || strings.ContainsAny(s, "/eE") {
-		return nil, fmt.Errorf("invalid amount %q", s)
+	if s == "" || len(s) > 40 || strings.ContainsAny(s, "eE") {
+		return "", fmt.Errorf("invalid amount %q", s)
 	}
-	r, ok := new(big.Rat).SetString(s)
-	if !ok || r.Sign() < 0 {
-		return nil, fmt.Errorf("invalid amount %q", s)
+	d, err := money.Parse(s)
+	if err != nil || d.Sign() < 0 {
+		return "", fmt.Errorf("invalid amount %q", s)
 	}
-	return r, nil
+	return d, nil
 }

@@ -3,7 +3,6 @@ package fakebitrefill
 import (
 	"encoding/json"
 	"math"
-	"math/big"
 	"net/http"
 	"regexp"
 	"slices"
@@ -62,11 +61,11 @@ func (p *product) rangeDoc() *rangeDoc {
 		return nil
 	}
 	fxText, _ := eurPer(p.seed.Currency)
-	fx := rat(fxText)
+	fx := dec(fxText)
 	return &rangeDoc{
 		Min: json.Number(p.rng.Min), Max: json.Number(p.rng.Max), Step: json.Number(p.rng.Step),
 		CustomerEurPriceRate: num(fx, 4),
-		CustomerUsdPriceRate: num(new(big.Rat).Quo(fx, rat("0.92")), 4),
+		CustomerUsdPriceRate: json.Number(quo(fx, "0.92", 4).String()),
 		EurValueRate:         num(fx, 4),
 	}
 }
@@ -284,7 +283,7 @@ func (f *Fake) productDoc(p *product) productDoc {
 	pkgs := make([]packageDoc, 0, len(p.packages))
 	for _, k := range p.packages {
 		pkgs = append(pkgs, packageDoc{
-			Display: k.Display, Value: k.Value, EurValue: num(k.EurValue, 2), Amount: json.Number(k.Amount.RatString()),
+			Display: k.Display, Value: k.Value, EurValue: num(k.EurValue, 2), Amount: json.Number(k.Amount.Reduce().String()),
 			EurPrice: num(k.EurPrice, 2), UsdPrice: num(k.UsdPrice, 2), Prices: cryptoPrices(k.UsdPrice),
 		})
 	}

@@ -6,13 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/money"
 )
 
 // Status values.
@@ -40,8 +41,8 @@ type invoice struct {
 	Status        string
 	Method        string
 	Currency      string
-	Price         *big.Rat // in Currency
-	PriceUSD      *big.Rat
+	Price         money.Decimal // in Currency
+	PriceUSD      money.Decimal
 	PaymentStatus string
 	OrderIDs      []string
 	WebhookURL    string
@@ -56,7 +57,7 @@ type order struct {
 	Created     time.Time
 	Delivered   time.Time
 	PhoneNumber string
-	Commission  *big.Rat
+	Commission  money.Decimal
 }
 
 // paymentCurrency maps a payment method to the currency of the invoice.
@@ -126,13 +127,13 @@ func (f *Fake) invoiceDoc(inv *invoice) map[string]any {
 	}
 	pay := map[string]any{
 		"method": inv.Method, "currency": inv.Currency, "price": num(inv.Price, dec),
-		"status": inv.PaymentStatus, "commission": num(new(big.Rat), 2),
+		"status": inv.PaymentStatus, "commission": num("0", 2),
 	}
 	ref := strings.ToUpper(strings.ReplaceAll(inv.ID[:8], "-", ""))
 	switch inv.Method {
 	case "bitcoin":
 		pay["address"] = "bcrt1qsandbox" + strings.ToLower(ref)
-		pay["payment_uri"] = "bitcoin:bcrt1qsandbox" + strings.ToLower(ref) + "?amount=" + inv.Price.FloatString(8)
+		pay["payment_uri"] = "bitcoin:bcrt1qsandbox" + strings.ToLower(ref) + "?amount=" + inv.Price.Round(8, money.HalfUp).String()
 	case "lightning":
 		pay["lightning_invoice"] = "lnbcrt" + strings.ToLower(ref) + "sandbox"
 	case "eth_base", "ethereum", "usdc_base":
@@ -214,12 +215,12 @@ func writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, ae.status, errBody(endpoint(r), ae.msg, ae.code))
 }
 
-func rawAmount(raw json.RawMessage) (*big.Rat, bool) {
+func rawAmount(raw json.RawMessage) (money.Decimal, bool) {
 	var n json.Number
 	if json.Unmarshal(raw, &n) != nil {
 		var s string
 		if json.Unmarshal(raw, &s) != nil {
-			return nil, false
+			return "", false
 		}
 		n = json.Number(strings.TrimSpace(s))
 	}
@@ -290,7 +291,7 @@ func (f *Fake) createInvoice(req *createReq) (map[string]any, error) {
 		phone string
 	}
 	lines := make([]line, 0, len(req.Products))
-	totalUSD := new(big.Rat)
+	totalUSD := money.Decimal("0")
 	for i, it := range req.Products {
 		p, ok := f.cat.bySlug[it.ProductID]
 		if !ok {
@@ -319,7 +320,7 @@ func (f *Fake) createInvoice(req *createReq) (map[string]any, error) {
 				return nil, badRequest("invalid_product_value", "products[%d]: value must be a number", i)
 			}
 			if k, ok = p.findValue(v); !ok {
-				return nil, badRequest("invalid_product_value", "products[%d]: value %s is not available for %s (%s)", i, v.RatString(), p.seed.Slug, p.priceRangeText())
+				return nil, badRequest("invalid_product_value", "products[%d]: value %s is not available for %s (%s)", i, v.Reduce(), p.seed.Slug, p.priceRangeText())
 			}
 		default:
 			if k, ok = p.findPackageID(it.PackageID); !ok {
@@ -331,12 +332,12 @@ func (f *Fake) createInvoice(req *createReq) (map[string]any, error) {
 				return nil, badRequest("invalid_phone_number", "products[%d]: phone_number is required for %s", i, p.seed.Slug)
 			}
 		}
-		totalUSD.Add(totalUSD, new(big.Rat).Mul(k.UsdPrice, new(big.Rat).SetInt64(int64(qty))))
+		totalUSD = totalUSD.Add(k.UsdPrice.Mul(money.Decimal(strconv.Itoa(qty))))
 		lines = append(lines, line{p: p, k: k, qty: qty, phone: it.PhoneNumber})
 	}
 	price := totalUSD
 	if cr, ok := cryptoRateOf(cur); ok {
-		price = round(new(big.Rat).Quo(totalUSD, rat(cr.usdPrice)), cr.decimals)
+		price = quo(totalUSD, dec(cr.usdPrice), cr.decimals)
 	}
 
 	f.mu.Lock()
@@ -353,7 +354,7 @@ func (f *Fake) createInvoice(req *createReq) (map[string]any, error) {
 		for range l.qty {
 			o := &order{
 				ID: f.nextID('o'), InvoiceID: inv.ID, Product: l.p, Value: l.k.Value, Status: orderCreated,
-				Created: now, PhoneNumber: l.phone, Commission: round(new(big.Rat).Mul(l.k.UsdPrice, rat("0.01")), 2),
+				Created: now, PhoneNumber: l.phone, Commission: l.k.UsdPrice.Mul("0.01").Round(2, money.HalfUp),
 			}
 			f.orders = append(f.orders, o)
 			f.orderByID[o.ID] = o
@@ -368,9 +369,9 @@ func (f *Fake) createInvoice(req *createReq) (map[string]any, error) {
 	return f.invoiceDoc(inv), nil
 }
 
-func insufficient(balance, need *big.Rat) *apiErr {
+func insufficient(balance, need money.Decimal) *apiErr {
 	return &apiErr{http.StatusForbidden,
-		fmt.Sprintf("Insufficient balance: %s USD available, %s USD required", balance.FloatString(2), need.FloatString(2)),
+		fmt.Sprintf("Insufficient balance: %s USD available, %s USD required", balance.Round(2, money.HalfUp), need.Round(2, money.HalfUp)),
 		"insufficient_funds"}
 }
 
@@ -378,7 +379,7 @@ func insufficient(balance, need *big.Rat) *apiErr {
 // balance is charged. f.mu must be held.
 func (f *Fake) settleLocked(inv *invoice, debit bool) {
 	if debit {
-		f.balance.Sub(f.balance, inv.PriceUSD)
+		f.balance = f.balance.Sub(inv.PriceUSD)
 	}
 	now := f.now()
 	inv.PaymentStatus = paymentConfirmed

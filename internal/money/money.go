@@ -304,6 +304,21 @@ func (d Decimal) FitsScale(n int) bool {
 	return v.Exponent >= 0 || int(-v.Exponent) <= n
 }
 
+// Reduce returns d without trailing fraction zeros ("50.00" → "50",
+// "1.50" → "1.5"). An absent or invalid amount stays absent.
+func (d Decimal) Reduce() Decimal {
+	v, ok := d.value()
+	if !ok {
+		return ""
+	}
+	v.Reduce(v)
+	out, err := format(v)
+	if err != nil {
+		return ""
+	}
+	return out
+}
+
 // Sign returns -1, 0 or +1. An absent or invalid amount has sign 0.
 func (d Decimal) Sign() int {
 	v, ok := d.value()
@@ -382,7 +397,7 @@ func (d Decimal) Round(scale int, mode Rounding) Decimal {
 
 // Quo returns d ÷ o with exactly scale fraction digits, rounded by mode. The
 // rounding is done once, on the exact quotient: the division is first carried
-// out truncated well past scale, which decides HalfUp and Down exactly.
+// out truncated a digit past scale, which decides HalfUp and Down exactly.
 // Division by zero, an absent or invalid operand, or a result above MaxDigits
 // is an error.
 func (d Decimal) Quo(o Decimal, scale int, mode Rounding) (Decimal, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -89,6 +90,11 @@ func TestFitsScaleAndMul(t *testing.T) {
 			t.Errorf("%q.FitsScale(%d) = %v", tt.d, tt.n, got)
 		}
 	}
+	for in, want := range map[Decimal]Decimal{"50.00": "50", "1.50": "1.5", "0.000": "0", "120": "120", "-2.10": "-2.1", "x": ""} {
+		if got := in.Reduce(); got != want {
+			t.Errorf("%q.Reduce() = %q, want %q", in, got, want)
+		}
+	}
 	if got := Decimal("0.5").Mul("0.25"); got != "0.125" {
 		t.Errorf("Mul = %q", got)
 	}
@@ -135,6 +141,9 @@ func TestNumber(t *testing.T) {
 		t.Error("a Number beyond Parse's limits is not zero")
 	}
 }
+
+// jsonNumberRE is RFC 8259's number grammar, the oracle for isJSONNumber.
+var jsonNumberRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
 
 // ratOf parses d with big.Rat, the independent oracle.
 func ratOf(t testing.TB, d Decimal) *big.Rat {
@@ -269,10 +278,13 @@ func checkRoundTrip(t *testing.T, in string, d Decimal) {
 // point with big.Rat's value, that Number agrees with Parse on JSON numbers,
 // and that comparison matches big.Rat.
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"50", "50.00", "-0.00", "1e-8", "2.5E3", ".5", "5.", "+1", "007.10", "1e128", "NaN", "1/3", "0x10", " 1 ", "9" + strings.Repeat("0", 127)} {
+	for _, s := range []string{"-0", "0.5E+2", "01", "1.", "-", "1e", " 1", "1 ", "50", "50.00", "-0.00", "1e-8", "2.5E3", ".5", "5.", "+1", "007.10", "1e128", "NaN", "1/3", "0x10", " 1 ", "9" + strings.Repeat("0", 127)} {
 		f.Add(s, "0.1")
 	}
 	f.Fuzz(func(t *testing.T, s, o string) {
+		if got, want := isJSONNumber(s), jsonNumberRE.MatchString(s); got != want {
+			t.Fatalf("isJSONNumber(%q) = %v, the JSON number grammar says %v", s, got, want)
+		}
 		d, err := Parse(s)
 		if isJSONNumber(strings.TrimSpace(s)) && Number(strings.TrimSpace(s)).Decimal() != d {
 			t.Fatalf("Number(%q).Decimal() = %q, Parse = %q", s, Number(s).Decimal(), d)

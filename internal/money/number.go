@@ -27,46 +27,15 @@ func ParseNumber(s string) (Number, error) {
 	return Number(s), nil
 }
 
-// isJSONNumber reports whether s matches
-// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?.
+// isJSONNumber reports whether s is exactly one JSON number token,
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?: encoding/json's grammar
+// check, with the surrounding white space and the other value kinds it would
+// also accept ruled out.
 func isJSONNumber(s string) bool {
-	digits := func(i int) int { // index after the run of digits at i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		return i
-	}
-	i := 0
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(s) && s[i] == '0':
-		i++
-	case i < len(s) && s[i] >= '1' && s[i] <= '9':
-		i = digits(i)
-	default:
+	if s == "" || s != strings.TrimSpace(s) || (s[0] != '-' && (s[0] < '0' || s[0] > '9')) {
 		return false
 	}
-	if i < len(s) && s[i] == '.' {
-		j := digits(i + 1)
-		if j == i+1 {
-			return false
-		}
-		i = j
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		j := digits(i)
-		if j == i {
-			return false
-		}
-		i = j
-	}
-	return i == len(s)
+	return json.Valid([]byte(s))
 }
 
 // String returns the number text.

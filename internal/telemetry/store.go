@@ -41,7 +41,7 @@ type tracedDoneStore struct {
 }
 
 func (s *tracedDoneStore) SavePaymentDone(ctx context.Context, p store.Payment, key string, now time.Time) error {
-	return exec(s.tracedStore, ctx, "SavePaymentDone", func(ctx context.Context) error {
+	return exec(ctx, s.tracedStore, "SavePaymentDone", func(ctx context.Context) error {
 		return s.done.SavePaymentDone(ctx, p, key, now)
 	})
 }
@@ -54,7 +54,7 @@ type tracedStore struct {
 
 // traced runs one store operation in its own span. Not-found and replay
 // answers are normal outcomes, not span errors.
-func traced[T any](s *tracedStore, ctx context.Context, op string, f func(context.Context) (T, error)) (T, error) {
+func traced[T any](ctx context.Context, s *tracedStore, op string, f func(context.Context) (T, error)) (T, error) {
 	ctx, span := s.t.start(ctx, "store "+op, trace.SpanKindClient, s.system, semconv.DBOperationName(op))
 	defer span.End()
 	v, err := f(ctx)
@@ -77,17 +77,17 @@ func errorType(err error) string {
 }
 
 // exec adapts an operation that returns only an error.
-func exec(s *tracedStore, ctx context.Context, op string, f func(context.Context) error) error {
-	_, err := traced(s, ctx, op, func(ctx context.Context) (struct{}, error) { return struct{}{}, f(ctx) })
+func exec(ctx context.Context, s *tracedStore, op string, f func(context.Context) error) error {
+	_, err := traced(ctx, s, op, func(ctx context.Context) (struct{}, error) { return struct{}{}, f(ctx) })
 	return err
 }
 
 func (s *tracedStore) SavePayment(ctx context.Context, p store.Payment) error {
-	return exec(s, ctx, "SavePayment", func(ctx context.Context) error { return s.Store.SavePayment(ctx, p) })
+	return exec(ctx, s, "SavePayment", func(ctx context.Context) error { return s.Store.SavePayment(ctx, p) })
 }
 
 func (s *tracedStore) GetPayment(ctx context.Context, id string) (store.Payment, error) {
-	return traced(s, ctx, "GetPayment", func(ctx context.Context) (store.Payment, error) { return s.Store.GetPayment(ctx, id) })
+	return traced(ctx, s, "GetPayment", func(ctx context.Context) (store.Payment, error) { return s.Store.GetPayment(ctx, id) })
 }
 
 type claim struct {
@@ -96,7 +96,7 @@ type claim struct {
 }
 
 func (s *tracedStore) ClaimIdempotency(ctx context.Context, key, caller, tool, argsHash string, now time.Time) (store.IdemRecord, bool, error) {
-	c, err := traced(s, ctx, "ClaimIdempotency", func(ctx context.Context) (claim, error) {
+	c, err := traced(ctx, s, "ClaimIdempotency", func(ctx context.Context) (claim, error) {
 		rec, ok, err := s.Store.ClaimIdempotency(ctx, key, caller, tool, argsHash, now)
 		return claim{rec, ok}, err
 	})
@@ -104,55 +104,55 @@ func (s *tracedStore) ClaimIdempotency(ctx context.Context, key, caller, tool, a
 }
 
 func (s *tracedStore) FinishIdempotency(ctx context.Context, key, state, paymentID string, now time.Time) error {
-	return exec(s, ctx, "FinishIdempotency", func(ctx context.Context) error {
+	return exec(ctx, s, "FinishIdempotency", func(ctx context.Context) error {
 		return s.Store.FinishIdempotency(ctx, key, state, paymentID, now)
 	})
 }
 
 func (s *tracedStore) ReleaseIdempotency(ctx context.Context, key string) error {
-	return exec(s, ctx, "ReleaseIdempotency", func(ctx context.Context) error { return s.Store.ReleaseIdempotency(ctx, key) })
+	return exec(ctx, s, "ReleaseIdempotency", func(ctx context.Context) error { return s.Store.ReleaseIdempotency(ctx, key) })
 }
 
 func (s *tracedStore) PruneIdempotency(ctx context.Context, cutoff time.Time) (int64, error) {
-	return traced(s, ctx, "PruneIdempotency", func(ctx context.Context) (int64, error) { return s.Store.PruneIdempotency(ctx, cutoff) })
+	return traced(ctx, s, "PruneIdempotency", func(ctx context.Context) (int64, error) { return s.Store.PruneIdempotency(ctx, cutoff) })
 }
 
 func (s *tracedStore) ReserveSpend(ctx context.Context, sp store.Spend, capCents int64) (int64, error) {
-	return traced(s, ctx, "ReserveSpend", func(ctx context.Context) (int64, error) { return s.Store.ReserveSpend(ctx, sp, capCents) })
+	return traced(ctx, s, "ReserveSpend", func(ctx context.Context) (int64, error) { return s.Store.ReserveSpend(ctx, sp, capCents) })
 }
 
 func (s *tracedStore) FinishSpend(ctx context.Context, invoiceID, status string, now time.Time) error {
-	return exec(s, ctx, "FinishSpend", func(ctx context.Context) error { return s.Store.FinishSpend(ctx, invoiceID, status, now) })
+	return exec(ctx, s, "FinishSpend", func(ctx context.Context) error { return s.Store.FinishSpend(ctx, invoiceID, status, now) })
 }
 
 func (s *tracedStore) SpentOn(ctx context.Context, day string) (int64, error) {
-	return traced(s, ctx, "SpentOn", func(ctx context.Context) (int64, error) { return s.Store.SpentOn(ctx, day) })
+	return traced(ctx, s, "SpentOn", func(ctx context.Context) (int64, error) { return s.Store.SpentOn(ctx, day) })
 }
 
 func (s *tracedStore) GetSpend(ctx context.Context, invoiceID string) (store.Spend, error) {
-	return traced(s, ctx, "GetSpend", func(ctx context.Context) (store.Spend, error) { return s.Store.GetSpend(ctx, invoiceID) })
+	return traced(ctx, s, "GetSpend", func(ctx context.Context) (store.Spend, error) { return s.Store.GetSpend(ctx, invoiceID) })
 }
 
 func (s *tracedStore) SaveConfirmation(ctx context.Context, c store.Confirmation) error {
-	return exec(s, ctx, "SaveConfirmation", func(ctx context.Context) error { return s.Store.SaveConfirmation(ctx, c) })
+	return exec(ctx, s, "SaveConfirmation", func(ctx context.Context) error { return s.Store.SaveConfirmation(ctx, c) })
 }
 
 func (s *tracedStore) ConsumeConfirmation(ctx context.Context, tokenHash, invoiceID string, amountCents int64, now time.Time) error {
-	return exec(s, ctx, "ConsumeConfirmation", func(ctx context.Context) error {
+	return exec(ctx, s, "ConsumeConfirmation", func(ctx context.Context) error {
 		return s.Store.ConsumeConfirmation(ctx, tokenHash, invoiceID, amountCents, now)
 	})
 }
 
 func (s *tracedStore) AppendAudit(ctx context.Context, e store.AuditEntry) error {
-	return exec(s, ctx, "AppendAudit", func(ctx context.Context) error { return s.Store.AppendAudit(ctx, e) })
+	return exec(ctx, s, "AppendAudit", func(ctx context.Context) error { return s.Store.AppendAudit(ctx, e) })
 }
 
 func (s *tracedStore) ListAudit(ctx context.Context) ([]store.AuditEntry, error) {
-	return traced(s, ctx, "ListAudit", s.Store.ListAudit)
+	return traced(ctx, s, "ListAudit", s.Store.ListAudit)
 }
 
 func (s *tracedStore) SaveEvent(ctx context.Context, e store.Event, replayKey string, replayUntil time.Time) (store.SaveResult, error) {
-	return traced(s, ctx, "SaveEvent", func(ctx context.Context) (store.SaveResult, error) {
+	return traced(ctx, s, "SaveEvent", func(ctx context.Context) (store.SaveResult, error) {
 		return s.Store.SaveEvent(ctx, e, replayKey, replayUntil)
 	})
 }
@@ -163,7 +163,7 @@ type eventPage struct {
 }
 
 func (s *tracedStore) ListEvents(ctx context.Context, q store.EventQuery) ([]store.Event, int, error) {
-	p, err := traced(s, ctx, "ListEvents", func(ctx context.Context) (eventPage, error) {
+	p, err := traced(ctx, s, "ListEvents", func(ctx context.Context) (eventPage, error) {
 		ev, n, err := s.Store.ListEvents(ctx, q)
 		return eventPage{ev, n}, err
 	})
@@ -171,15 +171,15 @@ func (s *tracedStore) ListEvents(ctx context.Context, q store.EventQuery) ([]sto
 }
 
 func (s *tracedStore) LatestEvent(ctx context.Context, identifier string) (store.Event, error) {
-	return traced(s, ctx, "LatestEvent", func(ctx context.Context) (store.Event, error) { return s.Store.LatestEvent(ctx, identifier) })
+	return traced(ctx, s, "LatestEvent", func(ctx context.Context) (store.Event, error) { return s.Store.LatestEvent(ctx, identifier) })
 }
 
 func (s *tracedStore) PruneEvents(ctx context.Context, maxEvents int, olderThan, now time.Time) (int64, error) {
-	return traced(s, ctx, "PruneEvents", func(ctx context.Context) (int64, error) {
+	return traced(ctx, s, "PruneEvents", func(ctx context.Context) (int64, error) {
 		return s.Store.PruneEvents(ctx, maxEvents, olderThan, now)
 	})
 }
 
 func (s *tracedStore) EventStats(ctx context.Context) (store.EventStats, error) {
-	return traced(s, ctx, "EventStats", s.Store.EventStats)
+	return traced(ctx, s, "EventStats", s.Store.EventStats)
 }

@@ -73,7 +73,9 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 	return t.shutdown(ctx)
 }
 
-// FromEnv sets tracing up from the standard variables, read through getenv:
+// FromEnv sets tracing up from the standard variables. Whether tracing is on
+// is decided from getenv; the exporter, the sampler and the resource then read
+// their variables from the process environment, as the SDK does:
 //
 //   - OTEL_SDK_DISABLED=true, or OTEL_TRACES_EXPORTER=none: off.
 //   - OTEL_TRACES_EXPORTER=otlp (the default): on when OTEL_EXPORTER_OTLP_ENDPOINT
