@@ -130,7 +130,13 @@ func runStdio(ctx context.Context, args []string, stdin io.ReadCloser, stdout, s
 	}
 	defer a.Close()
 	log, server := a.log, a.server
-	err = server.Run(ctx, &mcp.IOTransport{Reader: stdin, Writer: nopWriteCloser{stdout}})
+	// Answers to requests already read still go out after stdin ends.
+	d := newDrain(ctx, cfg.ToolTimeout+5*time.Second)
+	in := struct {
+		io.Reader
+		io.Closer
+	}{d.Reader(stdin), stdin}
+	err = server.Run(ctx, &mcp.IOTransport{Reader: in, Writer: nopWriteCloser{d.Writer(stdout)}})
 	switch {
 	case err == nil, errors.Is(err, context.Canceled), errors.Is(err, io.EOF):
 		log.Info("cryptopay-mcp stopped")
