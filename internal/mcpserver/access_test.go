@@ -317,6 +317,7 @@ func TestCompletionFollowsScopesAndToolsets(t *testing.T) {
 	}
 	prompt := &mcp.CompleteReference{Type: "ref/prompt", Name: PromptRequestPayment}
 	category := &mcp.CompleteReference{Type: "ref/resource", URI: "bitrefill://product-types/{productType}"}
+	all := strings.Join(access.ScopeStrings(access.AllScopes()), ",")
 	tests := []struct {
 		name   string
 		policy access.Policy
@@ -327,8 +328,10 @@ func TestCompletionFollowsScopesAndToolsets(t *testing.T) {
 	}{
 		{"prompt with payments:read", access.Policy{}, "payments:read", prompt, "currency", true},
 		{"prompt without payments:read", access.Policy{}, "payments:write,shop:read", prompt, "currency", false},
+		{"prompt with payments off", access.Policy{Toolsets: []access.Toolset{access.Shop}}, all, prompt, "currency", false},
 		{"template with shop:read", access.Policy{}, "shop:read", category, "productType", true},
 		{"template without shop:read", access.Policy{}, "payments:read", category, "productType", false},
+		{"template with shop off", access.Policy{Toolsets: []access.Toolset{access.Payments}}, all, category, "productType", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
