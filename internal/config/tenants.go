@@ -134,6 +134,10 @@ func loadTenants(path string, live bool, p *Problems) *Tenants {
 		}
 		if _, dup := t.Find(raw.ID); dup {
 			add("%s: listed twice", name)
+		} else if i := slices.IndexFunc(t.List, func(x Tenant) bool { return strings.EqualFold(x.ID, raw.ID) }); i >= 0 {
+			// The id names the tenant's data directory, which a
+			// case-insensitive file system (macOS, Windows) would share.
+			add("%s: differs from tenant %q only in case", name, t.List[i].ID)
 		}
 		tn := Tenant{ID: raw.ID, DeviceID: raw.BitnovoDeviceID, DeviceSecret: raw.BitnovoDeviceSecret,
 			BitrefillAPIID: raw.BitrefillAPIID, BitrefillAPISecret: raw.BitrefillAPISecret, PurchasesEnabled: raw.ShopPurchasesEnabled}
