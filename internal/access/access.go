@@ -14,6 +14,7 @@ package access
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -199,8 +200,9 @@ func (c Caller) Has(s Scope) bool { return slices.Contains(c.Scopes, s) }
 
 // String names the caller for audit rows and logs: "stdio",
 // "static-token", or "oauth sub=alice client=my-agent" (with
-// " tenant=acme" when the server has tenants). It is also the session's
-// user id, so a session never changes hands between callers or tenants.
+// " tenant=acme" when the server has tenants). It is readable, not
+// unambiguous (a subject may contain " client="): sessions are bound to
+// userID instead.
 func (c Caller) String() string {
 	if c.Kind != KindOAuth {
 		return c.Kind
@@ -213,6 +215,18 @@ func (c Caller) String() string {
 		s += " tenant=" + c.Tenant
 	}
 	return s
+}
+
+// userID is the session's owner for the go-sdk, which refuses a session
+// to any other user id: the kind for the operator's own callers, and for
+// OAuth the subject, client and tenant encoded so that no two callers
+// share one, so a session never changes hands between callers or tenants.
+func (c Caller) userID() string {
+	if c.Kind != KindOAuth {
+		return c.Kind
+	}
+	b, _ := json.Marshal([]string{c.Kind, c.Subject, c.ClientID, c.Tenant}) // strings always marshal
+	return string(b)
 }
 
 // Namespace is the owner of idempotency keys: callers in different
@@ -252,11 +266,11 @@ const (
 )
 
 // TokenInfo packs c for auth.RequireBearerToken: the scopes as strings,
-// the subject as UserID (the SDK then binds each session to its user),
-// and the kind and client id in Extra.
+// the caller as UserID (the SDK then binds each session to its user),
+// and the kind, subject, client id and tenant in Extra.
 func TokenInfo(c Caller, exp time.Time) *auth.TokenInfo {
 	return &auth.TokenInfo{
-		Scopes: ScopeStrings(c.Scopes), Expiration: exp, UserID: c.String(),
+		Scopes: ScopeStrings(c.Scopes), Expiration: exp, UserID: c.userID(),
 		Extra: map[string]any{extraKind: c.Kind, extraClientID: c.ClientID, extraTenant: c.Tenant, "sub": c.Subject},
 	}
 }

@@ -106,7 +106,7 @@ func TestCallerRoundTrip(t *testing.T) {
 	c := Caller{Kind: KindOAuth, Subject: "alice", ClientID: "agent-1", Scopes: []Scope{PaymentsRead}}
 	exp := time.Now().Add(time.Hour)
 	ti := TokenInfo(c, exp)
-	if ti.UserID != "oauth sub=alice client=agent-1" || !ti.Expiration.Equal(exp) {
+	if ti.UserID == "" || !ti.Expiration.Equal(exp) {
 		t.Errorf("TokenInfo = %+v", ti)
 	}
 	back := FromTokenInfo(ti)
@@ -125,5 +125,32 @@ func TestCallerRoundTrip(t *testing.T) {
 	}
 	if got := CallerFrom(WithCaller(context.Background(), c)); got.Subject != "alice" {
 		t.Errorf("CallerFrom = %+v", got)
+	}
+}
+
+// The go-sdk binds a session to TokenInfo.UserID: two different callers
+// must never share one, whatever their claims contain.
+func TestSessionUserIDsAreDistinct(t *testing.T) {
+	exp := time.Now().Add(time.Hour)
+	tests := []struct {
+		name string
+		a, b Caller
+	}{
+		{"client in the subject", Caller{Kind: KindOAuth, Subject: "alice", ClientID: "agent"},
+			Caller{Kind: KindOAuth, Subject: "alice client=agent"}},
+		{"tenant in the client", Caller{Kind: KindOAuth, Subject: "alice", ClientID: "agent", Tenant: "acme"},
+			Caller{Kind: KindOAuth, Subject: "alice", ClientID: "agent tenant=acme"}},
+		{"everything in the subject", Caller{Kind: KindOAuth, Subject: "alice", ClientID: "agent", Tenant: "acme"},
+			Caller{Kind: KindOAuth, Subject: "alice client=agent tenant=acme", Tenant: "globex"}},
+		{"tenant or not", Caller{Kind: KindOAuth, Subject: "alice", Tenant: "acme"},
+			Caller{Kind: KindOAuth, Subject: "alice tenant=acme"}},
+		{"static token and anonymous", Caller{Kind: KindStaticToken}, Caller{Kind: KindAnonymous}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if a, b := TokenInfo(tt.a, exp).UserID, TokenInfo(tt.b, exp).UserID; a == b {
+				t.Errorf("%#v and %#v share the session user id %q", tt.a, tt.b, a)
+			}
+		})
 	}
 }

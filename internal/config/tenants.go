@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -120,6 +121,9 @@ func loadTenants(path string, live bool, p *Problems) *Tenants {
 	if len(tf.Tenants) == 0 {
 		add("%s lists no tenants", path)
 	}
+	// A webhook belongs to the tenant whose device secret verifies it: a
+	// secret two tenants share would hand one's deliveries to the other.
+	secrets := map[string]string{} // lower-case secret → tenant id
 	for i, raw := range tf.Tenants {
 		name := fmt.Sprintf("tenant %d", i+1)
 		if raw.ID != "" {
@@ -130,6 +134,10 @@ func loadTenants(path string, live bool, p *Problems) *Tenants {
 		}
 		if _, dup := t.Find(raw.ID); dup {
 			add("%s: listed twice", name)
+		} else if i := slices.IndexFunc(t.List, func(x Tenant) bool { return strings.EqualFold(x.ID, raw.ID) }); i >= 0 {
+			// The id names the tenant's data directory, which a
+			// case-insensitive file system (macOS, Windows) would share.
+			add("%s: differs from tenant %q only in case", name, t.List[i].ID)
 		}
 		tn := Tenant{ID: raw.ID, DeviceID: raw.BitnovoDeviceID, DeviceSecret: raw.BitnovoDeviceSecret,
 			BitrefillAPIID: raw.BitrefillAPIID, BitrefillAPISecret: raw.BitrefillAPISecret, PurchasesEnabled: raw.ShopPurchasesEnabled}
@@ -141,6 +149,14 @@ func loadTenants(path string, live bool, p *Problems) *Tenants {
 		}
 		if tn.DeviceSecret != "" && !secretRE.MatchString(tn.DeviceSecret) {
 			add("%s: bitnovo_device_secret must be exactly 64 hexadecimal characters", name)
+		}
+		if tn.DeviceSecret != "" {
+			k := strings.ToLower(tn.DeviceSecret)
+			if other, dup := secrets[k]; dup {
+				add("%s: bitnovo_device_secret is also tenant %q's (a webhook would be attributed to the first)", name, other)
+			} else {
+				secrets[k] = raw.ID
+			}
 		}
 		if (tn.BitrefillAPIID == "") != (tn.BitrefillAPISecret == "") {
 			add("%s: set both bitrefill_api_id and bitrefill_api_secret, or neither", name)

@@ -80,6 +80,11 @@ func TestTenantsFileProblems(t *testing.T) {
 		{"no tenants", "claim: sub\n", 0o600, nil, "lists no tenants"},
 		{"bad id", "tenants:\n  - id: ../x\n    bitnovo_device_id: 12345678-abcd-4ef0-9abc-1234567890ab\n", 0o600, nil, "id must be"},
 		{"duplicate", "tenants:\n  - id: a\n    bitnovo_device_id: 12345678-abcd-4ef0-9abc-1234567890ab\n  - id: a\n    bitnovo_device_id: 12345678-abcd-4ef0-9abc-1234567890ab\n", 0o600, nil, `tenant "a": listed twice`},
+		{"ids differing in case", "tenants:\n  - id: acme\n    bitnovo_device_id: 12345678-abcd-4ef0-9abc-1234567890ab\n  - id: ACME\n    bitnovo_device_id: 22345678-abcd-4ef0-9abc-1234567890ab\n", 0o600, nil,
+			`tenant "ACME": differs from tenant "acme" only in case`},
+		{"shared device secret", "tenants:\n  - id: a\n    bitnovo_device_id: 12345678-abcd-4ef0-9abc-1234567890ab\n    bitnovo_device_secret: " + strings.Repeat("ab", 32) +
+			"\n  - id: b\n    bitnovo_device_id: 22345678-abcd-4ef0-9abc-1234567890ab\n    bitnovo_device_secret: " + strings.Repeat("AB", 32) + "\n", 0o600, nil,
+			`tenant "b": bitnovo_device_secret is also tenant "a"'s`},
 		{"live needs device id", "tenants:\n  - id: a\n", 0o600, nil, `tenant "a": bitnovo_device_id is required`},
 		{"half bitrefill", "tenants:\n  - id: a\n    bitnovo_device_id: 12345678-abcd-4ef0-9abc-1234567890ab\n    bitrefill_api_id: x\n", 0o600, nil, "set both bitrefill_api_id"},
 		{"bad amount", "tenants:\n  - id: a\n    bitnovo_device_id: 12345678-abcd-4ef0-9abc-1234567890ab\n    shop_max_order_eur: 1e9\n", 0o600, nil, `shop_max_order_eur: "1e9" must be an amount`},

@@ -106,6 +106,22 @@ func accessMiddleware(e *env, g *gate) mcp.Middleware {
 							Message: fmt.Sprintf("insufficient scope: reading %s needs %s", uri, sc)}
 					}
 				}
+			case "completion/complete":
+				// Completions draw on the prompts' and templates' data (the
+				// currency catalog): they need the scope that lists them.
+				if p, ok := req.GetParams().(*mcp.CompleteParams); ok && p.Ref != nil {
+					var sc access.Scope
+					switch p.Ref.Type {
+					case "ref/prompt":
+						sc = access.PaymentsRead
+					case "ref/resource":
+						sc = uriScope(p.Ref.URI)
+					}
+					if sc != "" && !c.Has(sc) {
+						return nil, &jsonrpc.Error{Code: codeResourceForbidden,
+							Message: fmt.Sprintf("insufficient scope: completing %s needs %s", p.Ref.Type, sc)}
+					}
+				}
 			case "prompts/get":
 				if !c.Has(access.PaymentsRead) {
 					return nil, &jsonrpc.Error{Code: codeResourceForbidden, Message: "insufficient scope: the prompts need payments:read"}

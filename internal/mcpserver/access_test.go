@@ -16,6 +16,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitnovo"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/fakebitnovo"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
 )
@@ -293,5 +295,55 @@ func TestEveryToolDeclaresAToolset(t *testing.T) {
 	bad.Def.Annotations = &mcp.ToolAnnotations{ReadOnlyHint: false}
 	if _, err := access.ScopeFor(bad.toolset(), bad.readOnly()); err == nil {
 		t.Error("a webhooks tool without readOnlyHint got a scope")
+	}
+}
+
+// completion/complete reaches the prompts' and the resource templates'
+// data (the currency catalog), so it needs the scope that lists them, and
+// the toolset they belong to.
+func TestCompletionFollowsScopesAndToolsets(t *testing.T) {
+	const device = "5a4d0b0e-0000-4000-8000-000000000001"
+	fake := httptest.NewServer(fakebitnovo.New(fakebitnovo.Options{DeviceID: device}))
+	t.Cleanup(fake.Close)
+	api, err := bitnovo.New(fake.URL, device, bitnovo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(api.CloseIdleConnections)
+	deps := func(p access.Policy) Deps {
+		d := fullDeps(t, p)
+		d.Payments = payments.New(api, store.NewMemory(), payments.Options{})
+		return d
+	}
+	prompt := &mcp.CompleteReference{Type: "ref/prompt", Name: PromptRequestPayment}
+	category := &mcp.CompleteReference{Type: "ref/resource", URI: "bitrefill://product-types/{productType}"}
+	all := strings.Join(access.ScopeStrings(access.AllScopes()), ",")
+	tests := []struct {
+		name   string
+		policy access.Policy
+		scopes string
+		ref    *mcp.CompleteReference
+		arg    string
+		allow  bool
+	}{
+		{"prompt with payments:read", access.Policy{}, "payments:read", prompt, "currency", true},
+		{"prompt without payments:read", access.Policy{}, "payments:write,shop:read", prompt, "currency", false},
+		{"prompt with payments off", access.Policy{Toolsets: []access.Toolset{access.Shop}}, all, prompt, "currency", false},
+		{"template with shop:read", access.Policy{}, "shop:read", category, "productType", true},
+		{"template without shop:read", access.Policy{}, "payments:read", category, "productType", false},
+		{"template with shop off", access.Policy{Toolsets: []access.Toolset{access.Payments}}, all, category, "productType", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cs := connectWithToken(t, deps(tt.policy), "scopes:"+tt.scopes)
+			res, err := cs.Complete(context.Background(), &mcp.CompleteParams{Ref: tt.ref,
+				Argument: mcp.CompleteParamsArgument{Name: tt.arg, Value: ""}})
+			switch {
+			case tt.allow && (err != nil || len(res.Completion.Values) == 0):
+				t.Errorf("completion refused or empty: %v %v", res, err)
+			case !tt.allow && err == nil:
+				t.Errorf("completion answered: %v", res.Completion.Values)
+			}
+		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitrefill"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
 )
@@ -205,10 +206,15 @@ func acceptedCurrenciesText(args map[string]string) (string, error) {
 // templates complete to nothing; unknown prompts and templates are an
 // invalid-params error, as the spec asks.
 func completions(d Deps) func(context.Context, *mcp.CompleteRequest) (*mcp.CompleteResult, error) {
+	// Only what New registered: the prompts come with the payments
+	// toolset, the category template with the shop toolset.
 	prompts := map[string]bool{}
-	for _, p := range promptDefs() {
-		prompts[p.Name] = true
+	if d.Policy.Enabled(access.Payments) {
+		for _, p := range promptDefs() {
+			prompts[p.Name] = true
+		}
 	}
+	shopOn := d.Shop != nil && d.Policy.Enabled(access.Shop)
 	const categoryTemplate = "bitrefill://product-types/{productType}"
 	return func(ctx context.Context, req *mcp.CompleteRequest) (*mcp.CompleteResult, error) {
 		ref, arg := req.Params.Ref, req.Params.Argument
@@ -222,7 +228,7 @@ func completions(d Deps) func(context.Context, *mcp.CompleteRequest) (*mcp.Compl
 				return complete(arg.Value, currencySymbols(ctx, d.Payments, ctxArgs["amount_eur"])), nil
 			}
 			return complete(arg.Value, nil), nil
-		case ref.Type == "ref/resource" && d.Shop != nil && ref.URI == categoryTemplate:
+		case ref.Type == "ref/resource" && shopOn && ref.URI == categoryTemplate:
 			if arg.Name == "productType" {
 				return complete(arg.Value, bitrefill.ProductTypes()), nil
 			}

@@ -31,6 +31,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/loopback"
 )
 
 // Algorithms accepted for access tokens: asymmetric only. "none" and the
@@ -318,9 +319,22 @@ func DiscoverJWKS(ctx context.Context, issuer string, c *http.Client) (string, e
 			errs = append(errs, fmt.Errorf("%s: not found", m))
 		case meta.JWKSURI == "":
 			errs = append(errs, fmt.Errorf("%s: no jwks_uri", m))
+		case !secureURL(meta.JWKSURI):
+			// Keys fetched in the clear could be swapped on the way.
+			errs = append(errs, fmt.Errorf("%s: jwks_uri %q is not an https URL (http only on loopback)", m, meta.JWKSURI))
 		default:
 			return meta.JWKSURI, nil
 		}
 	}
 	return "", fmt.Errorf("oauth: cannot discover the key set of %s (set MCP_OAUTH_JWKS_URL): %w", issuer, errors.Join(errs...))
+}
+
+// secureURL reports whether raw is an absolute https URL, or http on a
+// loopback host: the rule MCP_OAUTH_JWKS_URL is held to.
+func secureURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return u.Scheme == "https" || (u.Scheme == "http" && loopback.Host(u.Hostname()))
 }

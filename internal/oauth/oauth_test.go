@@ -2,7 +2,10 @@ package oauth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -210,5 +213,38 @@ func TestTenantClaim(t *testing.T) {
 		if err != nil || c.Caller().Tenant != tt.want {
 			t.Errorf("%v: tenant %q, %v; want %q", tt.extra, c.Caller().Tenant, err, tt.want)
 		}
+	}
+}
+
+// A key set fetched over plain http from a remote host could be swapped
+// on the way, and with it every signature: the discovered jwks_uri must
+// be https, as MCP_OAUTH_JWKS_URL must (http only on loopback).
+func TestDiscoveredKeySetMustBeHTTPS(t *testing.T) {
+	tests := []struct {
+		jwks string
+		ok   bool
+	}{
+		{"http://jwks.example.test/jwks", false},
+		{"ftp://jwks.example.test/jwks", false},
+		{"/jwks", false},
+		{"https://jwks.example.test/jwks", true},
+		{"http://127.0.0.1:9/jwks", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.jwks, func(t *testing.T) {
+			var issuer string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_ = json.NewEncoder(w).Encode(map[string]any{"issuer": issuer, "jwks_uri": tt.jwks,
+					"authorization_endpoint": issuer + "/authorize", "token_endpoint": issuer + "/token",
+					"response_types_supported": []string{"code"}, "code_challenge_methods_supported": []string{"S256"}})
+			}))
+			defer srv.Close()
+			issuer = srv.URL
+			got, err := DiscoverJWKS(context.Background(), issuer, srv.Client())
+			if tt.ok != (err == nil) || (tt.ok && got != tt.jwks) {
+				t.Errorf("DiscoverJWKS = %q, %v", got, err)
+			}
+		})
 	}
 }
