@@ -133,9 +133,9 @@ func ScopeStrings(sc []Scope) []string {
 	return s
 }
 
-// ParseScopes reads a list of scopes separated by spaces or commas (the
-// OAuth "scope" claim uses spaces). Unknown scopes are an error when strict;
-// otherwise they are dropped (a token may carry other resources' scopes).
+// ParseScopes reads an operator's list of scopes separated by spaces or
+// commas (MCP_HTTP_TOKEN_SCOPES). Unknown scopes are an error when strict;
+// otherwise they are dropped. Scopes from tokens go through KnownScopes.
 func ParseScopes(s string, strict bool) ([]Scope, error) {
 	var out []Scope
 	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' }) {
@@ -151,6 +151,21 @@ func ParseScopes(s string, strict bool) ([]Scope, error) {
 		}
 	}
 	return out, nil
+}
+
+// KnownScopes keeps the items that are exactly one of this server's
+// scopes, in order, without duplicates. It is for scopes from a token: an
+// item is one scope-token as issued (RFC 6749 §3.3 allows commas inside
+// one), so "x,payments:write" is a foreign scope, not payments:write.
+func KnownScopes(items []string) []Scope {
+	var out []Scope
+	for _, it := range items {
+		sc := Scope(it)
+		if slices.Contains(AllScopes(), sc) && !slices.Contains(out, sc) {
+			out = append(out, sc)
+		}
+	}
+	return out
 }
 
 // ScopeFor returns the scope a tool of toolset t needs, given its
@@ -288,6 +303,6 @@ func FromTokenInfo(ti *auth.TokenInfo) Caller {
 	if c.Subject == "" && c.Kind == KindOAuth {
 		c.Subject = ti.UserID
 	}
-	c.Scopes, _ = ParseScopes(strings.Join(ti.Scopes, " "), false)
+	c.Scopes = KnownScopes(ti.Scopes)
 	return c
 }

@@ -69,6 +69,7 @@ type Handler struct {
 	oauth        bool
 	prm          http.Handler // protected resource metadata; nil without OAuth
 	prmURL       string
+	prmPaths     []string // where the metadata is served
 	admit        func(*auth.TokenInfo) error
 	origins      []origin
 	hosts        []string // exact names and *.suffix patterns from MCP_HTTP_ALLOWED_HOSTS
@@ -130,6 +131,9 @@ func New(o Options) (*Handler, error) {
 		h.oauth = true
 		// RFC 9728 §3.1: the well-known suffix goes between host and path.
 		h.prmURL = u.Scheme + "://" + u.Host + prmPath + strings.TrimSuffix(u.Path, "/")
+		// Behind a proxy that strips a path prefix the request may arrive
+		// with the public path or without it: serve both.
+		h.prmPaths = []string{prmPath, prmPath + "/mcp", prmPath + strings.TrimSuffix(u.Path, "/")}
 		h.prm = auth.ProtectedResourceMetadataHandler(&oauthex.ProtectedResourceMetadata{
 			Resource:               resource,
 			AuthorizationServers:   []string{o.Config.OAuth.Issuer},
@@ -238,15 +242,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.authorize(w, r, h.metrics.ServeHTTP)
 	case "/mcp":
 		h.serveMCP(w, r)
-	case prmPath, prmPath + "/mcp":
-		if h.prm == nil {
-			http.NotFound(w, r)
+	default:
+		if h.prm != nil && slices.Contains(h.prmPaths, r.URL.Path) {
+			if h.checkHost(w, r) {
+				h.prm.ServeHTTP(w, r)
+			}
 			return
 		}
-		if h.checkHost(w, r) {
-			h.prm.ServeHTTP(w, r)
-		}
-	default:
 		http.NotFound(w, r)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/modelcontextprotocol/go-sdk/auth"
 	"go.uber.org/goleak"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
@@ -521,5 +522,33 @@ func TestNamedBind(t *testing.T) {
 	}
 	if _, err := New(Options{MCP: inner{}}); err == nil {
 		t.Error("New without any address succeeded")
+	}
+}
+
+// TestProtectedResourceMetadataPaths: with a public URL under a path
+// prefix, the advertised metadata URL is one the server answers.
+func TestProtectedResourceMetadataPaths(t *testing.T) {
+	cfg := Config{Listen: "127.0.0.1:8080", PublicURL: "https://pay.example.com/shop/mcp", AllowedHosts: []string{"pay.example.com"},
+		OAuth: OAuthConfig{Issuer: "https://auth.example.com"}}
+	h, err := New(Options{MCP: inner{}, Config: cfg, Addr: testAddr("127.0.0.1:8080"),
+		Verifier: func(context.Context, string, *http.Request) (*auth.TokenInfo, error) {
+			return nil, auth.ErrInvalidToken
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := serve(h, request("POST", "/mcp", "pay.example.com", "127.0.0.1:8080", nil))
+	want := `resource_metadata="https://pay.example.com/.well-known/oauth-protected-resource/shop/mcp"`
+	if rec.Code != 401 || !strings.Contains(rec.Header().Get("WWW-Authenticate"), want) {
+		t.Fatalf("401 challenge: %d %q", rec.Code, rec.Header().Get("WWW-Authenticate"))
+	}
+	for _, path := range []string{"/.well-known/oauth-protected-resource/shop/mcp", "/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"} {
+		rec := serve(h, request("GET", path, "pay.example.com", "127.0.0.1:8080", nil))
+		if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"resource":"https://pay.example.com/shop/mcp"`) {
+			t.Errorf("%s: %d %s", path, rec.Code, rec.Body)
+		}
+	}
+	if rec := serve(h, request("GET", "/.well-known/oauth-protected-resource", "evil.example", "127.0.0.1:8080", nil)); rec.Code != 403 {
+		t.Errorf("metadata for a foreign Host: %d", rec.Code)
 	}
 }

@@ -184,19 +184,20 @@ type claims struct {
 }
 
 func (c *claims) scopes() []access.Scope {
-	list := c.Scope
+	// "scope" is space-separated (RFC 9068 §2.2.3); "scp" is a list of
+	// scope-tokens, or one space-separated string.
+	items := strings.Fields(c.Scope)
 	switch s := c.Scp.(type) {
 	case string:
-		list += " " + s
+		items = append(items, strings.Fields(s)...)
 	case []any:
 		for _, x := range s {
 			if str, ok := x.(string); ok {
-				list += " " + str
+				items = append(items, str)
 			}
 		}
 	}
-	sc, _ := access.ParseScopes(list, false)
-	return sc
+	return access.KnownScopes(items)
 }
 
 // Verify is an auth.TokenVerifier. Every failure unwraps to

@@ -248,3 +248,22 @@ func TestDiscoveredKeySetMustBeHTTPS(t *testing.T) {
 		})
 	}
 }
+
+// TestForeignScopesDoNotSplit: a scope-token with a comma (legal in OAuth)
+// is one foreign scope, never ours.
+func TestForeignScopesDoNotSplit(t *testing.T) {
+	as := newAS(t)
+	v := newVerifier(t, as, as.JWKSURL())
+	for _, tok := range []oauthtest.Token{
+		{Scope: "x,payments:write openid"},
+		{Extra: map[string]any{"scp": []string{"x payments:write", "shop:read,shop:purchase"}}},
+	} {
+		c, err := v.Check(context.Background(), mint(t, as, tok))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Caller().Scopes) != 0 {
+			t.Errorf("%+v grants %v", tok, c.Caller().Scopes)
+		}
+	}
+}
