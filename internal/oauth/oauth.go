@@ -97,7 +97,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		cfg.RefetchEvery = DefaultRefetchEvery
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: httpTimeout}
+		cfg.HTTPClient = &http.Client{Timeout: httpTimeout, CheckRedirect: secureRedirect}
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -338,4 +338,16 @@ func secureURL(raw string) bool {
 		return false
 	}
 	return u.Scheme == "https" || (u.Scheme == "http" && loopback.Host(u.Hostname()))
+}
+
+// secureRedirect refuses a redirect of a metadata or key-set fetch to a URL
+// that secureURL would refuse (an https→http downgrade), and long chains.
+func secureRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 5 {
+		return errors.New("oauth: too many redirects")
+	}
+	if !secureURL(req.URL.String()) {
+		return fmt.Errorf("oauth: refusing a redirect to %s (https only; http only on loopback)", req.URL.Redacted())
+	}
+	return nil
 }

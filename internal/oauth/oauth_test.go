@@ -267,3 +267,19 @@ func TestForeignScopesDoNotSplit(t *testing.T) {
 		}
 	}
 }
+
+func TestSecureRedirect(t *testing.T) {
+	for _, tt := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://auth.example.com/jwks", true},
+		{"http://127.0.0.1:9/jwks", true},
+		{"http://auth.example.com/jwks", false},
+	} {
+		req, _ := http.NewRequest("GET", tt.url, nil)
+		if err := secureRedirect(req, nil); (err == nil) != tt.ok {
+			t.Errorf("%s: %v", tt.url, err)
+		}
+	}
+}
