@@ -261,16 +261,18 @@ func (h *Handler) serveMCP(w http.ResponseWriter, r *http.Request) {
 		h.preflight(w, r)
 		return
 	}
-	h.authorize(w, r, h.serveMCPAuthorized)
-}
-
-func (h *Handler) serveMCPAuthorized(w http.ResponseWriter, r *http.Request) {
 	if o := r.Header.Get("Origin"); o != "" {
-		// An allowed browser origin (checkOrigin passed) may read the answer.
+		// An allowed browser origin (checkOrigin passed) may read the
+		// answer, a 401's WWW-Authenticate included: that is how a browser
+		// client finds the authorization server.
 		w.Header().Set("Access-Control-Allow-Origin", o)
 		w.Header().Set("Access-Control-Expose-Headers", "Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate")
 		w.Header().Add("Vary", "Origin")
 	}
+	h.authorize(w, r, h.serveMCPAuthorized)
+}
+
+func (h *Handler) serveMCPAuthorized(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet {
 		if h.draining.Load() {
 			w.Header().Set("Retry-After", "5")

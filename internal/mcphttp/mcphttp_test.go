@@ -548,6 +548,12 @@ func TestProtectedResourceMetadataPaths(t *testing.T) {
 			t.Errorf("%s: %d %s", path, rec.Code, rec.Body)
 		}
 	}
+	// A browser client on an allowed origin can read the 401's challenge.
+	rec = serve(h, request("POST", "/mcp", "127.0.0.1:8080", "127.0.0.1:8080", map[string]string{"Origin": "http://localhost:6274"}))
+	if rec.Code != 401 || rec.Header().Get("Access-Control-Allow-Origin") != "http://localhost:6274" ||
+		!strings.Contains(rec.Header().Get("Access-Control-Expose-Headers"), "WWW-Authenticate") {
+		t.Errorf("401 to a browser origin: %d %v", rec.Code, rec.Header())
+	}
 	if rec := serve(h, request("GET", "/.well-known/oauth-protected-resource", "evil.example", "127.0.0.1:8080", nil)); rec.Code != 403 {
 		t.Errorf("metadata for a foreign Host: %d", rec.Code)
 	}
