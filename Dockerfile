@@ -1,12 +1,12 @@
 # cryptopay-mcp container image: the static release binary on an empty
 # base — no shell, no libc, no package manager — running as a non-root user.
 #
-# The build context is prepared by .ci/ship.sh (dist/docker/<arch>/): the
-# linux binary built with CGO_ENABLED=0, the CA bundle of the build host and
-# an empty data/ directory. Build and run:
+# The build context is prepared by .ci/ship.sh ($SHIP_OUT/docker/amd64/):
+# the linux/amd64 release binary (CGO_ENABLED=0), the CA bundle of the
+# build host and an empty data/ directory. Build and run:
 #
-#   bash .ci/ship.sh                                   # or: SHIP_OUT=dist bash .ci/ship.sh
-#   docker build -t cryptopay-mcp dist/docker/amd64
+#   SHIP_OUT=dist bash .ci/ship.sh
+#   docker build -t cryptopay-mcp dist/docker/amd64    # CI builds it with buildah
 #   docker run -i --rm -v cryptopay-data:/data cryptopay-mcp                 # MCP over stdio
 #   docker run --rm -p 8080:8080 -v cryptopay-data:/data \
 #     -e MCP_HTTP_TOKEN=$(openssl rand -hex 32) cryptopay-mcp http --listen 0.0.0.0:8080   # Streamable HTTP at /mcp

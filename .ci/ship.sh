@@ -205,7 +205,7 @@ cp "$CA" "$CTX/"
 IMAGE=localhost/cryptopay-mcp:$VERSION
 BUILDAH_ISOLATION=chroot buildah_ bud --quiet --layers=false -t "$IMAGE" "$CTX" >/dev/null
 buildah_ inspect --type image --format '{{.OCIv1.Config.User}}|{{.OCIv1.Config.Entrypoint}}|{{.OCIv1.Config.Volumes}}|{{index .OCIv1.Config.Labels "io.modelcontextprotocol.server.name"}}' "$IMAGE" >"$WORK/cfg"
-cat "$WORK/cfg"
+cat "$WORK/cfg"; echo
 [ "$(cat "$WORK/cfg")" = "65532:65532|[/usr/local/bin/cryptopay-mcp]|map[/data:{}]|io.github.cryptopay-mcp/cryptopay-mcp" ] ||
 	{ echo "unexpected image config" >&2; exit 1; }
 BUILDAH_CTR=$(buildah_ from --quiet "$IMAGE")
