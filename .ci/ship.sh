@@ -224,6 +224,34 @@ buildah_ run --isolation chroot "$BUILDAH_CTR" /usr/local/bin/cryptopay-mcp doct
 ok "image: the server over stdio inside it"
 grep -q '✅ data dir: /data' "$WORK/doctor.txt" || { cat "$WORK/doctor.txt" >&2; exit 1; }
 ok "image: doctor passes as user 65532 (data dir, store, fakes, webhook probe)"
+step "container image: http mode as documented (0.0.0.0, bearer token), TypeScript SDK over Streamable HTTP"
+PORT=$(node -e 'const s = require("node:net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
+TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+# buildah itself (not a subshell) in the background, so the signal reaches it.
+buildah --root "$WORK/buildah/root" --runroot "$WORK/buildah/run" --storage-driver vfs run --isolation chroot \
+	--env MCP_HTTP_TOKEN="$TOKEN" "$BUILDAH_CTR" /usr/local/bin/cryptopay-mcp http --listen "0.0.0.0:$PORT" >"$WORK/http.log" 2>&1 &
+HTTP_PID=$!
+PIDS+=($HTTP_PID)
+for _ in $(seq 100); do
+	curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+MCP_HTTP_TOKEN=$TOKEN node "$ROOT/e2e/client.mjs" "http://127.0.0.1:$PORT/mcp" || { cat "$WORK/http.log" >&2; exit 1; }
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/mcp" -H 'Content-Type: application/json' -d '{}')
+[ "$code" = 401 ] || { echo "http in the image without the token: HTTP $code, want 401" >&2; exit 1; }
+# What `docker stop` does: SIGTERM to the container's process (buildah run
+# itself would SIGKILL it). It is a descendant of buildah on this host.
+descendants() { local c; for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done; }
+server=""
+for pid in $(descendants "$HTTP_PID"); do
+	[ "$(ps -o comm= -p "$pid")" = cryptopay-mcp ] && server=$pid
+done
+[ -n "$server" ] || { echo "no server process under buildah run" >&2; exit 1; }
+kill -TERM "$server"
+wait "$HTTP_PID" || { echo "http mode in the image exited with $? after SIGTERM" >&2; cat "$WORK/http.log" >&2; exit 1; }
+grep -q 'cryptopay-mcp stopped' "$WORK/http.log" || { echo "http mode did not shut down cleanly" >&2; cat "$WORK/http.log" >&2; exit 1; }
+! grep -q "$TOKEN" "$WORK/http.log" || { echo "the token reached the log" >&2; exit 1; }
+ok "image: http mode on 0.0.0.0 with MCP_HTTP_TOKEN (TS SDK client, 401 without the token, clean SIGTERM)"
 buildah_ umount "$BUILDAH_CTR" >/dev/null
 echo "image: $(buildah_ images --format '{{.Name}}:{{.Tag}} {{.Size}}' "$IMAGE")"
 
