@@ -49,8 +49,9 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer, get
 			fmt.Fprintf(stderr, "cryptopay-mcp: config: %s\n", line)
 		}
 		if *asJSON {
-			write(doctor.Report{Checks: []doctor.Result{doctor.Failed("fix the variable named in the message (README: Environment variables)",
-				"%s", strings.Join(lines, "; "))}})
+			res := doctor.Failed("fix the variable named in the message (README: Environment variables)", "%s", strings.Join(lines, "; "))
+			res.Name = "config"
+			write(doctor.Report{Checks: []doctor.Result{res}})
 		}
 		return exitConfig
 	}

@@ -30,6 +30,8 @@ func TestDoctor(t *testing.T) {
 		{name: "sandbox json", args: []string{"doctor", "--json"}, code: exitOK, failures: []string{}},
 		{name: "bad config", args: []string{"doctor"}, env: map[string]string{"BITNOVO_DEVICE_ID": "nope"}, code: exitConfig,
 			stderr: "cryptopay-mcp: config: BITNOVO_DEVICE_ID: must be a UUID"},
+		{name: "bad config json", args: []string{"doctor", "--json"}, env: map[string]string{"BITNOVO_DEVICE_ID": "nope"}, code: exitConfig,
+			stdout: []string{`"name": "config"`, "BITNOVO_DEVICE_ID: must be a UUID"}, failures: []string{"config"}},
 		{name: "unreachable Bitnovo and Bitrefill", args: []string{"doctor", "--json"}, code: exitFail,
 			env: map[string]string{
 				"BITNOVO_DEVICE_ID": "11111111-2222-4333-8444-555555555555", "BITNOVO_BASE_URL": closed,

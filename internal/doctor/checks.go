@@ -225,7 +225,7 @@ func Bind(addr string) Check {
 	return Check{Name: "webhook receiver", Run: func(context.Context) Result {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return Failed("free the port or set WEBHOOK_PORT (and WEBHOOK_HOST) to an address this machine can listen on",
+			return Failed("stop what holds the port (a cryptopay-mcp already running?) or set WEBHOOK_PORT (and WEBHOOK_HOST) to an address this machine can listen on",
 				"cannot listen on %s: %v", addr, err)
 		}
 		got := ln.Addr().String()
