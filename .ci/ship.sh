@@ -19,7 +19,8 @@
 #      driven.
 # SHIP_OUT=dir keeps the output (default: a temp dir, removed); VERSION
 # overrides the snapshot version. Needs Go, Node/npm (registry access for
-# the pinned tools only) and apt for buildah and zip.
+# the pinned tools only) and apt for buildah, zip, procps and curl. Runs as
+# root, as CI does (buildah with vfs storage; no container engine needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -50,6 +51,9 @@ need=()
 command -v buildah >/dev/null || need+=(buildah)
 command -v zip >/dev/null || need+=(zip)
 command -v unzip >/dev/null || need+=(unzip)
+command -v pgrep >/dev/null || need+=(procps)
+command -v curl >/dev/null || need+=(curl)
+[ -s /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 if [ ${#need[@]} -gt 0 ]; then
 	$SUDO apt-get update -qq
 	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
