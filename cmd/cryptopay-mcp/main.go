@@ -4,6 +4,7 @@
 //
 //	cryptopay-mcp [stdio] [flags]          serve MCP over stdin/stdout (default)
 //	cryptopay-mcp sandbox --listen ADDR    run the fake Bitnovo Pay API alone
+//	cryptopay-mcp doctor [--json]          check the setup
 //	cryptopay-mcp version                  print the version
 package main
 
@@ -32,8 +33,9 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/loopback"
 )
 
-// version is set at link time with -ldflags "-X main.version=...".
-var version = ""
+// version, commit and date are set at link time by the release build
+// (.ci/ship.sh): -ldflags "-X main.version=... -X main.commit=... -X main.date=...".
+var version, commit, date = "", "", ""
 
 // SandboxDeviceID is the device id the built-in fake is started with.
 const SandboxDeviceID = "5a4d0b0e-0000-4000-8000-000000000000"
@@ -61,11 +63,28 @@ func buildVersion() string {
 	return "dev"
 }
 
+// versionLine is what `version` and `--version` print: the version, and
+// the commit and build date when the release build set them.
+func versionLine() string {
+	line := "cryptopay-mcp " + buildVersion()
+	var extra []string
+	if commit != "" {
+		extra = append(extra, "commit "+commit)
+	}
+	if date != "" {
+		extra = append(extra, "built "+date)
+	}
+	if len(extra) > 0 {
+		line += " (" + strings.Join(extra, ", ") + ")"
+	}
+	return line
+}
+
 // run is main without the process: testable, and every exit path returns
 // a status instead of calling os.Exit.
 func run(ctx context.Context, args []string, stdin io.ReadCloser, stdout, stderr io.Writer, getenv func(string) string) int {
 	cmd := "stdio"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if len(args) > 0 && (!strings.HasPrefix(args[0], "-") || args[0] == "--version" || args[0] == "-version") {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
@@ -75,14 +94,16 @@ func run(ctx context.Context, args []string, stdin io.ReadCloser, stdout, stderr
 		return runHTTP(ctx, args, stdout, stderr, getenv)
 	case "sandbox":
 		return runSandbox(ctx, args, stderr, getenv)
-	case "version":
-		fmt.Fprintf(stdout, "cryptopay-mcp %s\n", buildVersion())
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, versionLine())
 		return exitOK
+	case "doctor":
+		return runDoctor(ctx, args, stdout, stderr, getenv)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "cryptopay-mcp: unknown command %q (want stdio, http, sandbox or version)\n", cmd)
+		fmt.Fprintf(stderr, "cryptopay-mcp: unknown command %q (want stdio, http, sandbox, doctor or version)\n", cmd)
 		return exitConfig
 	}
 }
@@ -93,7 +114,8 @@ func usage(w io.Writer) {
                 [--toolsets payments,webhooks,shop,shop-purchase] [--read-only]
   cryptopay-mcp http [--listen 127.0.0.1:8080] [--stateless] [stdio flags]
   cryptopay-mcp sandbox --listen 127.0.0.1:PORT
-  cryptopay-mcp version
+  cryptopay-mcp doctor [--json] [--sandbox] [--data-dir DIR]
+  cryptopay-mcp version            (also --version)
 
 Without BITNOVO_DEVICE_ID (or with CRYPTOPAY_SANDBOX=true) the server runs in
 sandbox mode against a built-in fake of the Bitnovo Pay API. See README.md for

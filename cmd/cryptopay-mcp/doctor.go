@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitrefill"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/doctor"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/fakebitrefill"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/logging"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/metrics"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
+)
+
+// runDoctor is `cryptopay-mcp doctor [--json]`: every check of the setup
+// the server would use, with a fix for each failure. Exit 0 when nothing
+// failed, 1 otherwise, 2 for a configuration that does not parse.
+func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f config.Flags
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	fs.StringVar(&f.DataDir, "data-dir", "", "where state lives (overrides CRYPTOPAY_DATA_DIR)")
+	fs.BoolVar(&f.Sandbox, "sandbox", false, "check the sandbox setup even if credentials are set")
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "cryptopay-mcp: unexpected argument %q\n", fs.Arg(0))
+		return exitConfig
+	}
+	write := func(r doctor.Report) {
+		if *asJSON {
+			_ = r.WriteJSON(stdout)
+		} else {
+			_ = r.WriteText(stdout)
+		}
+	}
+	cfg, err := config.Load(getenv, f)
+	if err != nil {
+		lines := strings.Split(err.Error(), "\n")
+		for _, line := range lines {
+			fmt.Fprintf(stderr, "cryptopay-mcp: config: %s\n", line)
+		}
+		if *asJSON {
+			res := doctor.Failed("fix the variable named in the message (README: Environment variables)", "%s", strings.Join(lines, "; "))
+			res.Name = "config"
+			write(doctor.Report{Checks: []doctor.Result{res}})
+		}
+		return exitConfig
+	}
+	// The checks' own findings are the output; the components they start
+	// only log warnings and errors.
+	log := logging.New(stderr, "warn")
+	checks, stop, err := doctorChecks(cfg, log)
+	defer stop()
+	if err != nil {
+		fmt.Fprintf(stderr, "cryptopay-mcp: doctor: %v\n", err)
+		return exitFail
+	}
+	report := doctor.Run(ctx, checks)
+	write(report)
+	if !report.OK {
+		return exitFail
+	}
+	return exitOK
+}
+
+// doctorChecks lists the checks for cfg. In sandbox mode the provider
+// checks run against the built-in fakes, started here and stopped by the
+// returned function.
+func doctorChecks(cfg config.Config, log *slog.Logger) ([]doctor.Check, func(), error) {
+	var stops []func()
+	stop := func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+	configDetail := fmt.Sprintf("%s mode, data dir %s", cfg.Mode, cfg.DataDir)
+	if !cfg.Sandbox() {
+		configDetail += ", device id " + config.MaskID(cfg.DeviceID)
+	}
+	checks := []doctor.Check{{Name: "config", Run: func(context.Context) doctor.Result { return doctor.Passed("%s", configDetail) }}}
+
+	if cfg.DatabaseURL != "" {
+		checks = append(checks, doctor.Check{Name: "data dir", Run: func(context.Context) doctor.Result {
+			return doctor.Skipped("state is in PostgreSQL (CRYPTOPAY_DATABASE_URL)")
+		}})
+		checks = append(checks, doctor.Store("PostgreSQL", func(ctx context.Context) (io.Closer, error) { return openStore(ctx, cfg) }))
+	} else {
+		checks = append(checks, doctor.DataDir(cfg.DataDir))
+		checks = append(checks, doctor.Store("SQLite in "+filepath.Join(cfg.DataDir, "cryptopay.db"),
+			func(ctx context.Context) (io.Closer, error) { return openStore(ctx, cfg) }))
+	}
+
+	bn := doctor.Bitnovo{BaseURL: cfg.BaseURL, DeviceID: cfg.DeviceID, Timeout: cfg.APITimeout, Sandbox: cfg.Sandbox()}
+	bropts := bitrefill.Options{
+		PublicBaseURL: cfg.Shop.PublicURL, V2BaseURL: cfg.Shop.V2URL, APIID: cfg.Shop.APIID, APISecret: cfg.Shop.APISecret,
+		AttemptTimeout: cfg.APITimeout, MaxRetries: -1, UserAgent: "cryptopay-mcp-doctor/" + buildVersion(), Logger: log,
+	}
+	if cfg.Sandbox() {
+		_, base, stopFake, err := startFake(SandboxDeviceID, "127.0.0.1:0")
+		if err != nil {
+			return nil, stop, fmt.Errorf("cannot start the sandbox: %w", err)
+		}
+		stops = append(stops, stopFake)
+		bn.BaseURL, bn.DeviceID = base, SandboxDeviceID
+
+		fake, err := fakebitrefill.New(fakebitrefill.Config{})
+		if err != nil {
+			return nil, stop, fmt.Errorf("cannot start the Bitrefill sandbox: %w", err)
+		}
+		ln, rbase, err := listen("127.0.0.1:0")
+		if err != nil {
+			return nil, stop, fmt.Errorf("cannot start the Bitrefill sandbox: %w", err)
+		}
+		srv := serve(ln, fake)
+		stops = append(stops, func() { shutdown(srv) })
+		bropts.PublicBaseURL, bropts.V2BaseURL = fakebitrefill.BaseURLs(rbase)
+		bropts.APIID, bropts.APISecret = fake.Credentials()
+	}
+	checks = append(checks, bn.Checks()...)
+	brc, err := bitrefill.New(bropts)
+	if err != nil {
+		return nil, stop, fmt.Errorf("BITREFILL_API_URL: %w", err)
+	}
+	checks = append(checks, doctor.Bitrefill(brc, cfg.Sandbox()))
+
+	if !cfg.Webhook.Enabled {
+		off := func(context.Context) doctor.Result { return doctor.Skipped("webhooks are off (WEBHOOK_ENABLED=false)") }
+		checks = append(checks, doctor.Check{Name: "webhook receiver", Run: off}, doctor.Check{Name: "webhook URL", Run: off})
+		return checks, stop, nil
+	}
+	checks = append(checks, doctor.Bind(cfg.Webhook.Addr()))
+	checks = append(checks, doctor.Webhook(func(ctx context.Context) (doctor.WebhookEndpoint, func(), error) {
+		// The server's own start-up path: receiver, tunnel, and the probe
+		// of get_webhook_url validate=true. Probes are never stored.
+		a := &app{cfg: cfg, log: log, metrics: metrics.New()}
+		st := store.NewMemory()
+		a.onClose(func() { _ = st.Close() })
+		wh, err := a.startWebhooks(ctx, st, nil)
+		if err != nil {
+			a.Close()
+			return nil, nil, err
+		}
+		return wh, a.Close, nil
+	}))
+	return checks, stop, nil
+}
