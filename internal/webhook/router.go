@@ -2,9 +2,12 @@ package webhook
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"io"
+	"math"
 	"net/http"
+	"strconv"
 )
 
 // Router serves several merchants' receivers on one address: each
@@ -15,6 +18,11 @@ import (
 // bad signature. GET /health and /stats are the first receiver's.
 type Router struct {
 	rs []*Receiver
+	// limiter applies, before the body is read and verified against every
+	// secret, the sum of the receivers' per-source limits (every tenant's
+	// webhooks come from the same Bitnovo addresses): a flood costs no
+	// HMACs, and legitimate traffic is limited no more than before.
+	limiter *limiter
 }
 
 // NewRouter routes between rs, which must all be signed (an unsigned
@@ -31,7 +39,10 @@ func NewRouter(rs ...*Receiver) (*Router, error) {
 			return nil, errors.New("webhook: the receivers of a router must share one path")
 		}
 	}
-	return &Router{rs: rs}, nil
+	rl := rs[0].opts.RateLimit
+	rl.PerSecond = cmp.Or(rl.PerSecond, defaultPerSecond) * float64(len(rs))
+	rl.Burst = cmp.Or(rl.Burst, defaultBurst) * len(rs)
+	return &Router{rs: rs, limiter: newLimiter(rl)}, nil
 }
 
 // ServeHTTP picks the receiver and lets it handle the request.
@@ -39,6 +50,11 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	first := rt.rs[0]
 	if r.Method != http.MethodPost || r.URL.Path != first.opts.Path || len(rt.rs) == 1 {
 		first.ServeHTTP(w, r)
+		return
+	}
+	if ok, wait := rt.limiter.allow(sourceOf(r), first.opts.Now()); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(max(wait.Seconds(), 1)))))
+		first.refuse(w, r, sourceOf(r), refuseRate, nil)
 		return
 	}
 	// Read at most one byte over the limit: the chosen receiver applies

@@ -66,3 +66,35 @@ func TestRouterAttributesBySecret(t *testing.T) {
 		t.Error("an unsigned receiver was accepted into a router")
 	}
 }
+
+// TestRouterRateLimitsBeforeVerifying: a flood from one source is refused
+// with 429 by the router itself, before any body is read or verified.
+func TestRouterRateLimitsBeforeVerifying(t *testing.T) {
+	newRC := func(k string) *Receiver {
+		rc, err := New(Options{Key: []byte(k), Store: store.NewMemory(), RateLimit: RateLimit{PerSecond: 1, Burst: 2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rc
+	}
+	rt, err := NewRouter(newRC("secret-of-merchant-a-32-bytes-ok"), newRC("secret-of-merchant-b-32-bytes-ok"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := map[int]int{}
+	for range 6 {
+		req := httptest.NewRequest("POST", DefaultPath, strings.NewReader(`{"identifier":"x","status":"CO"}`))
+		req.RemoteAddr = "192.0.2.9:1234"
+		req.Header.Set("X-Nonce", fmt.Sprint(time.Now().Unix()))
+		req.Header.Set("X-Signature", strings.Repeat("0", 64))
+		rec := httptest.NewRecorder()
+		rt.ServeHTTP(rec, req)
+		codes[rec.Code]++
+		if rec.Code == http.StatusTooManyRequests && rec.Header().Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+	}
+	if codes[http.StatusTooManyRequests] < 3 || codes[http.StatusUnauthorized] != 2 {
+		t.Errorf("status counts %v, want 2 × 401 then 429s", codes)
+	}
+}
