@@ -16,8 +16,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
-	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitnovo"
-	"github.com/cryptopay-mcp/cryptopay-mcp/internal/fakebitnovo"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
 )
@@ -302,14 +300,7 @@ func TestEveryToolDeclaresAToolset(t *testing.T) {
 // data (the currency catalog), so it needs the scope that lists them, and
 // the toolset they belong to.
 func TestCompletionFollowsScopesAndToolsets(t *testing.T) {
-	const device = "5a4d0b0e-0000-4000-8000-000000000001"
-	fake := httptest.NewServer(fakebitnovo.New(fakebitnovo.Options{DeviceID: device}))
-	t.Cleanup(fake.Close)
-	api, err := bitnovo.New(fake.URL, device, bitnovo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(api.CloseIdleConnections)
+	api := fakeBitnovoAPI(t)
 	deps := func(p access.Policy) Deps {
 		d := fullDeps(t, p)
 		d.Payments = payments.New(api, store.NewMemory(), payments.Options{})

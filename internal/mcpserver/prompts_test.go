@@ -15,9 +15,8 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
 )
 
-// promptSession serves New(deps) to an in-memory client. The payments
-// service talks to the fake Bitnovo API.
-func promptSession(t *testing.T, sandbox bool, withShop bool) *mcp.ClientSession {
+// fakeBitnovoAPI is a Bitnovo client talking to a fake Bitnovo API.
+func fakeBitnovoAPI(t *testing.T) *bitnovo.Client {
 	t.Helper()
 	const device = "5a4d0b0e-0000-4000-8000-000000000001"
 	fake := httptest.NewServer(fakebitnovo.New(fakebitnovo.Options{DeviceID: device}))
@@ -27,6 +26,14 @@ func promptSession(t *testing.T, sandbox bool, withShop bool) *mcp.ClientSession
 		t.Fatal(err)
 	}
 	t.Cleanup(api.CloseIdleConnections)
+	return api
+}
+
+// promptSession serves New(deps) to an in-memory client. The payments
+// service talks to the fake Bitnovo API.
+func promptSession(t *testing.T, sandbox bool, withShop bool) *mcp.ClientSession {
+	t.Helper()
+	api := fakeBitnovoAPI(t)
 	d := Deps{Version: "test", Sandbox: sandbox, Payments: payments.New(api, store.NewMemory(), payments.Options{Sandbox: sandbox})}
 	if withShop {
 		d.Shop = fullShop(t)
