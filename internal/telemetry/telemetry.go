@@ -20,7 +20,7 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -80,8 +80,8 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 //   - OTEL_SDK_DISABLED=true, or OTEL_TRACES_EXPORTER=none: off.
 //   - OTEL_TRACES_EXPORTER=otlp (the default): on when OTEL_EXPORTER_OTLP_ENDPOINT
 //     or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set, exporting OTLP over
-//     HTTP/protobuf (the exporter reads the other OTEL_EXPORTER_OTLP_*
-//     variables: headers, timeout, compression, certificates).
+//     HTTP/protobuf (otlphttp.go reads the other OTEL_EXPORTER_OTLP_*
+//     variables from getenv: headers, timeout, compression, certificates).
 //   - OTEL_TRACES_EXPORTER=console: on, spans as JSON lines to stderr (stdout
 //     carries the MCP protocol).
 //   - OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES name the resource
@@ -109,7 +109,11 @@ func FromEnv(ctx context.Context, getenv func(string) string, version string, st
 		if proto != "" && proto != "http/protobuf" {
 			return nil, fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL: %q is not supported; use http/protobuf (port 4318)", proto)
 		}
-		e, err := otlptracehttp.New(ctx)
+		client, err := newOTLPHTTPClient(getenv, version)
+		if err != nil {
+			return nil, err
+		}
+		e, err := otlptrace.New(ctx, client)
 		if err != nil {
 			return nil, fmt.Errorf("OTLP trace exporter: %w", err)
 		}
