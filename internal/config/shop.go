@@ -3,8 +3,9 @@ package config
 import (
 	"cmp"
 	"fmt"
-	"math/big"
 	"strings"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/money"
 )
 
 // Default Bitrefill base URLs (the same as internal/bitrefill's).
@@ -86,18 +87,11 @@ const maxShopEUR = 100000
 // eurCents parses a positive EUR amount with at most 2 decimals.
 func eurCents(p *Problems, get func(string) string, key, def string) int64 {
 	s := cmp.Or(get(key), def)
-	r, ok := new(big.Rat).SetString(s)
-	bad := func() int64 {
+	d, err := money.Parse(s)
+	c, ok := d.Minor(2, money.Down)
+	if err != nil || strings.ContainsAny(s, "eE") || d.Sign() <= 0 || !d.FitsScale(2) || !ok || c > maxShopEUR*100 {
 		*p = append(*p, fmt.Sprintf("%s: %q must be an amount in EUR from 0.01 to %d with at most 2 decimals (e.g. 50 or 12.50)", key, s, maxShopEUR))
-		d, _ := new(big.Rat).SetString(def)
-		return new(big.Rat).Mul(d, big.NewRat(100, 1)).Num().Int64()
+		c, _ = money.MustParse(def).Minor(2, money.Down)
 	}
-	if !ok || strings.ContainsAny(s, "eE/") || r.Sign() <= 0 || r.Cmp(big.NewRat(maxShopEUR, 1)) > 0 {
-		return bad()
-	}
-	c := new(big.Rat).Mul(r, big.NewRat(100, 1))
-	if !c.IsInt() {
-		return bad()
-	}
-	return c.Num().Int64()
+	return c
 }

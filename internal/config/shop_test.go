@@ -53,6 +53,9 @@ func TestLoadShopProblems(t *testing.T) {
 		{map[string]string{"SHOP_MAX_ORDER_EUR": "1.001"}, "SHOP_MAX_ORDER_EUR:"},
 		{map[string]string{"SHOP_DAILY_LIMIT_EUR": "1e9"}, "SHOP_DAILY_LIMIT_EUR:"},
 		{map[string]string{"SHOP_DAILY_LIMIT_EUR": "abc"}, "SHOP_DAILY_LIMIT_EUR:"},
+		{map[string]string{"SHOP_DAILY_LIMIT_EUR": "100000.01"}, "SHOP_DAILY_LIMIT_EUR:"},
+		{map[string]string{"SHOP_DAILY_LIMIT_EUR": "1/2"}, "SHOP_DAILY_LIMIT_EUR:"},
+		{map[string]string{"SHOP_DAILY_LIMIT_EUR": "0x10"}, "SHOP_DAILY_LIMIT_EUR:"},
 		{map[string]string{"SHOP_MAX_ORDER_EUR": "100", "SHOP_DAILY_LIMIT_EUR": "50"}, "more than SHOP_DAILY_LIMIT_EUR"},
 	}
 	for _, tt := range tests {

@@ -74,7 +74,8 @@ const (
 // ErrInvalid is wrapped by every parsing error.
 var ErrInvalid = errors.New("invalid decimal")
 
-// Rounding says how [Decimal.Round] and [Decimal.Quo] drop digits.
+// Rounding says how [Decimal.Round], [Decimal.Minor] and [Decimal.Quo] drop
+// digits.
 type Rounding int
 
 const (
@@ -83,6 +84,9 @@ const (
 	HalfUp Rounding = iota
 	// Down truncates towards zero.
 	Down
+	// Up rounds away from zero (0.001 → 0.01): a price charged in whole
+	// cents never falls below the exact price.
+	Up
 )
 
 func (r Rounding) rounder() apd.Rounder {
@@ -395,7 +399,8 @@ func (d Decimal) Round(scale int, mode Rounding) Decimal {
 	return quantize(v, scale, mode)
 }
 
-// Quo returns d ÷ o with exactly scale fraction digits, rounded by mode. The
+// Quo returns d ÷ o with exactly scale fraction digits, rounded by mode
+// (HalfUp or Down; Up is an error). The
 // rounding is done once, on the exact quotient: the division is first carried
 // out truncated a digit past scale, which decides HalfUp and Down exactly.
 // Division by zero, an absent or invalid operand, or a result above MaxDigits
@@ -410,6 +415,10 @@ func (d Decimal) Quo(o Decimal, scale int, mode Rounding) (Decimal, error) {
 		return "", fmt.Errorf("%w: %s ÷ 0", ErrInvalid, d)
 	case scale < 0 || scale > MaxDigits:
 		return "", fmt.Errorf("%w: scale %d", ErrInvalid, scale)
+	case mode == Up:
+		// The truncated quotient below cannot tell whether digits beyond it
+		// were all zero, which Up needs.
+		return "", fmt.Errorf("%w: Quo does not round Up", ErrInvalid)
 	}
 	// The quotient's leading digit is at most at position adj(a)-adj(b)
 	// (10^k has position k), so that many digits plus scale plus one more
@@ -431,8 +440,8 @@ func (d Decimal) Quo(o Decimal, scale int, mode Rounding) (Decimal, error) {
 func adjusted(d *apd.Decimal) int64 { return d.NumDigits() + int64(d.Exponent) - 1 }
 
 func quantize(v *apd.Decimal, scale int, mode Rounding) Decimal {
-	r := new(apd.Decimal)
-	if _, err := rounding(uint32(4*MaxDigits), mode).Quantize(r, v, -int32(scale)); err != nil {
+	r, err := quantizeTo(v, scale, mode)
+	if err != nil {
 		return ""
 	}
 	out, err := format(r)
@@ -440,6 +449,27 @@ func quantize(v *apd.Decimal, scale int, mode Rounding) Decimal {
 		return ""
 	}
 	return out
+}
+
+// quantizeTo rounds v to scale fraction digits by mode. apd's Quantize drops
+// the digits without rounding when all of them lie below the kept place
+// (0.001 becomes 0 even under apd.RoundUp), so Up is done here as Down plus
+// one unit of the last place whenever anything was dropped.
+func quantizeTo(v *apd.Decimal, scale int, mode Rounding) (*apd.Decimal, error) {
+	m := mode
+	if m == Up {
+		m = Down
+	}
+	r := new(apd.Decimal)
+	if _, err := rounding(uint32(4*MaxDigits), m).Quantize(r, v, -int32(scale)); err != nil {
+		return nil, err
+	}
+	if mode == Up && r.Cmp(v) != 0 {
+		if _, err := exact().Add(r, r, apd.New(int64(v.Sign()), -int32(scale))); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
 // Units returns d × 10^decimals truncated to an integer, as decimal text: an
@@ -456,6 +486,23 @@ func (d Decimal) Units(decimals int) string {
 		return "0"
 	}
 	return string(out)
+}
+
+// Minor returns d × 10^decimals rounded to an integer by mode: an amount in
+// the currency's smallest unit as an int64 ("12.341" Up 2 → 1235 cents). ok
+// is false when d is absent or invalid or the result does not fit an int64.
+func (d Decimal) Minor(decimals int, mode Rounding) (n int64, ok bool) {
+	v, ok := d.value()
+	if !ok || decimals < 0 || decimals > MaxDigits {
+		return 0, false
+	}
+	v.Exponent += int32(decimals)
+	r, err := quantizeTo(v, 0, mode)
+	if err != nil {
+		return 0, false
+	}
+	n, err = r.Int64()
+	return n, err == nil
 }
 
 // MarshalJSON encodes the amount as a JSON string, or null when absent.

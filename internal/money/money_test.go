@@ -80,6 +80,55 @@ func TestUnits(t *testing.T) {
 	}
 }
 
+func TestMinor(t *testing.T) {
+	tests := []struct {
+		amount   Decimal
+		decimals int
+		mode     Rounding
+		want     int64
+		ok       bool
+	}{
+		{"12.34", 2, Up, 1234, true},
+		{"12.341", 2, Up, 1235, true},
+		{"12.349", 2, Down, 1234, true},
+		{"12.345", 2, HalfUp, 1235, true},
+		{"0.0000001", 2, Up, 1, true},
+		{"-0.001", 2, Up, -1, true},
+		{"50", 2, Down, 5000, true},
+		{"92233720368547758.07", 2, Down, 9223372036854775807, true},
+		{"92233720368547758.08", 2, Down, 0, false},
+		{"garbage", 2, Up, 0, false},
+		{"", 2, Up, 0, false},
+		{"1", -1, Up, 0, false},
+	}
+	for _, tt := range tests {
+		if got, ok := tt.amount.Minor(tt.decimals, tt.mode); got != tt.want || ok != tt.ok {
+			t.Errorf("%q.Minor(%d, %d) = %d, %v; want %d, %v", tt.amount, tt.decimals, tt.mode, got, ok, tt.want, tt.ok)
+		}
+	}
+	if got := Decimal("-0.001").Round(2, Up); got != "-0.01" {
+		t.Errorf(`"-0.001".Round(2, Up) = %q, want "-0.01"`, got)
+	}
+	if _, err := Decimal("1").Quo("3", 2, Up); err == nil {
+		t.Error("Quo with Up: no error")
+	}
+	// Up on a positive amount is the ceiling of amount × 100, as the shop's
+	// big.Rat code computed it before.
+	rng := rand.New(rand.NewPCG(7, 2026))
+	hundred := big.NewRat(100, 1)
+	for range 2000 {
+		d := MustParse(fmt.Sprintf("%d.%0*d", rng.IntN(100000), 1+rng.IntN(6), rng.IntN(1000000)))
+		c := new(big.Rat).Mul(ratOf(t, d), hundred)
+		q := new(big.Int).Quo(c.Num(), c.Denom())
+		if new(big.Rat).SetInt(q).Cmp(c) < 0 {
+			q.Add(q, big.NewInt(1))
+		}
+		if got, ok := d.Minor(2, Up); !ok || got != q.Int64() {
+			t.Fatalf("%s.Minor(2, Up) = %d, %v; ceiling is %s", d, got, ok, q)
+		}
+	}
+}
+
 func TestFitsScaleAndMul(t *testing.T) {
 	for _, tt := range []struct {
 		d    Decimal

@@ -9,13 +9,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitrefill"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/money"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/toolerr"
 )
@@ -136,14 +136,11 @@ func (s *Service) audit(ctx context.Context, e *store.AuditEntry, err error) {
 		"amount_eur", cents(e.AmountCents), "outcome", e.Outcome, "code", e.Code, "caller", e.Caller)
 }
 
-// eurCents rounds a EUR amount up to whole cents.
-func eurCents(r *big.Rat) int64 {
-	c := new(big.Rat).Mul(r, big.NewRat(100, 1))
-	q := new(big.Int).Quo(c.Num(), c.Denom())
-	if new(big.Rat).SetInt(q).Cmp(c) < 0 {
-		q.Add(q, big.NewInt(1))
-	}
-	return q.Int64()
+// eurCents rounds a positive EUR amount up to whole cents; ok is false when
+// the amount is absent, not positive or too large for an int64 of cents.
+func eurCents(d money.Decimal) (int64, bool) {
+	c, ok := d.Minor(2, money.Up)
+	return c, ok && c > 0
 }
 
 type priceCache map[string]*bitrefill.ProductDetail
@@ -166,32 +163,30 @@ func (s *Service) unitPrice(ctx context.Context, pc priceCache, productID, value
 		}
 		pc[productID], p = d, d
 	}
-	want, wantOK := new(big.Rat).SetString(strings.TrimSpace(value))
+	want, err := money.Parse(value)
+	wantOK := err == nil
 	for _, k := range p.Packages {
 		match := k.Value == value
 		if !match && wantOK {
-			if a, ok := k.Amount.Rat(); ok && a.Cmp(want) == 0 {
+			if a := k.Amount.Decimal(); a.IsSet() && a.Cmp(want) == 0 {
 				match = true
 			}
 		}
 		if match {
-			eur, ok := k.EurPrice.Rat()
-			if !ok || eur.Sign() <= 0 {
+			c, ok := eurCents(k.EurPrice.Decimal())
+			if !ok {
 				return 0, "", unavailable("no EUR price")
 			}
-			return eurCents(eur), p.Name, nil
+			return c, p.Name, nil
 		}
 	}
-	if p.Range != nil && wantOK {
-		lo, ok1 := p.Range.Min.Rat()
-		hi, ok2 := p.Range.Max.Rat()
-		rate, ok3 := p.Range.CustomerEurPriceRate.Rat()
-		if ok1 && ok2 && ok3 && want.Cmp(lo) >= 0 && want.Cmp(hi) <= 0 && rate.Sign() > 0 {
-			eur := new(big.Rat).Mul(want, rate)
-			if fee, ok := p.Range.PurchaseFeeEur.Rat(); ok {
-				eur.Add(eur, fee)
+	if r := p.Range; r != nil && wantOK {
+		lo, hi, rate := r.Min.Decimal(), r.Max.Decimal(), r.CustomerEurPriceRate.Decimal()
+		if lo.IsSet() && hi.IsSet() && rate.Sign() > 0 && want.Cmp(lo) >= 0 && want.Cmp(hi) <= 0 {
+			// An absent fee adds nothing.
+			if c, ok := eurCents(want.Mul(rate).Add(r.PurchaseFeeEur.Decimal())); ok {
+				return c, p.Name, nil
 			}
-			return eurCents(eur), p.Name, nil
 		}
 	}
 	return 0, "", unavailable("no such package")
@@ -497,11 +492,8 @@ func (s *Service) quote(ctx context.Context, q Quote, lim Limits, a *store.Audit
 }
 
 func eurCentsText(s string) int64 {
-	r, _ := new(big.Rat).SetString(s)
-	if r == nil {
-		return 0
-	}
-	return eurCents(r)
+	c, _ := eurCents(money.Decimal(s))
+	return c
 }
 
 // UnsealResult holds an order's redemption secrets.
