@@ -25,7 +25,7 @@ const (
 var (
 	countryPattern  = regexp.MustCompile(`^[A-Z]{2}$`)
 	languagePattern = regexp.MustCompile(`^[a-z]{2,3}(-[a-z0-9]{2,8})?$`)
-	categoryPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	categoryPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`) // ≤ 64 bytes, checked with len
 )
 
 // SearchParams are the inputs of GET /omni.
@@ -69,7 +69,7 @@ func (p SearchParams) normalized() (SearchParams, error) {
 		return p, invalid("language", "must be a language code such as en, de or pt-br")
 	}
 	p.Category = strings.ToLower(strings.TrimSpace(p.Category))
-	if p.Category != "" && !categoryPattern.MatchString(p.Category) {
+	if p.Category != "" && (len(p.Category) > 64 || !categoryPattern.MatchString(p.Category)) {
 		return p, invalid("category", "must be a category or product-type slug such as games or esims")
 	}
 	switch {

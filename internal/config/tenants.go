@@ -68,9 +68,12 @@ type tenantsFile struct {
 	} `yaml:"tenants"`
 }
 
+// Tenant ids and claim names are at most 128 bytes, checked with len: a
+// counted repetition such as {0,127} compiles to 127 copies of the class
+// (118 KB and 1,700 allocations at start-up for each pattern).
 var (
-	tenantIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$`)
-	claimRE    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.:/-]{0,127}$`)
+	tenantIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]*$`)
+	claimRE    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.:/-]*$`)
 )
 
 // loadTenants reads and checks the tenants file. It must not be readable
@@ -115,7 +118,7 @@ func loadTenants(path string, live bool, p *Problems) *Tenants {
 	if t.Claim == "" {
 		t.Claim = "sub"
 	}
-	if !claimRE.MatchString(t.Claim) {
+	if len(t.Claim) > 128 || !claimRE.MatchString(t.Claim) {
 		add("claim %q is not a claim name", t.Claim)
 	}
 	if len(tf.Tenants) == 0 {
@@ -129,7 +132,7 @@ func loadTenants(path string, live bool, p *Problems) *Tenants {
 		if raw.ID != "" {
 			name = fmt.Sprintf("tenant %q", raw.ID)
 		}
-		if !tenantIDRE.MatchString(raw.ID) {
+		if len(raw.ID) > 128 || !tenantIDRE.MatchString(raw.ID) {
 			add("%s: id must be 1-128 letters, digits, '.', '_', '@' or '-', starting with a letter or digit", name)
 		}
 		if _, dup := t.Find(raw.ID); dup {

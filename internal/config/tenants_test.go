@@ -79,6 +79,8 @@ func TestTenantsFileProblems(t *testing.T) {
 		{"unknown field", "tenants:\n  - id: a\n    device_id: x\n", 0o600, nil, "field device_id not found"},
 		{"no tenants", "claim: sub\n", 0o600, nil, "lists no tenants"},
 		{"bad id", "tenants:\n  - id: ../x\n    bitnovo_device_id: 12345678-abcd-4ef0-9abc-1234567890ab\n", 0o600, nil, "id must be"},
+		{"id too long", "tenants:\n  - id: " + strings.Repeat("a", 129) + "\n", 0o600, map[string]string{"CRYPTOPAY_SANDBOX": "true"}, "id must be"},
+		{"claim too long", "claim: " + strings.Repeat("c", 129) + "\ntenants:\n  - id: a\n", 0o600, map[string]string{"CRYPTOPAY_SANDBOX": "true"}, "claim"},
 		{"duplicate", "tenants:\n  - id: a\n    bitnovo_device_id: 12345678-abcd-4ef0-9abc-1234567890ab\n  - id: a\n    bitnovo_device_id: 12345678-abcd-4ef0-9abc-1234567890ab\n", 0o600, nil, `tenant "a": listed twice`},
 		{"ids differing in case", "tenants:\n  - id: acme\n    bitnovo_device_id: 12345678-abcd-4ef0-9abc-1234567890ab\n  - id: ACME\n    bitnovo_device_id: 22345678-abcd-4ef0-9abc-1234567890ab\n", 0o600, nil,
 			`tenant "ACME": differs from tenant "acme" only in case`},

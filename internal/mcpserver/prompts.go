@@ -35,7 +35,7 @@ const (
 
 var (
 	amountRE   = regexp.MustCompile(`^[0-9]{1,9}(\.[0-9]{1,2})?$`)
-	currencyRE = regexp.MustCompile(`^[A-Z0-9_]{1,32}$`)
+	currencyRE = regexp.MustCompile(`^[A-Z0-9_]+$`) // ≤ 32 bytes, checked with len
 )
 
 // promptDefs returns the prompts in listing order.
@@ -128,7 +128,7 @@ func requestPaymentText(args map[string]string) (string, error) {
 		return "", err
 	}
 	currency := strings.ToUpper(strings.TrimSpace(args["currency"]))
-	if currency != "" && !currencyRE.MatchString(currency) {
+	if currency != "" && (len(currency) > 32 || !currencyRE.MatchString(currency)) {
 		return "", fmt.Errorf("currency %q must be a symbol such as BTC, ETH or USDC_ERC20", args["currency"])
 	}
 	desc := strings.TrimSpace(args["description"])

@@ -124,7 +124,11 @@ type webhookEventsOut struct {
 	Sandbox    bool              `json:"sandbox,omitempty"`
 }
 
-var identifierRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+// identifierRE with validIdentifier's length check: a counted repetition
+// such as {1,128} would compile to 128 copies of the class at start-up.
+var identifierRE = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
+
+func validIdentifier(s string) bool { return len(s) <= 128 && identifierRE.MatchString(s) }
 
 func getWebhookEvents(w Webhooks, sandbox bool) Tool[webhookEventsArgs, webhookEventsOut] {
 	return Tool[webhookEventsArgs, webhookEventsOut]{
@@ -148,7 +152,7 @@ func getWebhookEvents(w Webhooks, sandbox bool) Tool[webhookEventsArgs, webhookE
 			prop(s, "identifier").MaxLength = ptr(128)
 		},
 		Handler: func(ctx context.Context, _ *mcp.CallToolRequest, in webhookEventsArgs) (Output[webhookEventsOut], error) {
-			if in.Identifier != "" && !identifierRE.MatchString(in.Identifier) {
+			if in.Identifier != "" && !validIdentifier(in.Identifier) {
 				return Output[webhookEventsOut]{}, toolerr.InvalidArg("identifier", "must be a payment identifier (UUID)")
 			}
 			if in.ValidatedOnly {
@@ -384,7 +388,7 @@ func addPaymentResources(s *mcp.Server, svc *payments.Service) {
 
 func paymentID(uri string) (string, error) {
 	id, ok := strings.CutPrefix(uri, paymentResourcePrefix)
-	if !ok || !identifierRE.MatchString(id) {
+	if !ok || !validIdentifier(id) {
 		// -32602, not the code 0 a plain error would get on the wire.
 		return "", &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "not a payment resource: want " + paymentResourceTemplate}
 	}

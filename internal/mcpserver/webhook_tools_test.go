@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -203,5 +204,19 @@ func TestWebhookToolsWithoutDeviceSecret(t *testing.T) {
 	cs = connectInMemory(t, Deps{Payments: svc, Webhooks: &w.fakeWebhooks})
 	if out, _ := callJSON(t, cs, "get_webhook_url", nil); out["secret_error"] != nil {
 		t.Fatalf("secret_error with a secret: %v", out)
+	}
+}
+
+func TestValidIdentifier(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{
+		{"abc-123", true}, {"pay:ref.1_x", true}, {strings.Repeat("a", 128), true},
+		{"", false}, {strings.Repeat("a", 129), false}, {"a b", false}, {"a/b", false},
+	} {
+		if got := validIdentifier(tt.in); got != tt.want {
+			t.Errorf("validIdentifier(%q) = %v, want %v", tt.in, got, tt.want)
+		}
 	}
 }

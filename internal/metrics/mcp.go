@@ -22,7 +22,8 @@ const (
 )
 
 // errorCodeRE is what an envelope code must look like to become a label.
-var errorCodeRE = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}$`)
+// At most 64 bytes, checked with len (see lowerWord).
+var errorCodeRE = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 
 // MCPMiddleware observes tools/call on an *mcp.Server (install it with
 // AddReceivingMiddleware): the count by tool and outcome, the duration, and
@@ -92,7 +93,7 @@ func EnvelopeCode(r *mcp.CallToolResult) string {
 				Code string `json:"code"`
 			} `json:"error"`
 		}
-		if json.Unmarshal([]byte(tc.Text), &env) == nil && errorCodeRE.MatchString(env.Error.Code) {
+		if json.Unmarshal([]byte(tc.Text), &env) == nil && len(env.Error.Code) <= 64 && errorCodeRE.MatchString(env.Error.Code) {
 			return env.Error.Code
 		}
 		break

@@ -141,8 +141,11 @@ func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.handler.ServeHTTP(w, r)
 }
 
-// lowerWord bounds free-form outcome labels.
-var lowerWord = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+// lowerWord bounds free-form outcome labels, with isLowerWord's length
+// check (a counted repetition would compile to 40 copies of the class).
+var lowerWord = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+func isLowerWord(s string) bool { return len(s) <= 40 && lowerWord.MatchString(s) }
 
 // ToolCall records one finished tools/call.
 func (m *Metrics) ToolCall(tool, outcome, code string, d time.Duration) {
@@ -160,7 +163,7 @@ func (m *Metrics) Webhook(outcome string) {
 	if m == nil {
 		return
 	}
-	if !lowerWord.MatchString(outcome) {
+	if !isLowerWord(outcome) {
 		outcome = "other"
 	}
 	m.webhook.with(outcome).Inc()
@@ -172,7 +175,7 @@ func (m *Metrics) ProviderAttempt(provider, endpoint, outcome string, attempt in
 	if m == nil {
 		return
 	}
-	if !lowerWord.MatchString(outcome) {
+	if !isLowerWord(outcome) {
 		outcome = "other"
 	}
 	m.providerRequests.with(provider, endpoint, outcome).Inc()
