@@ -67,7 +67,7 @@ func TestHTTPOAuth(t *testing.T) {
 		}
 		if code != 200 || json.Unmarshal([]byte(body), &prm) != nil || prm.Resource != resource ||
 			!slices.Equal(prm.AuthorizationServers, []string{as.Issuer}) || !slices.Equal(prm.BearerMethods, []string{"header"}) ||
-			!slices.Equal(prm.ScopesSupported, []string{"payments:read", "payments:write", "webhooks:read", "shop:read", "shop:purchase"}) {
+			!slices.Equal(prm.ScopesSupported, []string{"payments:read", "payments:write", "webhooks:read", "shop:read", "shop:purchase", "metrics:read"}) {
 			t.Fatalf("%s: %d %s", path, code, body)
 		}
 	}
@@ -122,6 +122,20 @@ func TestHTTPOAuth(t *testing.T) {
 				t.Errorf("%d, want %d: %.200s", code, tc.want, body)
 			}
 		})
+	}
+	// /metrics wants metrics:read: every caller's calls are in it.
+	for _, tc := range []struct {
+		scope string
+		want  int
+	}{{all, 403}, {"metrics:read", 200}, {"", 401}} {
+		hdr := map[string]string{}
+		if tc.scope != "" {
+			hdr = bearer(mint(oauthtest.Token{Scope: tc.scope}))
+		}
+		code, body := p.do(t, "GET", "/metrics", "", hdr, "")
+		if code != tc.want || (code == 200 && !strings.Contains(body, "cryptopay_tool_calls_in_flight")) {
+			t.Errorf("/metrics with scope %q: %d, want %d: %.200s", tc.scope, code, tc.want, body)
+		}
 	}
 	if !strings.Contains(p.stderr.String(), "token is expired") || !strings.Contains(p.stderr.String(), "invalid audience") {
 		t.Errorf("refusals are not logged with their reason:\n%s", p.stderr.String())

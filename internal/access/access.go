@@ -117,11 +117,15 @@ const (
 	WebhooksRead  Scope = "webhooks:read"
 	ShopRead      Scope = "shop:read"
 	ShopBuy       Scope = "shop:purchase"
+	// MetricsRead reads the HTTP transport's /metrics. No tool needs it:
+	// the series count every caller's (and every tenant's) calls, so they
+	// are for the operator's scraper, not for each agent holding a token.
+	MetricsRead Scope = "metrics:read"
 )
 
 // AllScopes returns every scope in listing order.
 func AllScopes() []Scope {
-	return []Scope{PaymentsRead, PaymentsWrite, WebhooksRead, ShopRead, ShopBuy}
+	return []Scope{PaymentsRead, PaymentsWrite, WebhooksRead, ShopRead, ShopBuy, MetricsRead}
 }
 
 // ScopeStrings returns scopes as strings.

@@ -114,13 +114,13 @@ func TestCallerRoundTrip(t *testing.T) {
 		t.Errorf("round trip = %+v", back)
 	}
 	st := FromTokenInfo(TokenInfo(Caller{Kind: KindStaticToken, Scopes: AllScopes()}, exp))
-	if st.String() != "static-token" || st.Namespace() != "" || len(st.Scopes) != 5 {
+	if st.String() != "static-token" || st.Namespace() != "" || len(st.Scopes) != len(AllScopes()) {
 		t.Errorf("static = %+v", st)
 	}
 	if c.Namespace() == "" || c.Namespace() == (Caller{Kind: KindOAuth, Subject: "alice"}).Namespace() {
 		t.Error("OAuth namespaces must differ per subject and client")
 	}
-	if got := CallerFrom(context.Background()); got.Kind != KindStdio || len(got.Scopes) != 5 {
+	if got := CallerFrom(context.Background()); got.Kind != KindStdio || len(got.Scopes) != len(AllScopes()) {
 		t.Errorf("default caller = %+v", got)
 	}
 	if got := CallerFrom(WithCaller(context.Background(), c)); got.Subject != "alice" {

@@ -239,7 +239,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.NotFound(w, r)
 			return
 		}
-		h.authorize(w, r, h.metrics.ServeHTTP)
+		h.authorize(w, r, h.serveMetrics)
 	case "/mcp":
 		h.serveMCP(w, r)
 	default:
@@ -251,6 +251,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		http.NotFound(w, r)
 	}
+}
+
+// serveMetrics serves /metrics to a caller holding metrics:read: the static
+// token (unless MCP_HTTP_TOKEN_SCOPES leaves it out), an OAuth token granted
+// it, or anyone on loopback when no token is configured.
+func (h *Handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	if ti := auth.TokenInfoFromContext(r.Context()); ti != nil && !access.FromTokenInfo(ti).Has(access.MetricsRead) {
+		challenge := fmt.Sprintf(`Bearer error="insufficient_scope", scope=%q`, access.MetricsRead)
+		if h.oauth {
+			challenge += fmt.Sprintf(`, resource_metadata=%q`, h.prmURL)
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
+		h.refuse(w, r, http.StatusForbidden, "token lacks metrics:read",
+			"forbidden: reading /metrics needs the metrics:read scope")
+		return
+	}
+	h.metrics.ServeHTTP(w, r)
 }
 
 func (h *Handler) serveMCP(w http.ResponseWriter, r *http.Request) {

@@ -49,7 +49,7 @@ func TestLoadConfig(t *testing.T) {
 		{name: "token scopes", env: map[string]string{EnvToken: testToken, EnvTokenScopes: "payments:read, shop:read"},
 			want: Config{Listen: DefaultListen, Token: testToken, TokenScopes: []access.Scope{access.PaymentsRead, access.ShopRead}}},
 		{name: "token scopes unknown", env: map[string]string{EnvToken: testToken, EnvTokenScopes: "payments:admin"},
-			problems: []string{`MCP_HTTP_TOKEN_SCOPES: unknown scope "payments:admin" (valid: payments:read, payments:write, webhooks:read, shop:read, shop:purchase)`}},
+			problems: []string{`MCP_HTTP_TOKEN_SCOPES: unknown scope "payments:admin" (valid: payments:read, payments:write, webhooks:read, shop:read, shop:purchase, metrics:read)`}},
 		{name: "token scopes without token", env: map[string]string{EnvTokenScopes: "payments:read"},
 			problems: []string{"MCP_HTTP_TOKEN_SCOPES: only applies with MCP_HTTP_TOKEN"}},
 		{name: "token and oauth", env: map[string]string{EnvToken: testToken, EnvOAuthIssuer: "https://auth.example.com"},
@@ -305,6 +305,7 @@ func TestPreflight(t *testing.T) {
 func TestToken(t *testing.T) {
 	var logs bytes.Buffer
 	withToken := newHandler(t, Config{Token: testToken}, "127.0.0.1:8080", &logs)
+	narrowToken := newHandler(t, Config{Token: testToken, TokenScopes: []access.Scope{access.PaymentsRead}}, "127.0.0.1:8080", &logs)
 	noToken := newHandler(t, Config{}, "127.0.0.1:8080", &logs)
 	for _, tc := range []struct {
 		name string
@@ -322,6 +323,9 @@ func TestToken(t *testing.T) {
 		{"bare", withToken, "/mcp", testToken, 401},
 		{"metrics right", withToken, "/metrics", "Bearer " + testToken, 200},
 		{"metrics missing", withToken, "/metrics", "", 401},
+		{"metrics with a token narrowed to payments:read", narrowToken, "/metrics", "Bearer " + testToken, 403},
+		{"metrics on loopback without token", noToken, "/metrics", "", 200},
+		{"narrowed token still reaches /mcp", narrowToken, "/mcp", "Bearer " + testToken, 200},
 		{"healthz is open", withToken, "/healthz", "", 200},
 		{"readyz is open", withToken, "/readyz", "", 200},
 		{"loopback without token", noToken, "/mcp", "", 200},
