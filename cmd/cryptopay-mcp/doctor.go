@@ -74,7 +74,9 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer, get
 
 // doctorChecks lists the checks for cfg. In sandbox mode the provider
 // checks run against the built-in fakes, started here and stopped by the
-// returned function.
+// returned function. With a tenants file every tenant's store and
+// credentials are checked, each check named after its tenant; the webhook
+// receiver, which they share, is checked once.
 func doctorChecks(cfg config.Config, log *slog.Logger) ([]doctor.Check, func(), error) {
 	var stops []func()
 	stop := func() {
@@ -83,18 +85,81 @@ func doctorChecks(cfg config.Config, log *slog.Logger) ([]doctor.Check, func(), 
 		}
 	}
 	configDetail := fmt.Sprintf("%s mode, data dir %s", cfg.Mode, cfg.DataDir)
-	if !cfg.Sandbox() {
+	switch {
+	case cfg.Tenants != nil:
+		configDetail += fmt.Sprintf(", %d tenants picked by the %q claim", len(cfg.Tenants.List), cfg.Tenants.Claim)
+	case !cfg.Sandbox():
 		configDetail += ", device id " + config.MaskID(cfg.DeviceID)
 	}
 	checks := []doctor.Check{{Name: "config", Run: func(context.Context) doctor.Result { return doctor.Passed("%s", configDetail) }}}
-
-	if cfg.DatabaseURL != "" {
+	if cfg.DatabaseURL == "" {
+		checks = append(checks, doctor.DataDir(cfg.DataDir))
+	} else {
 		checks = append(checks, doctor.Check{Name: "data dir", Run: func(context.Context) doctor.Result {
 			return doctor.Skipped("state is in PostgreSQL (CRYPTOPAY_DATABASE_URL)")
 		}})
+	}
+	if cfg.Tenants == nil {
+		more, err := merchantChecks(cfg, log, &stops)
+		if err != nil {
+			return nil, stop, err
+		}
+		checks = append(checks, more...)
+	}
+	for _, t := range tenantsOf(cfg) {
+		more, err := merchantChecks(cfg.ForTenant(t), log, &stops)
+		if err != nil {
+			return nil, stop, fmt.Errorf("tenant %s: %w", t.ID, err)
+		}
+		for _, c := range more {
+			c.Name = "tenant " + t.ID + ": " + c.Name
+			checks = append(checks, c)
+		}
+	}
+
+	if !cfg.Webhook.Enabled {
+		off := func(context.Context) doctor.Result { return doctor.Skipped("webhooks are off (WEBHOOK_ENABLED=false)") }
+		checks = append(checks, doctor.Check{Name: "webhook receiver", Run: off}, doctor.Check{Name: "webhook URL", Run: off})
+		return checks, stop, nil
+	}
+	checks = append(checks, doctor.Bind(cfg.Webhook.Addr()))
+	checks = append(checks, doctor.Webhook(func(ctx context.Context) (doctor.WebhookEndpoint, func(), error) {
+		// The server's own start-up path: receiver, tunnel, and the probe
+		// of get_webhook_url validate=true. Probes are never stored.
+		// With tenants the receiver is shared; one tenant's secret stands
+		// for all in the probe (the server routes by whose secret verifies).
+		wcfg := cfg
+		if ts := tenantsOf(cfg); len(ts) > 0 {
+			wcfg = cfg.ForTenant(ts[0])
+		}
+		a := &app{cfg: wcfg, log: log, metrics: metrics.New()}
+		st := store.NewMemory()
+		a.onClose(func() { _ = st.Close() })
+		wh, err := a.startWebhooks(ctx, st, nil)
+		if err != nil {
+			a.Close()
+			return nil, nil, err
+		}
+		return wh, a.Close, nil
+	}))
+	return checks, stop, nil
+}
+
+func tenantsOf(cfg config.Config) []config.Tenant {
+	if cfg.Tenants == nil {
+		return nil
+	}
+	return cfg.Tenants.List
+}
+
+// merchantChecks checks one merchant's store and provider credentials: the
+// server's own, or one tenant's (cfg.ForTenant). Fakes it starts for the
+// sandbox are stopped by the functions it appends to stops.
+func merchantChecks(cfg config.Config, log *slog.Logger, stops *[]func()) ([]doctor.Check, error) {
+	var checks []doctor.Check
+	if cfg.DatabaseURL != "" {
 		checks = append(checks, doctor.Store("PostgreSQL", func(ctx context.Context) (io.Closer, error) { return openStore(ctx, cfg) }))
 	} else {
-		checks = append(checks, doctor.DataDir(cfg.DataDir))
 		checks = append(checks, doctor.Store("SQLite in "+filepath.Join(cfg.DataDir, "cryptopay.db"),
 			func(ctx context.Context) (io.Closer, error) { return openStore(ctx, cfg) }))
 	}
@@ -107,49 +172,28 @@ func doctorChecks(cfg config.Config, log *slog.Logger) ([]doctor.Check, func(), 
 	if cfg.Sandbox() {
 		_, base, stopFake, err := startFake(SandboxDeviceID, "127.0.0.1:0")
 		if err != nil {
-			return nil, stop, fmt.Errorf("cannot start the sandbox: %w", err)
+			return nil, fmt.Errorf("cannot start the sandbox: %w", err)
 		}
-		stops = append(stops, stopFake)
+		*stops = append(*stops, stopFake)
 		bn.BaseURL, bn.DeviceID = base, SandboxDeviceID
 
 		fake, err := fakebitrefill.New(fakebitrefill.Config{})
 		if err != nil {
-			return nil, stop, fmt.Errorf("cannot start the Bitrefill sandbox: %w", err)
+			return nil, fmt.Errorf("cannot start the Bitrefill sandbox: %w", err)
 		}
 		ln, rbase, err := listen("127.0.0.1:0")
 		if err != nil {
-			return nil, stop, fmt.Errorf("cannot start the Bitrefill sandbox: %w", err)
+			return nil, fmt.Errorf("cannot start the Bitrefill sandbox: %w", err)
 		}
 		srv := serve(ln, fake)
-		stops = append(stops, func() { shutdown(srv) })
+		*stops = append(*stops, func() { shutdown(srv) })
 		bropts.PublicBaseURL, bropts.V2BaseURL = fakebitrefill.BaseURLs(rbase)
 		bropts.APIID, bropts.APISecret = fake.Credentials()
 	}
 	checks = append(checks, bn.Checks()...)
 	brc, err := bitrefill.New(bropts)
 	if err != nil {
-		return nil, stop, fmt.Errorf("BITREFILL_API_URL: %w", err)
+		return nil, fmt.Errorf("BITREFILL_API_URL: %w", err)
 	}
-	checks = append(checks, doctor.Bitrefill(brc, cfg.Sandbox()))
-
-	if !cfg.Webhook.Enabled {
-		off := func(context.Context) doctor.Result { return doctor.Skipped("webhooks are off (WEBHOOK_ENABLED=false)") }
-		checks = append(checks, doctor.Check{Name: "webhook receiver", Run: off}, doctor.Check{Name: "webhook URL", Run: off})
-		return checks, stop, nil
-	}
-	checks = append(checks, doctor.Bind(cfg.Webhook.Addr()))
-	checks = append(checks, doctor.Webhook(func(ctx context.Context) (doctor.WebhookEndpoint, func(), error) {
-		// The server's own start-up path: receiver, tunnel, and the probe
-		// of get_webhook_url validate=true. Probes are never stored.
-		a := &app{cfg: cfg, log: log, metrics: metrics.New()}
-		st := store.NewMemory()
-		a.onClose(func() { _ = st.Close() })
-		wh, err := a.startWebhooks(ctx, st, nil)
-		if err != nil {
-			a.Close()
-			return nil, nil, err
-		}
-		return wh, a.Close, nil
-	}))
-	return checks, stop, nil
+	return append(checks, doctor.Bitrefill(brc, cfg.Sandbox())), nil
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -20,6 +22,7 @@ func TestDoctor(t *testing.T) {
 		name     string
 		args     []string
 		env      map[string]string
+		tenants  string // a tenants file's body, written and named in CRYPTOPAY_TENANTS_FILE
 		code     int
 		stdout   []string
 		stderr   string
@@ -39,12 +42,29 @@ func TestDoctor(t *testing.T) {
 			},
 			failures: []string{"bitnovo", "bitrefill"}},
 		{name: "unknown flag", args: []string{"doctor", "--nope"}, code: exitConfig},
+		{name: "tenants in the sandbox", args: []string{"doctor"}, code: exitOK,
+			tenants: "tenants:\n  - id: acme\n  - id: globex\n", env: map[string]string{"CRYPTOPAY_SANDBOX": "true"},
+			stdout: []string{"2 tenants picked by the \"sub\" claim", "✅ tenant acme: store: SQLite in ", "tenants/acme/cryptopay.db",
+				"✅ tenant globex: bitnovo:", "✅ tenant globex: bitrefill:", "✅ webhook URL: a signed probe", "doctor: everything checked is fine"}},
+		{name: "tenants with an unreachable Bitnovo", args: []string{"doctor", "--json"}, code: exitFail,
+			tenants: "tenants:\n  - id: acme\n    bitnovo_device_id: 11111111-2222-4333-8444-555555555555\n" +
+				"  - id: globex\n    bitnovo_device_id: 11111111-2222-4333-8444-666666666666\n",
+			env: map[string]string{"BITNOVO_BASE_URL": closed, "BITREFILL_API_URL": closed + "/v2",
+				"BITREFILL_PUBLIC_API_URL": closed + "/api", "API_TIMEOUT": "1000"},
+			failures: []string{"tenant acme: bitnovo", "tenant acme: bitrefill", "tenant globex: bitnovo", "tenant globex: bitrefill"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env := baseEnv(t, t.TempDir())
 			for k, v := range tt.env {
 				env[k] = v
+			}
+			if tt.tenants != "" {
+				file := filepath.Join(t.TempDir(), "tenants.yaml")
+				if err := os.WriteFile(file, []byte(tt.tenants), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				env["CRYPTOPAY_TENANTS_FILE"] = file
 			}
 			var stdout, stderr bytes.Buffer
 			code := run(context.Background(), tt.args, nil, &stdout, &stderr, func(k string) string { return env[k] })
