@@ -84,9 +84,15 @@ func newOTLPHTTPClient(getenv func(string) string, version string) (*otlpHTTPCli
 			if !ok || k == "" {
 				return nil, errors.New("OTEL_EXPORTER_OTLP_HEADERS: want key=value pairs separated by commas")
 			}
+			if !headerToken(k) {
+				return nil, fmt.Errorf("OTEL_EXPORTER_OTLP_HEADERS: %q is not a valid header name", k)
+			}
 			dv, err := url.PathUnescape(strings.TrimSpace(val))
 			if err != nil {
 				return nil, fmt.Errorf("OTEL_EXPORTER_OTLP_HEADERS: the value of %q is not URL-encoded", k)
+			}
+			if strings.ContainsFunc(dv, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
+				return nil, fmt.Errorf("OTEL_EXPORTER_OTLP_HEADERS: the value of %q holds control characters", k)
 			}
 			c.headers[k] = dv
 		}
@@ -229,4 +235,12 @@ func (c *otlpHTTPClient) post(ctx context.Context, body []byte) (retry bool, aft
 	default:
 		return false, 0, fmt.Errorf("OTLP export: collector answered %s", resp.Status)
 	}
+}
+
+// headerToken reports whether k is an HTTP field name (RFC 9110 token):
+// every request would fail on anything else, so it is a start-up error.
+func headerToken(k string) bool {
+	return k != "" && !strings.ContainsFunc(k, func(r rune) bool {
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r))
+	})
 }
