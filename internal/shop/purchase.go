@@ -344,7 +344,15 @@ func (s *Service) PayInvoice(ctx context.Context, confirm Confirmer, id, token s
 	return s.pay(ctx, confirm, id, token, &a)
 }
 
-func hashToken(t string) string {
+// hashToken is what the store keeps of a confirmation token: its SHA-256,
+// salted with the caller's namespace, so a token quoted to one OAuth caller
+// is unknown to every other even if it leaks. The operator's own transports
+// share the empty namespace, whose hash is the token's plain SHA-256, as
+// for tokens issued before callers were told apart.
+func hashToken(ctx context.Context, t string) string {
+	if ns := access.CallerFrom(ctx).Namespace(); ns != "" {
+		t = ns + "\x00" + t
+	}
 	h := sha256.Sum256([]byte(t))
 	return hex.EncodeToString(h[:])
 }
@@ -384,7 +392,7 @@ func (s *Service) pay(ctx context.Context, confirm Confirmer, id, token string, 
 
 	switch {
 	case token != "":
-		if err := s.st.ConsumeConfirmation(ctx, hashToken(token), inv.ID, amount, now); err != nil {
+		if err := s.st.ConsumeConfirmation(ctx, hashToken(ctx, token), inv.ID, amount, now); err != nil {
 			var ce *store.ConfirmationError
 			if errors.As(err, &ce) {
 				return nil, toolerr.New(CodeConfirmationInvalid, confirmationMsg(ce.Reason), map[string]any{"reason": ce.Reason})
@@ -477,7 +485,7 @@ func (s *Service) quote(ctx context.Context, q Quote, lim Limits, a *store.Audit
 	}
 	now := s.o.Now()
 	exp := now.Add(s.o.ConfirmationTTL)
-	if err := s.st.SaveConfirmation(ctx, store.Confirmation{TokenHash: hashToken(tok), InvoiceID: q.InvoiceID,
+	if err := s.st.SaveConfirmation(ctx, store.Confirmation{TokenHash: hashToken(ctx, tok), InvoiceID: q.InvoiceID,
 		AmountCents: eurCentsText(q.AmountEUR), CreatedAt: now, ExpiresAt: exp}); err != nil {
 		return nil, err
 	}

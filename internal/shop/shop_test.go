@@ -287,6 +287,11 @@ func TestPurchaseFlowWithToken(t *testing.T) {
 	if _, err := e.svc.PayInvoice(ctx, nil, c1.Invoice.ID, "cfm_forged"); code(t, err) != CodeConfirmationInvalid {
 		t.Fatal(err)
 	}
+	// Nor does it pay for another caller (an OAuth agent it leaked to).
+	other := access.WithCaller(ctx, access.Caller{Kind: access.KindOAuth, Subject: "mallory", ClientID: "agent"})
+	if _, err := e.svc.PayInvoice(other, nil, c1.Invoice.ID, q1.ConfirmationToken); code(t, err) != CodeConfirmationInvalid {
+		t.Fatalf("another caller's token: %v", err)
+	}
 	p, err := e.svc.PayInvoice(ctx, nil, c1.Invoice.ID, q1.ConfirmationToken)
 	if err != nil || !p.Paid || p.Invoice.Payment.Status != "payment_confirmed" {
 		t.Fatalf("pay: %+v %v", p, err)
@@ -319,7 +324,7 @@ func TestPurchaseFlowWithToken(t *testing.T) {
 		}
 	}
 	want := "create_invoice:refused create_invoice:refused create_invoice:refused create_invoice:created create_invoice:created " +
-		"pay_invoice:quoted pay_invoice:refused pay_invoice:refused pay_invoice:paid pay_invoice:refused pay_invoice:declined pay_invoice:paid unseal_order:unsealed"
+		"pay_invoice:quoted pay_invoice:refused pay_invoice:refused pay_invoice:refused pay_invoice:paid pay_invoice:refused pay_invoice:declined pay_invoice:paid unseal_order:unsealed"
 	if got := strings.Join(outcomes, " "); got != want {
 		t.Fatalf("audit:\n got %s\nwant %s", got, want)
 	}
