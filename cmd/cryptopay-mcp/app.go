@@ -69,7 +69,7 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, o appOptio
 		_ = tel.Shutdown(sctx)
 	})
 
-	raw, err := openStore(ctx, cfg)
+	raw, err := openStore(ctx, cfg, o.tenant)
 	if err != nil {
 		return fail(exitConfig, "config: %v", err)
 	}
@@ -182,21 +182,27 @@ func storeSystem(cfg config.Config) string {
 	return "sqlite"
 }
 
-// openStore opens PostgreSQL when CRYPTOPAY_DATABASE_URL is set (state
-// shared by replicas), else the embedded SQLite file in the data dir.
-func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+// openStore opens PostgreSQL when cfg has a database URL (CRYPTOPAY_DATABASE_URL,
+// or a tenant's database_url: state shared by replicas), else the embedded
+// SQLite file in the data dir. tenant, if set, names the tenant in errors.
+func openStore(ctx context.Context, cfg config.Config, tenant string) (store.Store, error) {
+	dbVar, dirVar := "CRYPTOPAY_DATABASE_URL", "CRYPTOPAY_DATA_DIR"
+	if tenant != "" {
+		dbVar = fmt.Sprintf("%s: tenant %q: database_url", config.EnvTenantsFile, tenant)
+		dirVar = fmt.Sprintf("tenant %q: CRYPTOPAY_DATA_DIR", tenant)
+	}
 	if cfg.DatabaseURL != "" {
 		octx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
 		st, err := store.OpenPostgres(octx, cfg.DatabaseURL)
 		if err != nil {
-			return nil, fmt.Errorf("CRYPTOPAY_DATABASE_URL: cannot open the PostgreSQL store: %w", err)
+			return nil, fmt.Errorf("%s: cannot open the PostgreSQL store: %w", dbVar, err)
 		}
 		return st, nil
 	}
 	st, err := store.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "cryptopay.db"))
 	if err != nil {
-		return nil, fmt.Errorf("CRYPTOPAY_DATA_DIR: cannot open the store in %s: %w", cfg.DataDir, err)
+		return nil, fmt.Errorf("%s: cannot open the store in %s: %w", dirVar, cfg.DataDir, err)
 	}
 	return st, nil
 }

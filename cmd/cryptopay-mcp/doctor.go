@@ -158,10 +158,10 @@ func tenantsOf(cfg config.Config) []config.Tenant {
 func merchantChecks(cfg config.Config, log *slog.Logger, stops *[]func()) ([]doctor.Check, error) {
 	var checks []doctor.Check
 	if cfg.DatabaseURL != "" {
-		checks = append(checks, doctor.Store("PostgreSQL", func(ctx context.Context) (io.Closer, error) { return openStore(ctx, cfg) }))
+		checks = append(checks, doctor.Store("PostgreSQL", func(ctx context.Context) (io.Closer, error) { return openStore(ctx, cfg, "") }))
 	} else {
 		checks = append(checks, doctor.Store("SQLite in "+filepath.Join(cfg.DataDir, "cryptopay.db"),
-			func(ctx context.Context) (io.Closer, error) { return openStore(ctx, cfg) }))
+			func(ctx context.Context) (io.Closer, error) { return openStore(ctx, cfg, "") }))
 	}
 
 	bn := doctor.Bitnovo{BaseURL: cfg.BaseURL, DeviceID: cfg.DeviceID, Timeout: cfg.APITimeout, Sandbox: cfg.Sandbox()}

@@ -86,6 +86,14 @@ func (c Config) String() string {
 	return b.String()
 }
 
+// checkDatabaseURL returns what is wrong with a PostgreSQL URL, or "".
+func checkDatabaseURL(raw string) string {
+	if u, err := url.Parse(raw); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		return "must be a postgres:// or postgresql:// URL with a host"
+	}
+	return ""
+}
+
 // maskDatabaseURL keeps scheme, host and database name, never the password.
 func maskDatabaseURL(raw string) string {
 	u, err := url.Parse(raw)
@@ -231,11 +239,10 @@ func Load(getenv func(string) string, f Flags) (Config, error) {
 
 	c.DatabaseURL = get("CRYPTOPAY_DATABASE_URL")
 	if c.DatabaseURL != "" && tenantsPath != "" {
-		p = append(p, "CRYPTOPAY_DATABASE_URL: not supported with "+EnvTenantsFile+" yet (each tenant has its own SQLite store in CRYPTOPAY_DATA_DIR/tenants)")
-	}
-	if c.DatabaseURL != "" {
-		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
-			p = append(p, "CRYPTOPAY_DATABASE_URL: must be a postgres:// or postgresql:// URL with a host (unset it to use the embedded SQLite store)")
+		p = append(p, "CRYPTOPAY_DATABASE_URL: not with "+EnvTenantsFile+": give each tenant its own database_url in the tenants file (one database per tenant)")
+	} else if c.DatabaseURL != "" {
+		if msg := checkDatabaseURL(c.DatabaseURL); msg != "" {
+			p = append(p, "CRYPTOPAY_DATABASE_URL: "+msg+" (unset it to use the embedded SQLite store)")
 		}
 	}
 	c.DataDir = cmp.Or(f.DataDir, get("CRYPTOPAY_DATA_DIR"))

@@ -40,6 +40,10 @@ type Tenant struct {
 	PurchasesEnabled   bool
 	MaxOrderCents      int64 // 0: the server-wide SHOP_MAX_ORDER_EUR
 	DailyLimitCents    int64 // 0: the server-wide SHOP_DAILY_LIMIT_EUR
+	// DatabaseURL is the tenant's own PostgreSQL database (postgres://…),
+	// shared by the replicas that serve it; "" keeps its state in SQLite
+	// under CRYPTOPAY_DATA_DIR/tenants/<id>.
+	DatabaseURL string
 }
 
 // Find returns the tenant with id.
@@ -61,6 +65,7 @@ type tenantsFile struct {
 		BitrefillAPIID       string `yaml:"bitrefill_api_id"`
 		BitrefillAPISecret   string `yaml:"bitrefill_api_secret"`
 		ShopPurchasesEnabled bool   `yaml:"shop_purchases_enabled"`
+		DatabaseURL          string `yaml:"database_url"`
 		// Amounts are read as written ("12.50" and 12.50 alike), never
 		// through a float.
 		ShopMaxOrderEUR   yaml.Node `yaml:"shop_max_order_eur"`
@@ -127,6 +132,8 @@ func loadTenants(path string, live bool, p *Problems) *Tenants {
 	// A webhook belongs to the tenant whose device secret verifies it: a
 	// secret two tenants share would hand one's deliveries to the other.
 	secrets := map[string]string{} // lower-case secret → tenant id
+	// Two tenants in one database would read each other's records.
+	databases := map[string]string{} // database_url → tenant id
 	for i, raw := range tf.Tenants {
 		name := fmt.Sprintf("tenant %d", i+1)
 		if raw.ID != "" {
@@ -159,6 +166,15 @@ func loadTenants(path string, live bool, p *Problems) *Tenants {
 				add("%s: bitnovo_device_secret is also tenant %q's (a webhook would be attributed to the first)", name, other)
 			} else {
 				secrets[k] = raw.ID
+			}
+		}
+		if tn.DatabaseURL = strings.TrimSpace(raw.DatabaseURL); tn.DatabaseURL != "" {
+			if msg := checkDatabaseURL(tn.DatabaseURL); msg != "" {
+				add("%s: database_url %s", name, msg)
+			} else if other, dup := databases[tn.DatabaseURL]; dup {
+				add("%s: database_url is also tenant %q's; each tenant needs a database of its own", name, other)
+			} else {
+				databases[tn.DatabaseURL] = raw.ID
 			}
 		}
 		if (tn.BitrefillAPIID == "") != (tn.BitrefillAPISecret == "") {
@@ -199,6 +215,7 @@ func (c Config) ForTenant(t Tenant) Config {
 	tc.Tenants = nil
 	tc.DeviceID, tc.DeviceSecret = t.DeviceID, t.DeviceSecret
 	tc.DataDir = filepath.Join(c.DataDir, "tenants", t.ID)
+	tc.DatabaseURL = t.DatabaseURL
 	tc.Shop.APIID, tc.Shop.APISecret = t.BitrefillAPIID, t.BitrefillAPISecret
 	tc.Shop.PurchasesEnabled = c.Shop.PurchasesEnabled && t.PurchasesEnabled
 	if t.MaxOrderCents > 0 {

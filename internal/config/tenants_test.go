@@ -59,10 +59,14 @@ func TestTenantsFile(t *testing.T) {
 		t.Errorf("String() = %s", c)
 	}
 	// JSON works too, and sandbox mode needs no device ids.
-	jpath := writeTenants(t, `{"tenants": [{"id": "a"}, {"id": "b"}]}`, 0o600)
+	jpath := writeTenants(t, `{"tenants": [{"id": "a", "database_url": "postgres://u:pw@db/a"}, {"id": "b"}]}`, 0o600)
 	c, err = Load(env(map[string]string{"HOME": "/h", EnvTenantsFile: jpath, "CRYPTOPAY_SANDBOX": "true"}), Flags{})
 	if err != nil || c.Mode != ModeSandbox || c.Tenants.Claim != "sub" || len(c.Tenants.List) != 2 {
 		t.Fatalf("json: %v %+v", err, c.Tenants)
+	}
+	if a, b := c.ForTenant(c.Tenants.List[0]), c.ForTenant(c.Tenants.List[1]); a.DatabaseURL != "postgres://u:pw@db/a" || b.DatabaseURL != "" ||
+		!strings.Contains(a.String(), "database=") || strings.Contains(a.String(), "pw") {
+		t.Errorf("tenant databases: %q %q; %s", a.DatabaseURL, b.DatabaseURL, a)
 	}
 }
 
@@ -91,7 +95,10 @@ func TestTenantsFileProblems(t *testing.T) {
 		{"half bitrefill", "tenants:\n  - id: a\n    bitnovo_device_id: 12345678-abcd-4ef0-9abc-1234567890ab\n    bitrefill_api_id: x\n", 0o600, nil, "set both bitrefill_api_id"},
 		{"bad amount", "tenants:\n  - id: a\n    bitnovo_device_id: 12345678-abcd-4ef0-9abc-1234567890ab\n    shop_max_order_eur: 1e9\n", 0o600, nil, `shop_max_order_eur: "1e9" must be an amount`},
 		{"global device id too", tenantsYAML, 0o600, map[string]string{"BITNOVO_DEVICE_ID": goodID}, "BITNOVO_DEVICE_ID: unset it with CRYPTOPAY_TENANTS_FILE"},
-		{"postgres", tenantsYAML, 0o600, map[string]string{"CRYPTOPAY_DATABASE_URL": "postgres://db/x"}, "not supported with CRYPTOPAY_TENANTS_FILE"},
+		{"postgres", tenantsYAML, 0o600, map[string]string{"CRYPTOPAY_DATABASE_URL": "postgres://db/x"}, "give each tenant its own database_url"},
+		{"bad tenant database", "tenants:\n  - id: a\n    database_url: mysql://db/a\n", 0o600, map[string]string{"CRYPTOPAY_SANDBOX": "true"}, `tenant "a": database_url must be a postgres://`},
+		{"shared tenant database", "tenants:\n  - id: a\n    database_url: postgres://db/x\n  - id: b\n    database_url: postgres://db/x\n", 0o600,
+			map[string]string{"CRYPTOPAY_SANDBOX": "true"}, `tenant "b": database_url is also tenant "a"'s`},
 		{"webhooks need secrets", tenantsYAML, 0o600, map[string]string{"WEBHOOK_ENABLED": "true", "TUNNEL_ENABLED": "false"}, `tenant "globex": bitnovo_device_secret is required`},
 	}
 	for _, tt := range tests {
