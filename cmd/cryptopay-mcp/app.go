@@ -58,7 +58,11 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, o appOptio
 		return nil, code
 	}
 
-	tel, err := telemetry.FromEnv(ctx, os.Getenv, buildVersion(), stderr)
+	getenv := o.getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	tel, err := telemetry.FromEnv(ctx, getenv, buildVersion(), stderr)
 	if err != nil {
 		return fail(exitConfig, "config: %v", err)
 	}
@@ -169,6 +173,9 @@ type appOptions struct {
 	shared *sharedWebhooks
 	// metrics is the registry to count in; nil: a new one.
 	metrics *metrics.Metrics
+	// getenv reads the OTEL_* variables, as config.Load read the others;
+	// nil: os.Getenv.
+	getenv func(string) string
 }
 
 // observeWebhook counts receiver outcomes (cryptopay_webhook_requests_total).

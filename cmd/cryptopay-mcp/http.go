@@ -92,7 +92,7 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	)
 	if cfg.Tenants != nil {
 		m = metrics.New()
-		ts, code := startTenants(ctx, cfg, stderr, m)
+		ts, code := startTenants(ctx, cfg, stderr, m, getenv)
 		if ts == nil {
 			_ = ln.Close()
 			return code
@@ -101,7 +101,7 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		servers, getServer, ready, admit = ts.servers(), ts.server, ts.ready, ts.admit
 		log = logging.New(stderr, cfg.LogLevel)
 	} else {
-		a, code := newApp(ctx, cfg, stderr, appOptions{anonymous: access.Caller{Kind: access.KindAnonymous, Scopes: access.AllScopes()}})
+		a, code := newApp(ctx, cfg, stderr, appOptions{anonymous: access.Caller{Kind: access.KindAnonymous, Scopes: access.AllScopes()}, getenv: getenv})
 		if a == nil {
 			_ = ln.Close()
 			return code

@@ -146,7 +146,7 @@ func runStdio(ctx context.Context, args []string, stdin io.ReadCloser, stdout, s
 		fmt.Fprintf(stderr, "cryptopay-mcp: config: %s: only for `cryptopay-mcp http` with MCP_OAUTH_ISSUER (stdio serves one merchant)\n", config.EnvTenantsFile)
 		return exitConfig
 	}
-	a, code := newApp(ctx, cfg, stderr, appOptions{anonymous: access.Caller{Kind: access.KindStdio, Scopes: access.AllScopes()}})
+	a, code := newApp(ctx, cfg, stderr, appOptions{anonymous: access.Caller{Kind: access.KindStdio, Scopes: access.AllScopes()}, getenv: getenv})
 	if a == nil {
 		return code
 	}

@@ -31,7 +31,7 @@ type tenants struct {
 
 // startTenants builds every tenant's app. On failure it prints one line and
 // returns nil with the exit status.
-func startTenants(ctx context.Context, cfg config.Config, stderr io.Writer, m *metrics.Metrics) (*tenants, int) {
+func startTenants(ctx context.Context, cfg config.Config, stderr io.Writer, m *metrics.Metrics, getenv func(string) string) (*tenants, int) {
 	ts := &tenants{claim: cfg.Tenants.Claim, apps: map[string]*app{}}
 	var shared *sharedWebhooks
 	if cfg.Webhook.Enabled {
@@ -46,7 +46,7 @@ func startTenants(ctx context.Context, cfg config.Config, stderr io.Writer, m *m
 	for _, t := range cfg.Tenants.List {
 		a, code := newApp(ctx, cfg.ForTenant(t), stderr, appOptions{
 			anonymous: access.Caller{Kind: access.KindAnonymous}, // never used: tenants need OAuth
-			tenant:    t.ID, shared: shared, metrics: m,
+			tenant:    t.ID, shared: shared, metrics: m, getenv: getenv,
 		})
 		if a == nil {
 			ts.Close()

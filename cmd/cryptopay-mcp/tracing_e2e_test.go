@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -82,5 +84,18 @@ func TestTracingExport(t *testing.T) {
 		if ct != "application/x-protobuf" {
 			t.Errorf("Content-Type %q", ct)
 		}
+	}
+}
+
+// TestTelemetryEnvIsInjected: the OTEL_* variables are read through run's
+// getenv like every other setting, not from the process environment.
+func TestTelemetryEnvIsInjected(t *testing.T) {
+	env := baseEnv(t, t.TempDir())
+	env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:4318"
+	env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "grpc"
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), nil, io.NopCloser(strings.NewReader("")), &stdout, &stderr, func(k string) string { return env[k] })
+	if code != exitConfig || !strings.Contains(stderr.String(), "OTEL_EXPORTER_OTLP_PROTOCOL") || stdout.Len() != 0 {
+		t.Fatalf("exit %d, want %d with the OTEL error\nstdout: %s\nstderr: %s", code, exitConfig, &stdout, &stderr)
 	}
 }
