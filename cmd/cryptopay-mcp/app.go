@@ -58,20 +58,15 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, o appOptio
 		return nil, code
 	}
 
-	getenv := o.getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	tel, err := telemetry.FromEnv(ctx, getenv, buildVersion(), stderr)
-	if err != nil {
-		return fail(exitConfig, "config: %v", err)
+	tel := o.tel
+	if tel == nil {
+		var err error
+		if tel, err = startTelemetry(ctx, o.getenv, stderr); err != nil {
+			return fail(exitConfig, "config: %v", err)
+		}
+		a.onClose(func() { stopTelemetry(tel) }) // last: flushes the spans of everything closed before
 	}
 	a.tel = tel
-	a.onClose(func() { // last: flushes the spans of everything closed before
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = tel.Shutdown(sctx)
-	})
 
 	raw, err := openStore(ctx, cfg, o.tenant)
 	if err != nil {
@@ -176,6 +171,25 @@ type appOptions struct {
 	// getenv reads the OTEL_* variables, as config.Load read the others;
 	// nil: os.Getenv.
 	getenv func(string) string
+	// tel, for a tenant's app, is the tracer all tenants share (the caller
+	// shuts it down); nil: the app starts and stops its own.
+	tel *telemetry.Telemetry
+}
+
+// startTelemetry sets up tracing from the OTEL_* variables of getenv
+// (os.Getenv when nil).
+func startTelemetry(ctx context.Context, getenv func(string) string, stderr io.Writer) (*telemetry.Telemetry, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	return telemetry.FromEnv(ctx, getenv, buildVersion(), stderr)
+}
+
+// stopTelemetry flushes and stops tracing, waiting at most 5 s.
+func stopTelemetry(tel *telemetry.Telemetry) {
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = tel.Shutdown(sctx)
 }
 
 // observeWebhook counts receiver outcomes (cryptopay_webhook_requests_total).

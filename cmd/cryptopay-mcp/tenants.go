@@ -33,10 +33,18 @@ type tenants struct {
 // returns nil with the exit status.
 func startTenants(ctx context.Context, cfg config.Config, stderr io.Writer, m *metrics.Metrics, getenv func(string) string) (*tenants, int) {
 	ts := &tenants{claim: cfg.Tenants.Claim, apps: map[string]*app{}}
+	// One tracer for every tenant: one exporter, flushed after the apps close.
+	tel, err := startTelemetry(ctx, getenv, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "cryptopay-mcp: config: %v\n", err)
+		return nil, exitConfig
+	}
+	ts.closers = append(ts.closers, func() { stopTelemetry(tel) })
 	var shared *sharedWebhooks
 	if cfg.Webhook.Enabled {
 		sw, err := listenWebhooks(ctx, cfg, logging.New(stderr, cfg.LogLevel).With("component", "webhook"))
 		if err != nil {
+			ts.Close()
 			fmt.Fprintf(stderr, "cryptopay-mcp: config: webhooks: %v\n", err)
 			return nil, exitConfig
 		}
@@ -46,7 +54,7 @@ func startTenants(ctx context.Context, cfg config.Config, stderr io.Writer, m *m
 	for _, t := range cfg.Tenants.List {
 		a, code := newApp(ctx, cfg.ForTenant(t), stderr, appOptions{
 			anonymous: access.Caller{Kind: access.KindAnonymous}, // never used: tenants need OAuth
-			tenant:    t.ID, shared: shared, metrics: m, getenv: getenv,
+			tenant:    t.ID, shared: shared, metrics: m, tel: tel,
 		})
 		if a == nil {
 			ts.Close()
