@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitnovo"
@@ -145,7 +146,11 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, o appOptio
 		return fail(exitFail, "%v", err)
 	}
 	if tel.Enabled() {
-		a.server.AddReceivingMiddleware(tel.MCPMiddleware())
+		var extra []attribute.KeyValue
+		if o.tenant != "" {
+			extra = append(extra, telemetry.TenantKey.String(o.tenant))
+		}
+		a.server.AddReceivingMiddleware(tel.MCPMiddleware(extra...))
 	}
 	if wh != nil {
 		if err := watchEvents(ctx, st, svc, a.server); err != nil {

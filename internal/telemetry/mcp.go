@@ -37,15 +37,16 @@ const errorTypeToolError = "tool_error"
 // tool_error for an isError result) and rpc.response.status_code. The
 // parent is the W3C trace context the client put in the request's _meta
 // (traceparent, tracestate), else in the HTTP request's headers. Arguments
-// and results are never recorded.
-func (t *Telemetry) MCPMiddleware() mcp.Middleware {
+// and results are never recorded. extra is added to every span, such as the
+// tenant whose server this is.
+func (t *Telemetry) MCPMiddleware(extra ...attribute.KeyValue) mcp.Middleware {
 	return func(next mcp.MethodHandler) mcp.MethodHandler {
 		if t == nil {
 			return next
 		}
 		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
 			ctx = t.extract(ctx, req)
-			attrs := []attribute.KeyValue{semconv.McpMethodNameKey.String(method)}
+			attrs := append([]attribute.KeyValue{semconv.McpMethodNameKey.String(method)}, extra...)
 			name := method
 			switch r := req.(type) {
 			case *mcp.CallToolRequest:

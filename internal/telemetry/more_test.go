@@ -15,6 +15,7 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/mcpserver"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/telemetry"
 )
 
 // TestMCPOverHTTP checks the Streamable HTTP case: the session id and the
@@ -27,7 +28,7 @@ func TestMCPOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.AddReceivingMiddleware(tel.MCPMiddleware())
+	srv.AddReceivingMiddleware(tel.MCPMiddleware(telemetry.TenantKey.String("acme")))
 	hs := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil))
 	t.Cleanup(hs.Close)
 	traced := &http.Client{Transport: headerTransport{"traceparent": "00-" + remoteTID + "-" + remoteSpan + "-01"}}
@@ -50,6 +51,9 @@ func TestMCPOverHTTP(t *testing.T) {
 	}
 	if tr, _ := attr(list, "network.transport"); tr != "tcp" {
 		t.Errorf("network.transport %q", tr)
+	}
+	if tn, _ := attr(list, "cryptopay.tenant"); tn != "acme" {
+		t.Errorf("cryptopay.tenant %q, want the middleware's acme", tn)
 	}
 	if list.Parent.TraceID().String() != remoteTID || !list.Parent.IsRemote() {
 		t.Errorf("parent %v, want the traceparent header's", list.Parent)

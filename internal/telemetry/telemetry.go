@@ -143,6 +143,10 @@ func FromEnv(ctx context.Context, getenv func(string) string, version string, st
 	return t, nil
 }
 
+// TenantKey names the tenant (CRYPTOPAY_TENANTS_FILE) on the spans of its
+// MCP requests.
+const TenantKey = attribute.Key("cryptopay.tenant")
+
 // start begins one of the server's own spans.
 func (t *Telemetry) start(ctx context.Context, name string, kind trace.SpanKind, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
 	return t.tracer.Start(ctx, name, trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
