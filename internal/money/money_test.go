@@ -349,6 +349,19 @@ func FuzzParse(f *testing.F) {
 		if !ok || ratOf(t, d).Cmp(want) != 0 {
 			t.Fatalf("Parse(%q) = %q, big.Rat reads %v", s, d, want)
 		}
+		// Minor(2, Up) is the ceiling of |d| × 100, with d's sign, when it
+		// fits an int64.
+		c := new(big.Rat).Mul(new(big.Rat).Abs(want), big.NewRat(100, 1))
+		q := new(big.Int).Quo(c.Num(), c.Denom())
+		if new(big.Rat).SetInt(q).Cmp(c) < 0 {
+			q.Add(q, big.NewInt(1))
+		}
+		if want.Sign() < 0 {
+			q.Neg(q)
+		}
+		if got, ok := d.Minor(2, Up); ok != q.IsInt64() || (ok && got != q.Int64()) {
+			t.Fatalf("%s.Minor(2, Up) = %d, %v; big.Rat says %s", d, got, ok, q)
+		}
 		if e, err := Parse(o); err == nil {
 			if got, want := d.Cmp(e), ratOf(t, d).Cmp(ratOf(t, e)); got != want {
 				t.Fatalf("%s.Cmp(%s) = %d, big.Rat says %d", d, e, got, want)
