@@ -476,11 +476,10 @@ func quantizeTo(v *apd.Decimal, scale int, mode Rounding) (*apd.Decimal, error) 
 // amount in the currency's smallest unit (satoshi, wei). An absent or invalid
 // amount is "0".
 func (d Decimal) Units(decimals int) string {
-	v, ok := d.value()
-	if !ok || decimals < 0 || decimals > MaxDigits {
+	v, ok := d.shifted(decimals)
+	if !ok {
 		return "0"
 	}
-	v.Exponent += int32(decimals)
 	out := quantize(v, 0, Down)
 	if out == "" {
 		return "0"
@@ -488,15 +487,25 @@ func (d Decimal) Units(decimals int) string {
 	return string(out)
 }
 
+// shifted returns d × 10^decimals, exactly; ok is false when d is absent
+// or invalid or decimals is outside 0..MaxDigits.
+func (d Decimal) shifted(decimals int) (*apd.Decimal, bool) {
+	v, ok := d.value()
+	if !ok || decimals < 0 || decimals > MaxDigits {
+		return nil, false
+	}
+	v.Exponent += int32(decimals)
+	return v, true
+}
+
 // Minor returns d × 10^decimals rounded to an integer by mode: an amount in
 // the currency's smallest unit as an int64 ("12.341" Up 2 → 1235 cents). ok
 // is false when d is absent or invalid or the result does not fit an int64.
 func (d Decimal) Minor(decimals int, mode Rounding) (n int64, ok bool) {
-	v, ok := d.value()
-	if !ok || decimals < 0 || decimals > MaxDigits {
+	v, ok := d.shifted(decimals)
+	if !ok {
 		return 0, false
 	}
-	v.Exponent += int32(decimals)
 	r, err := quantizeTo(v, 0, mode)
 	if err != nil {
 		return 0, false
