@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -60,7 +59,7 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, o appOptio
 	}
 
 	tel := o.tel
-	if tel == nil {
+	if !o.sharedTel {
 		var err error
 		if tel, err = startTelemetry(ctx, o.getenv, stderr); err != nil {
 			return fail(exitConfig, "config: %v", err)
@@ -173,20 +172,18 @@ type appOptions struct {
 	shared *sharedWebhooks
 	// metrics is the registry to count in; nil: a new one.
 	metrics *metrics.Metrics
-	// getenv reads the OTEL_* variables, as config.Load read the others;
-	// nil: os.Getenv.
+	// getenv reads the OTEL_* variables, as config.Load read the others
+	// (run's getenv); unused with sharedTel.
 	getenv func(string) string
-	// tel, for a tenant's app, is the tracer all tenants share (the caller
-	// shuts it down); nil: the app starts and stops its own.
-	tel *telemetry.Telemetry
+	// sharedTel, for a tenant's app, says tel is the tracer all tenants
+	// share (nil when tracing is off), which the caller shuts down; without
+	// it the app starts and stops its own.
+	sharedTel bool
+	tel       *telemetry.Telemetry
 }
 
-// startTelemetry sets up tracing from the OTEL_* variables of getenv
-// (os.Getenv when nil).
+// startTelemetry sets up tracing from the OTEL_* variables of getenv.
 func startTelemetry(ctx context.Context, getenv func(string) string, stderr io.Writer) (*telemetry.Telemetry, error) {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
 	return telemetry.FromEnv(ctx, getenv, buildVersion(), stderr)
 }
 

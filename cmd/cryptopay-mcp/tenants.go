@@ -54,7 +54,7 @@ func startTenants(ctx context.Context, cfg config.Config, stderr io.Writer, m *m
 	for _, t := range cfg.Tenants.List {
 		a, code := newApp(ctx, cfg.ForTenant(t), stderr, appOptions{
 			anonymous: access.Caller{Kind: access.KindAnonymous}, // never used: tenants need OAuth
-			tenant:    t.ID, shared: shared, metrics: m, tel: tel,
+			tenant:    t.ID, shared: shared, metrics: m, sharedTel: true, tel: tel,
 		})
 		if a == nil {
 			ts.Close()
