@@ -338,7 +338,11 @@ func (s *Server) withOrder(id string, fn func(o *order, now time.Time, events *[
 		if !ok {
 			return fmt.Errorf("order %q: %w", id, ErrNotFound)
 		}
-		return fn(o, s.now(), &events)
+		err := fn(o, s.now(), &events)
+		if len(events) > 0 { // every change records a status
+			s.save(o)
+		}
+		return err
 	}()
 	s.emit(events)
 	return err
@@ -522,7 +526,11 @@ func (s *Server) Orders() []OrderInfo {
 	out := make([]OrderInfo, 0, len(s.seq))
 	for _, id := range s.seq {
 		o := s.orders[id]
+		n := len(events)
 		expireIfDue(o, now, &events)
+		if len(events) > n {
+			s.save(o)
+		}
 		out = append(out, o.info())
 	}
 	s.queueWebhooks(events)

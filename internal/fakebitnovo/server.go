@@ -104,6 +104,7 @@ type Server struct {
 	seq      []string          // identifiers in creation order
 	faults   []*faultState
 	requests map[requestKey]int
+	journal  *journal // nil: orders live in memory only (see Open)
 }
 
 type requestKey struct{ method, path string }

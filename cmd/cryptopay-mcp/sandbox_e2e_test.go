@@ -1,0 +1,110 @@
+package main
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// A sandbox payment made before a restart still works after it, through
+// the built binary with the same data dir: its status, its checkout page at
+// the same web_url, an idempotent replay. When the sandbox's port is taken
+// at start the server says so and serves on another port.
+func TestSandboxSurvivesRestart(t *testing.T) {
+	dataDir := t.TempDir()
+	env := baseEnv(t, dataDir) // no credentials: sandbox mode
+
+	s := startServer(t, env)
+	var link linkOut
+	s.ok(t, "create_payment_link", map[string]any{"amount_eur": 42.5, "idempotency_key": "restart-1", "include_qr": false}, &link)
+	var onchain onchainOut
+	s.ok(t, "create_payment_onchain", map[string]any{"amount_eur": 30, "input_currency": "ETH", "include_qr": false}, &onchain)
+	base := baseOf(t, link.WebURL)
+	post(t, base+"/_sandbox/orders/"+onchain.Identifier+"/pay", `{"outcome":"full"}`)
+	s.close(t)
+
+	s = startServer(t, env)
+	var st statusOut
+	s.ok(t, "get_payment_status", map[string]any{"identifier": onchain.Identifier}, &st)
+	if st.Status != "CO" || !st.IsCompleted || !st.Sandbox {
+		t.Fatalf("paid payment after restart: %+v", st)
+	}
+	s.ok(t, "get_payment_status", map[string]any{"identifier": link.Identifier}, &st)
+	if st.Status != "NR" {
+		t.Fatalf("open link after restart: %+v", st)
+	}
+	page := get(t, link.WebURL)
+	if !strings.Contains(page, link.Identifier) {
+		t.Fatalf("checkout page at %s after restart does not show the payment", link.WebURL)
+	}
+	var again linkOut
+	s.ok(t, "create_payment_link", map[string]any{"amount_eur": 42.5, "idempotency_key": "restart-1", "include_qr": false}, &again)
+	if again.Identifier != link.Identifier || !again.IdempotentReplay || again.WebURL != link.WebURL {
+		t.Fatalf("replay after restart = %+v, first = %+v", again, link)
+	}
+	s.close(t)
+
+	// Someone else holds the port: the server says so and still serves
+	// every payment, on another port for this run.
+	ln, err := net.Listen("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatalf("the port of the closed server is still busy: %v", err)
+	}
+	defer ln.Close()
+	s = startServer(t, env)
+	s.ok(t, "get_payment_status", map[string]any{"identifier": onchain.Identifier}, &st)
+	if st.Status != "CO" {
+		t.Fatalf("after a fallback: %+v", st)
+	}
+	if !strings.Contains(s.stderr.String(), "usual address is in use") {
+		t.Fatalf("no warning about the taken port:\n%s", s.stderr.String())
+	}
+	m := regexp.MustCompile(`"?now"?[=:]"?(http://127\.0\.0\.1:\d+)`).FindStringSubmatch(s.stderr.String())
+	if m == nil || m[1] == base {
+		t.Fatalf("no new address in the warning:\n%s", s.stderr.String())
+	}
+	if page := get(t, m[1]+"/_sandbox/orders/"+link.Identifier); !strings.Contains(page, m[1]+"/") {
+		t.Fatalf("web_url during the fallback is not at %s: %s", m[1], page)
+	}
+	s.close(t)
+}
+
+func baseOf(t *testing.T, webURL string) string {
+	t.Helper()
+	u, err := url.Parse(webURL)
+	if err != nil || u.Host == "" {
+		t.Fatalf("web_url %q: %v", webURL, err)
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+func get(t *testing.T, u string) string {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s\n%s", u, resp.Status, b)
+	}
+	return string(b)
+}
+
+func post(t *testing.T, u, body string) {
+	t.Helper()
+	resp, err := http.Post(u, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("POST %s: %s\n%s", u, resp.Status, b)
+	}
+}

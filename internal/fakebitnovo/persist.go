@@ -1,0 +1,241 @@
+package fakebitnovo
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// A Server opened with a state file keeps its orders across restarts. The
+// file is a journal: one JSON line per order change (the whole order after
+// the change), appended under the server's lock so lines follow the order
+// of changes; the last line of an order wins. Open compacts it when most
+// lines are stale. Expiry is absolute (expired_at), so an order that
+// expired while the server was down reads EX on the first look after.
+
+// maxStateLine bounds one journal line when reading (an order is ~2 KiB).
+const maxStateLine = 1 << 20
+
+// storedOrder is an order as the journal keeps it.
+type storedOrder struct {
+	ID            string         `json:"id"`
+	ShortID       string         `json:"short_id"`
+	Reference     string         `json:"reference,omitempty"`
+	Notes         string         `json:"notes,omitempty"`
+	Language      string         `json:"language,omitempty"`
+	Fiat          string         `json:"fiat"`
+	FiatAmount    string         `json:"fiat_amount"`
+	Currency      string         `json:"currency,omitempty"` // "" until chosen
+	CryptoAmount  string         `json:"crypto_amount,omitempty"`
+	Address       string         `json:"address,omitempty"`
+	TagMemo       string         `json:"tag_memo,omitempty"`
+	URI           string         `json:"uri,omitempty"`
+	RequestedMemo string         `json:"requested_memo,omitempty"`
+	URLOK         string         `json:"url_ok,omitempty"`
+	URLKO         string         `json:"url_ko,omitempty"`
+	URLStandby    string         `json:"url_standby,omitempty"`
+	Status        string         `json:"status"`
+	CreatedAt     time.Time      `json:"created_at"`
+	EditedAt      time.Time      `json:"edited_at"`
+	ExpiresAt     time.Time      `json:"expires_at"`
+	DeviceID      string         `json:"device_id"`
+	Txs           []Transaction  `json:"txs,omitempty"`
+	History       []StatusChange `json:"history"`
+}
+
+func (o *order) stored() storedOrder {
+	so := storedOrder{
+		ID: o.id, ShortID: o.shortID, Reference: o.reference, Notes: o.notes, Language: o.language,
+		Fiat: o.fiat, FiatAmount: o.fiatAmount.String(), CryptoAmount: o.cryptoAmount,
+		Address: o.address, TagMemo: o.tagMemo, URI: o.uri, RequestedMemo: o.requestedMemo,
+		URLOK: o.urlOK, URLKO: o.urlKO, URLStandby: o.urlStandby, Status: o.status,
+		CreatedAt: o.createdAt, EditedAt: o.editedAt, ExpiresAt: o.expiresAt, DeviceID: o.deviceID,
+		Txs: o.txs, History: o.history,
+	}
+	if o.entry != nil {
+		so.Currency = o.entry.Symbol
+	}
+	return so
+}
+
+// restore rebuilds an order from the journal; base is the origin of web_url.
+func (s *Server) restore(so storedOrder, base string) (*order, error) {
+	if !isUUID(so.ID) || !validShortID(so.ShortID) || !knownStatus(so.Status) {
+		return nil, fmt.Errorf("order %q: bad identifier, short id or status", so.ID)
+	}
+	amt, err := parseAmount(so.FiatAmount)
+	if err != nil {
+		return nil, fmt.Errorf("order %s: fiat amount: %w", so.ID, err)
+	}
+	o := &order{
+		id: so.ID, shortID: so.ShortID, reference: so.Reference, notes: so.Notes, language: so.Language,
+		fiat: so.Fiat, fiatAmount: amt, cryptoAmount: so.CryptoAmount,
+		address: so.Address, tagMemo: so.TagMemo, uri: so.URI, requestedMemo: so.RequestedMemo,
+		webURL: base + "/" + so.ShortID + "/",
+		urlOK:  so.URLOK, urlKO: so.URLKO, urlStandby: so.URLStandby, status: so.Status,
+		createdAt: so.CreatedAt, editedAt: so.EditedAt, expiresAt: so.ExpiresAt, deviceID: so.DeviceID,
+		txs: so.Txs, history: so.History,
+	}
+	if so.Currency != "" {
+		e, ok := s.bySymbol[so.Currency]
+		if !ok {
+			return nil, fmt.Errorf("order %s: currency %q: %w", so.ID, so.Currency, ErrUnknownCurrency)
+		}
+		o.entry = e
+	}
+	return o, nil
+}
+
+// journal appends order snapshots to the state file.
+type journal struct {
+	f    *os.File
+	path string
+	err  error // the first write error; later writes are skipped
+}
+
+// Open returns a Server like New that keeps its orders in stateFile,
+// loading the orders already there. Orders are served at o.PublicURL (or
+// the request's host) whatever origin they were created at, so a restart on
+// another port still finds them. Call Close to release the file.
+func Open(o Options, stateFile string) (*Server, error) {
+	s := New(o)
+	if err := os.MkdirAll(filepath.Dir(stateFile), 0o700); err != nil {
+		return nil, fmt.Errorf("sandbox state: %w", err)
+	}
+	lines, torn, err := s.load(stateFile)
+	if err != nil {
+		return nil, err
+	}
+	if torn || lines > 2*len(s.orders)+64 {
+		if err := s.compact(stateFile); err != nil {
+			return nil, err
+		}
+	}
+	f, err := os.OpenFile(stateFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox state: %w", err)
+	}
+	s.journal = &journal{f: f, path: stateFile}
+	return s, nil
+}
+
+// load reads the journal into s. It returns how many lines it had and
+// whether the last one was torn (a crash mid-write: skipped, and the file
+// must be rewritten before appending). A missing file is an empty sandbox;
+// any other bad line is an error naming the file.
+func (s *Server) load(path string) (lines int, torn bool, err error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("sandbox state: %w", err)
+	}
+	parts := bytes.Split(b, []byte("\n"))
+	torn = len(b) > 0 && b[len(b)-1] != '\n'
+	for i, line := range parts {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if len(line) > maxStateLine {
+			return 0, false, fmt.Errorf("sandbox state %s: line %d is too long", path, i+1)
+		}
+		lines++
+		var so storedOrder
+		err := json.Unmarshal(line, &so)
+		if err == nil {
+			var o *order
+			if o, err = s.restore(so, s.opts.PublicURL); err == nil {
+				s.put(o)
+				continue
+			}
+		}
+		if torn && i == len(parts)-1 {
+			break
+		}
+		return 0, false, fmt.Errorf("sandbox state %s: line %d: %w", path, i+1, err)
+	}
+	return lines, torn, nil
+}
+
+// put adds or replaces an order, forgetting the oldest beyond maxOrders.
+// Called with s.mu held, or before s is shared.
+func (s *Server) put(o *order) {
+	if old, ok := s.orders[o.id]; ok {
+		delete(s.byShort, old.shortID)
+	} else {
+		if len(s.seq) >= maxOrders {
+			gone := s.orders[s.seq[0]]
+			delete(s.orders, gone.id)
+			delete(s.byShort, gone.shortID)
+			s.seq = s.seq[1:]
+		}
+		s.seq = append(s.seq, o.id)
+	}
+	s.orders[o.id] = o
+	s.byShort[o.shortID] = o
+}
+
+// compact rewrites the journal with one line per live order.
+func (s *Server) compact(path string) error {
+	var buf bytes.Buffer
+	for _, id := range s.seq {
+		b, err := json.Marshal(s.orders[id].stored())
+		if err != nil {
+			return fmt.Errorf("sandbox state: %w", err)
+		}
+		buf.Write(b)
+		buf.WriteByte('\n')
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o600); err != nil {
+		return fmt.Errorf("sandbox state: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("sandbox state: %w", err)
+	}
+	return nil
+}
+
+// save appends o to the journal. Called with s.mu held.
+func (s *Server) save(o *order) {
+	j := s.journal
+	if j == nil || j.err != nil || j.f == nil {
+		return
+	}
+	b, err := json.Marshal(o.stored())
+	if err == nil {
+		_, err = j.f.Write(append(b, '\n'))
+	}
+	if err != nil {
+		j.err = fmt.Errorf("sandbox state %s: %w", j.path, err)
+	}
+}
+
+// StateErr returns the first error writing the state file, or nil. After
+// one, changes are no longer kept (the server goes on in memory).
+func (s *Server) StateErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.journal == nil {
+		return nil
+	}
+	return s.journal.err
+}
+
+// closeJournal closes the state file.
+func (s *Server) closeJournal() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.journal == nil || s.journal.f == nil {
+		return nil
+	}
+	err := s.journal.f.Close()
+	s.journal.f = nil
+	return err
+}

@@ -1,0 +1,167 @@
+package fakebitnovo
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A server opened on the same state file finds every order as it was: the
+// lifecycle, the transactions, the history; web_url at the new origin; and
+// expiry counted in real time while it was down.
+func TestOpenKeepsOrdersAcrossRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sandbox", "orders.jsonl")
+	clock := newClock()
+	first, err := Open(Options{DeviceID: testDevice, PublicURL: "http://127.0.0.1:1111", Now: clock.Now}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paid := mustCreate(t, first, `{"expected_output_amount":"25.00","input_currency":"ETH","notes":"kept"}`)
+	open := mustCreate(t, first, `{"expected_output_amount":"12.00","input_currency":"XRP"}`)
+	gateway := mustCreate(t, first, `{"expected_output_amount":"30.00"}`)
+	if err := first.Pay(paid, OutcomeUnderpay); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Pay(paid, OutcomeFull); err != nil {
+		t.Fatal(err)
+	}
+	before := first.Orders()
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	clock.Advance(20 * time.Minute) // past the 15-minute window of the open orders
+	second, err := Open(Options{DeviceID: testDevice, PublicURL: "http://127.0.0.1:2222", Now: clock.Now}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	got, err := second.Order(paid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := before[0]
+	want.WebURL = strings.Replace(want.WebURL, ":1111", ":2222", 1)
+	if !reflect.DeepEqual(normalize(got), normalize(want)) {
+		t.Fatalf("after restart\n got %+v\nwant %+v", got, want)
+	}
+	if got.Status != StatusCompleted || len(got.Transactions) != 2 || got.Notes != "kept" {
+		t.Fatalf("paid order %+v", got)
+	}
+	for _, id := range []string{open, gateway} {
+		o, err := second.Order(id)
+		if err != nil || o.Status != StatusExpired {
+			t.Fatalf("order %s after 20 min down: %+v %v", id, o, err)
+		}
+	}
+	if inf, ok := second.orderByShort(got.ShortID); !ok || inf.Identifier != paid {
+		t.Fatal("the checkout page's short id is not found after restart")
+	}
+	// The expiry is a change like any other: it is journaled too.
+	third := reopen(t, second, path, clock)
+	if o, _ := third.Order(open); o.Status != StatusExpired || o.History[len(o.History)-1].Status != StatusExpired {
+		t.Fatalf("%+v", o)
+	}
+	if third.OrderCount() != 3 {
+		t.Fatalf("%d orders", third.OrderCount())
+	}
+}
+
+func reopen(t *testing.T, s *Server, path string, clock *fakeClock) *Server {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(Options{DeviceID: testDevice, Now: clock.Now}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s2.Close() })
+	return s2
+}
+
+// normalize drops the monotonic clock reading so restored times compare.
+func normalize(inf OrderInfo) OrderInfo {
+	inf.CreatedAt, inf.EditedAt, inf.ExpiredTime = inf.CreatedAt.Round(0), inf.EditedAt.Round(0), inf.ExpiredTime.Round(0)
+	for i := range inf.History {
+		inf.History[i].At = inf.History[i].At.Round(0)
+	}
+	for i := range inf.Transactions {
+		inf.Transactions[i].CreatedAt = inf.Transactions[i].CreatedAt.Round(0)
+	}
+	return inf
+}
+
+// A crash mid-write leaves a torn last line: it is skipped and the file is
+// rewritten, so the next append starts on a line of its own. Any other bad
+// line is an error naming the file.
+func TestOpenStateFileDamage(t *testing.T) {
+	clock := newClock()
+	path := filepath.Join(t.TempDir(), "orders.jsonl")
+	s, err := Open(Options{DeviceID: testDevice, Now: clock.Now}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := mustCreate(t, s, `{"expected_output_amount":"25.00","input_currency":"BTC"}`)
+	_ = s.Close()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append(b, `{"id":"torn`...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen(t, s, path, clock)
+	if _, err := s.Order(id); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Pay(id, OutcomeFull); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen(t, s, path, clock)
+	if o, err := s.Order(id); err != nil || o.Status != StatusCompleted {
+		t.Fatalf("%+v %v", o, err)
+	}
+	_ = s.Close()
+
+	if err := os.WriteFile(path, []byte("not json\n"+string(b)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(Options{}, path); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "line 1") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// Many changes to few orders are compacted on the next open.
+func TestOpenCompactsTheJournal(t *testing.T) {
+	clock := newClock()
+	path := filepath.Join(t.TempDir(), "orders.jsonl")
+	s, err := Open(Options{DeviceID: testDevice, Now: clock.Now}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := mustCreate(t, s, `{"expected_output_amount":"25.00","input_currency":"BTC"}`)
+	for range 40 { // PE → IA → AC → IA … : 80 more lines
+		if err := s.SetStatus(id, StatusInsufficientAmount); err != nil && !errors.Is(err, ErrInvalidTransition) {
+			t.Fatal(err)
+		}
+		if err := s.SetStatus(id, StatusAwaitingCompletion); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = reopen(t, s, path, clock)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "\n"); n != 1 {
+		t.Fatalf("%d lines after compaction, want 1", n)
+	}
+	if o, _ := s.Order(id); o.Status != StatusAwaitingCompletion {
+		t.Fatalf("%+v", o)
+	}
+}
