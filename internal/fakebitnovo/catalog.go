@@ -18,7 +18,7 @@ type Currency struct {
 	MinAmount  string
 	MaxAmount  string
 	Blockchain string
-	Decimals   int
+	Decimals   int // of the coin's smallest unit (18 for ether); amounts are quoted at most at 8
 	RateEUR    string
 }
 
@@ -48,6 +48,17 @@ type catalogEntry struct {
 	rate         money.Decimal
 	min, max     money.Decimal // max "" = no limit
 }
+
+// maxQuoteDecimals bounds the decimals of the crypto amounts the fake
+// quotes. Ether has 18 (the wei), but an amount such as 0.014166666666666667
+// ETH is unreadable, no wallet shows it and nobody can type it: like
+// Bitnovo, amounts are quoted at 8 decimals at most, and only the EIP-681
+// value is in wei.
+const maxQuoteDecimals = 8
+
+// places is the number of decimals of the entry's amounts: its Decimals,
+// at most maxQuoteDecimals.
+func (e *catalogEntry) places() int { return min(e.Decimals, maxQuoteDecimals) }
 
 // requiresMemo reports whether orders in this currency carry a tag/memo.
 func (e *catalogEntry) requiresMemo() bool {
