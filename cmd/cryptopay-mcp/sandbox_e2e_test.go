@@ -5,9 +5,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A sandbox payment made before a restart still works after it, through
@@ -37,6 +40,15 @@ func TestSandboxSurvivesRestart(t *testing.T) {
 	if st.Status != "NR" {
 		t.Fatalf("open link after restart: %+v", st)
 	}
+	var q qrOut
+	res := s.ok(t, "generate_payment_qr", map[string]any{"identifier": link.Identifier, "qr_type": "gateway_url", "size": 300}, &q)
+	if got, _, _ := decodeQR(t, images(res)[0]); got != link.WebURL {
+		t.Fatalf("gateway QR after restart = %q, want %q", got, link.WebURL)
+	}
+	res = s.ok(t, "generate_payment_qr", map[string]any{"identifier": onchain.Identifier, "qr_type": "payment_uri", "size": 300}, &q)
+	if got, _, _ := decodeQR(t, images(res)[0]); got != onchain.PaymentURI {
+		t.Fatalf("payment URI QR after restart = %q, want %q", got, onchain.PaymentURI)
+	}
 	page := get(t, link.WebURL)
 	if !strings.Contains(page, link.Identifier) {
 		t.Fatalf("checkout page at %s after restart does not show the payment", link.WebURL)
@@ -46,7 +58,22 @@ func TestSandboxSurvivesRestart(t *testing.T) {
 	if again.Identifier != link.Identifier || !again.IdempotentReplay || again.WebURL != link.WebURL {
 		t.Fatalf("replay after restart = %+v, first = %+v", again, link)
 	}
+	// Paying the pre-restart link on its page sends signed webhooks that
+	// the server verifies (with the secret kept in the data dir).
+	waitTunnel(t, s)
+	simulate(t, link.WebURL, "pay")
+	if !webhookArrives(t, s, link.Identifier, "CO") {
+		t.Fatalf("no verified CO webhook for the pre-restart payment\nstderr:\n%s", s.stderr.String())
+	}
+	s.ok(t, "get_payment_status", map[string]any{"identifier": link.Identifier}, &st)
+	if st.Status != "CO" {
+		t.Fatalf("paid after restart: %+v", st)
+	}
 	s.close(t)
+	secret, err := os.ReadFile(filepath.Join(dataDir, sandboxStateDir, "webhook-secret"))
+	if err != nil || len(strings.TrimSpace(string(secret))) != 64 {
+		t.Fatalf("webhook secret file: %q %v", secret, err)
+	}
 
 	// Someone else holds the port: the server says so and still serves
 	// every payment, on another port for this run.
@@ -107,4 +134,43 @@ func post(t *testing.T, u, body string) {
 		b, _ := io.ReadAll(resp.Body)
 		t.Fatalf("POST %s: %s\n%s", u, resp.Status, b)
 	}
+}
+
+// waitTunnel waits until the (fake) tunnel is up, so the fake has a
+// webhook URL.
+func waitTunnel(t *testing.T, s *server) {
+	t.Helper()
+	var tun struct {
+		Status string `json:"status"`
+	}
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		s.ok(t, "get_tunnel_status", nil, &tun)
+		if tun.Status == "connected" {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("tunnel: %+v", tun)
+		}
+	}
+}
+
+// webhookArrives reports whether a verified webhook with status for id
+// arrives within 10 s.
+func webhookArrives(t *testing.T, s *server, id, status string) bool {
+	t.Helper()
+	var evs struct {
+		Events []struct {
+			Status    string `json:"status"`
+			Validated bool   `json:"validated"`
+		} `json:"events"`
+	}
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		s.ok(t, "get_webhook_events", map[string]any{"identifier": id}, &evs)
+		for _, e := range evs.Events {
+			if e.Status == status && e.Validated {
+				return true
+			}
+		}
+	}
+	return false
 }
