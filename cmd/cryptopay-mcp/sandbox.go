@@ -47,11 +47,12 @@ func startSandboxFake(dataDir, deviceID string, log *slog.Logger) (*fakebitnovo.
 	}
 	ln, base, err := listen(addr)
 	if err != nil && saved != "" {
+		usualErr := err
 		ln, base, err = listen("127.0.0.1:0")
 		if err == nil {
 			log.Warn("sandbox: the sandbox's usual address is in use, perhaps by another cryptopay-mcp on the same data dir; "+
 				"serving it on another port for this run: web_url links and QR codes made before the restart point at the usual address "+
-				"and answer again once it is free", "usual", "http://"+saved, "now", base, "state", dir)
+				"and answer again once it is free", "usual", "http://"+saved, "now", base, "state", dir, "error", usualErr)
 		}
 	}
 	if err != nil {

@@ -93,9 +93,20 @@ func (s *Server) restore(so storedOrder, base string) (*order, error) {
 
 // journal appends order snapshots to the state file.
 type journal struct {
-	f    *os.File
-	path string
-	err  error // the first write error; later writes are skipped
+	f     *os.File
+	path  string
+	lines int   // in the file: it is compacted when most are stale
+	err   error // the first write error; later writes are skipped
+}
+
+// stale reports whether a journal of lines lines for orders orders is
+// mostly superseded lines, worth rewriting: at Open with a little slack,
+// while running (under the server's lock) with more.
+func stale(lines, orders int, running bool) bool {
+	if running {
+		return lines > 2*orders+1024
+	}
+	return lines > 2*orders+64
 }
 
 // Open returns a Server like New that keeps its orders in stateFile,
@@ -104,23 +115,28 @@ type journal struct {
 // another port still finds them. Call Close to release the file.
 func Open(o Options, stateFile string) (*Server, error) {
 	s := New(o)
+	fail := func(err error) (*Server, error) {
+		_ = s.Close()
+		return nil, err
+	}
 	if err := os.MkdirAll(filepath.Dir(stateFile), 0o700); err != nil {
-		return nil, fmt.Errorf("sandbox state: %w", err)
+		return fail(fmt.Errorf("sandbox state: %w", err))
 	}
 	lines, torn, err := s.load(stateFile)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
-	if torn || lines > 2*len(s.orders)+64 {
+	if torn || stale(lines, len(s.orders), false) {
 		if err := s.compact(stateFile); err != nil {
-			return nil, err
+			return fail(err)
 		}
+		lines = len(s.orders)
 	}
 	f, err := os.OpenFile(stateFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("sandbox state: %w", err)
+		return fail(fmt.Errorf("sandbox state: %w", err))
 	}
-	s.journal = &journal{f: f, path: stateFile}
+	s.journal = &journal{f: f, path: stateFile, lines: lines}
 	return s, nil
 }
 
@@ -214,7 +230,32 @@ func (s *Server) save(o *order) {
 	}
 	if err != nil {
 		j.err = fmt.Errorf("sandbox state %s: %w", j.path, err)
+		return
 	}
+	if j.lines++; stale(j.lines, len(s.orders), true) {
+		s.rewriteJournal()
+	}
+}
+
+// rewriteJournal compacts the journal of a running server. Called with
+// s.mu held.
+func (s *Server) rewriteJournal() {
+	j := s.journal
+	if err := j.f.Close(); err != nil {
+		j.err = fmt.Errorf("sandbox state %s: %w", j.path, err)
+		return
+	}
+	j.f = nil
+	if err := s.compact(j.path); err != nil {
+		j.err = err
+		return
+	}
+	f, err := os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		j.err = fmt.Errorf("sandbox state: %w", err)
+		return
+	}
+	j.f, j.lines = f, len(s.orders)
 }
 
 // StateErr returns the first error writing the state file, or nil. After

@@ -145,7 +145,7 @@ func TestOpenCompactsTheJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := mustCreate(t, s, `{"expected_output_amount":"25.00","input_currency":"BTC"}`)
-	for range 40 { // PE → IA → AC → IA … : 80 more lines
+	for range 40 { // PE → IA → AC → IA … : 80 more lines, too few to compact while running
 		if err := s.SetStatus(id, StatusInsufficientAmount); err != nil && !errors.Is(err, ErrInvalidTransition) {
 			t.Fatal(err)
 		}
@@ -161,6 +161,40 @@ func TestOpenCompactsTheJournal(t *testing.T) {
 	if n := strings.Count(string(b), "\n"); n != 1 {
 		t.Fatalf("%d lines after compaction, want 1", n)
 	}
+	if o, _ := s.Order(id); o.Status != StatusAwaitingCompletion {
+		t.Fatalf("%+v", o)
+	}
+}
+
+// A long-running server compacts its journal as it goes.
+func TestJournalCompactsWhileRunning(t *testing.T) {
+	clock := newClock()
+	path := filepath.Join(t.TempDir(), "orders.jsonl")
+	s, err := Open(Options{DeviceID: testDevice, Now: clock.Now}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	id := mustCreate(t, s, `{"expected_output_amount":"25.00","input_currency":"BTC"}`)
+	for range 600 { // 1200 changes of one order
+		if err := s.SetStatus(id, StatusInsufficientAmount); err != nil && !errors.Is(err, ErrInvalidTransition) {
+			t.Fatal(err)
+		}
+		if err := s.SetStatus(id, StatusAwaitingCompletion); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "\n"); n > 1100 || n < 1 {
+		t.Fatalf("%d lines in the journal after 1201 changes to one order", n)
+	}
+	if err := s.StateErr(); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen(t, s, path, clock)
 	if o, _ := s.Order(id); o.Status != StatusAwaitingCompletion {
 		t.Fatalf("%+v", o)
 	}
