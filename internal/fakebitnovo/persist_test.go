@@ -2,6 +2,7 @@ package fakebitnovo
 
 import (
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -198,4 +199,48 @@ func TestJournalCompactsWhileRunning(t *testing.T) {
 	if o, _ := s.Order(id); o.Status != StatusAwaitingCompletion {
 		t.Fatalf("%+v", o)
 	}
+}
+
+// FuzzOpenState feeds arbitrary state files to Open: it refuses or loads
+// them, never panics, and what it loads can be served and driven.
+func FuzzOpenState(f *testing.F) {
+	clock := newClock()
+	dir := f.TempDir()
+	seed := filepath.Join(dir, "seed.jsonl")
+	s, err := Open(Options{DeviceID: testDevice, Now: clock.Now}, seed)
+	if err != nil {
+		f.Fatal(err)
+	}
+	id := mustCreate(f, s, `{"expected_output_amount":"25.00","input_currency":"XRP"}`)
+	mustCreate(f, s, `{"expected_output_amount":"25.00"}`)
+	if err := s.Pay(id, OutcomeUnderpay); err != nil {
+		f.Fatal(err)
+	}
+	_ = s.Close()
+	b, err := os.ReadFile(seed)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte(`{"id":"11111111-1111-4111-8111-111111111111","short_id":"abcd","status":"CO","fiat_amount":"1","history":[]}` + "\n"))
+	f.Add([]byte(`{"id":"11111111-1111-4111-8111-111111111111","short_id":"abcd","status":"PE","fiat_amount":"-1","currency":"ETH","crypto_amount":"x"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "orders.jsonl")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(Options{DeviceID: testDevice, Now: clock.Now}, path)
+		if err != nil {
+			return
+		}
+		defer s.Close()
+		for _, o := range s.Orders() {
+			_ = s.Pay(o.Identifier, OutcomeFull)
+			_ = s.SelectCurrency(o.Identifier, "BTC")
+			if rec := call(t, s, http.MethodGet, "/"+o.ShortID+"/", "", ""); rec.Code != http.StatusOK {
+				t.Fatalf("page of a loaded order: %d", rec.Code)
+			}
+			_ = call(t, s, http.MethodGet, "/api/v1/orders/info/"+o.Identifier, "", "")
+		}
+	})
 }
