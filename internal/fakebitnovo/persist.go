@@ -36,6 +36,7 @@ type storedOrder struct {
 	TagMemo       string         `json:"tag_memo,omitempty"`
 	URI           string         `json:"uri,omitempty"`
 	RequestedMemo string         `json:"requested_memo,omitempty"`
+	WebURL        string         `json:"web_url"` // as created; served at Options.PublicURL when set
 	URLOK         string         `json:"url_ok,omitempty"`
 	URLKO         string         `json:"url_ko,omitempty"`
 	URLStandby    string         `json:"url_standby,omitempty"`
@@ -52,7 +53,7 @@ func (o *order) stored() storedOrder {
 	so := storedOrder{
 		ID: o.id, ShortID: o.shortID, Reference: o.reference, Notes: o.notes, Language: o.language,
 		Fiat: o.fiat, FiatAmount: o.fiatAmount.String(), CryptoAmount: o.cryptoAmount,
-		Address: o.address, TagMemo: o.tagMemo, URI: o.uri, RequestedMemo: o.requestedMemo,
+		Address: o.address, TagMemo: o.tagMemo, URI: o.uri, RequestedMemo: o.requestedMemo, WebURL: o.webURL,
 		URLOK: o.urlOK, URLKO: o.urlKO, URLStandby: o.urlStandby, Status: o.status,
 		CreatedAt: o.createdAt, EditedAt: o.editedAt, ExpiresAt: o.expiresAt, DeviceID: o.deviceID,
 		Txs: o.txs, History: o.history,
@@ -63,7 +64,8 @@ func (o *order) stored() storedOrder {
 	return so
 }
 
-// restore rebuilds an order from the journal; base is the origin of web_url.
+// restore rebuilds an order from the journal; base, if set, is the origin
+// of web_url (else the stored web_url stands).
 func (s *Server) restore(so storedOrder, base string) (*order, error) {
 	if !isUUID(so.ID) || !validShortID(so.ShortID) || !knownStatus(so.Status) {
 		return nil, fmt.Errorf("order %q: bad identifier, short id or status", so.ID)
@@ -76,10 +78,13 @@ func (s *Server) restore(so storedOrder, base string) (*order, error) {
 		id: so.ID, shortID: so.ShortID, reference: so.Reference, notes: so.Notes, language: so.Language,
 		fiat: so.Fiat, fiatAmount: amt, cryptoAmount: so.CryptoAmount,
 		address: so.Address, tagMemo: so.TagMemo, uri: so.URI, requestedMemo: so.RequestedMemo,
-		webURL: base + "/" + so.ShortID + "/",
+		webURL: so.WebURL,
 		urlOK:  so.URLOK, urlKO: so.URLKO, urlStandby: so.URLStandby, status: so.Status,
 		createdAt: so.CreatedAt, editedAt: so.EditedAt, expiresAt: so.ExpiresAt, deviceID: so.DeviceID,
 		txs: so.Txs, history: so.History,
+	}
+	if base != "" {
+		o.webURL = base + "/" + so.ShortID + "/"
 	}
 	if so.Currency != "" {
 		e, ok := s.bySymbol[so.Currency]

@@ -67,6 +67,9 @@ func TestOpenKeepsOrdersAcrossRestart(t *testing.T) {
 	if o, _ := third.Order(open); o.Status != StatusExpired || o.History[len(o.History)-1].Status != StatusExpired {
 		t.Fatalf("%+v", o)
 	}
+	if o, _ := third.Order(paid); o.WebURL != before[0].WebURL { // no PublicURL: the stored web_url stands
+		t.Fatalf("web_url %q, want %q", o.WebURL, before[0].WebURL)
+	}
 	if third.OrderCount() != 3 {
 		t.Fatalf("%d orders", third.OrderCount())
 	}
