@@ -13,7 +13,8 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/qr"
 )
 
-// The checkout page at an order's web_url lets a person play the customer:
+// The checkout page at an order's web_url is what a paying person sees,
+// with test controls to play the customer:
 //
 //	GET  /{shortid}/            the page (HTML, inline CSS and JS only)
 //	GET  /{shortid}/status      the order as the page shows it (JSON)
@@ -25,8 +26,9 @@ import (
 // simulate drives the lifecycle with SelectCurrency, Pay and so on, and
 // answers the new state, or 409 with a message for an impossible
 // transition. It follows the admin rules (loopback only, no proxy headers,
-// application/json). status and simulate bypass faults and request counts,
-// like the admin surface; the page itself is counted like any request.
+// application/json). status, qr.png and simulate bypass faults and request
+// counts, like the admin surface; the page itself is counted like any
+// request.
 //
 // Stable element ids: #status (code), #status-text (meaning), #status-box
 // (the aria-live region), #pay-full, #underpay, #expire, #cancel (the test
