@@ -69,6 +69,9 @@ func startSandboxFake(dataDir, deviceID string, log *slog.Logger) (*fakebitnovo.
 		_ = ln.Close()
 		return nil, "", nil, err
 	}
+	if n := fake.SkippedStateLines(); n > 0 {
+		log.Warn("sandbox: some saved payment changes could not be read (a crash mid-write?) and are lost", "lines", n, "state", dir)
+	}
 	srv := serve(ln, fake)
 	stop := func() {
 		shutdown(srv)

@@ -73,6 +73,7 @@ func checkoutControlPath(p string) (short, sub string, ok bool) {
 // orderByShort returns a snapshot of the order with web_url short id short.
 func (s *Server) orderByShort(short string) (OrderInfo, bool) {
 	s.mu.Lock()
+	s.sync()
 	o, ok := s.byShort[short]
 	id := ""
 	if ok {

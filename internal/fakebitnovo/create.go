@@ -314,6 +314,7 @@ func newShortID(n int) string {
 func (s *Server) createOrder(p createParams, deviceID, base string) OrderInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.sync() // ids taken by another process on the same state file
 	now := s.now().UTC()
 	o := &order{
 		id:            newUUID(),

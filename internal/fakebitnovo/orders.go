@@ -334,6 +334,7 @@ func (s *Server) withOrder(id string, fn func(o *order, now time.Time, events *[
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		defer func() { s.queueWebhooks(events) }()
+		s.sync()
 		o, ok := s.orders[id]
 		if !ok {
 			return fmt.Errorf("order %q: %w", id, ErrNotFound)
@@ -522,6 +523,7 @@ func (s *Server) Order(id string) (OrderInfo, error) {
 func (s *Server) Orders() []OrderInfo {
 	var events []OrderInfo
 	s.mu.Lock()
+	s.sync()
 	now := s.now()
 	out := make([]OrderInfo, 0, len(s.seq))
 	for _, id := range s.seq {
@@ -543,5 +545,6 @@ func (s *Server) Orders() []OrderInfo {
 func (s *Server) OrderCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.sync()
 	return len(s.orders)
 }

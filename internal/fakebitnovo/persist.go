@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -18,7 +19,7 @@ import (
 // lines are stale. Expiry is absolute (expired_at), so an order that
 // expired while the server was down reads EX on the first look after.
 
-// maxStateLine bounds one journal line when reading (an order is ~2 KiB).
+// maxStateLine bounds one journal line when reading (an order is ~600 B).
 const maxStateLine = 1 << 20
 
 // storedOrder is an order as the journal keeps it.
@@ -96,12 +97,18 @@ func (s *Server) restore(so storedOrder, base string) (*order, error) {
 	return o, nil
 }
 
-// journal appends order snapshots to the state file.
+// journal appends order snapshots to the state file, and follows what
+// other processes append to it (two MCP clients may run this server on one
+// data dir): before every lookup the server applies lines it has not read
+// yet, so an order created or paid through the other process is found here
+// too. Last line wins.
 type journal struct {
-	f     *os.File
-	path  string
-	lines int   // in the file: it is compacted when most are stale
-	err   error // the first write error; later writes are skipped
+	f       *os.File
+	path    string
+	off     int64 // bytes of the file applied to memory
+	lines   int   // in the file: it is compacted when most are stale
+	skipped int   // unreadable lines skipped since Open
+	err     error // the first write error; later writes are skipped
 }
 
 // stale reports whether a journal of lines lines for orders orders is
@@ -117,7 +124,8 @@ func stale(lines, orders int, running bool) bool {
 // Open returns a Server like New that keeps its orders in stateFile,
 // loading the orders already there. Orders are served at o.PublicURL (or
 // the request's host) whatever origin they were created at, so a restart on
-// another port still finds them. Call Close to release the file.
+// another port still finds them. Unreadable lines (a crash mid-write) are
+// skipped and counted (SkippedStateLines). Call Close to release the file.
 func Open(o Options, stateFile string) (*Server, error) {
 	s := New(o)
 	fail := func(err error) (*Server, error) {
@@ -127,11 +135,13 @@ func Open(o Options, stateFile string) (*Server, error) {
 	if err := os.MkdirAll(filepath.Dir(stateFile), 0o700); err != nil {
 		return fail(fmt.Errorf("sandbox state: %w", err))
 	}
-	lines, torn, err := s.load(stateFile)
-	if err != nil {
-		return fail(err)
+	b, err := os.ReadFile(stateFile)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fail(fmt.Errorf("sandbox state: %w", err))
 	}
-	if torn || stale(lines, len(s.orders), false) {
+	consumed, lines, skipped := s.apply(b)
+	torn := consumed < int64(len(b))
+	if torn || skipped > 0 || stale(lines, len(s.orders), false) {
 		if err := s.compact(stateFile); err != nil {
 			return fail(err)
 		}
@@ -141,47 +151,97 @@ func Open(o Options, stateFile string) (*Server, error) {
 	if err != nil {
 		return fail(fmt.Errorf("sandbox state: %w", err))
 	}
-	s.journal = &journal{f: f, path: stateFile, lines: lines}
+	fi, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return fail(fmt.Errorf("sandbox state: %w", err))
+	}
+	s.journal = &journal{f: f, path: stateFile, off: fi.Size(), lines: lines, skipped: skipped + boolInt(torn)}
 	return s, nil
 }
 
-// load reads the journal into s. It returns how many lines it had and
-// whether the last one was torn (a crash mid-write: skipped, and the file
-// must be rewritten before appending). A missing file is an empty sandbox;
-// any other bad line is an error naming the file.
-func (s *Server) load(path string) (lines int, torn bool, err error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, false, nil
+func boolInt(b bool) int {
+	if b {
+		return 1
 	}
-	if err != nil {
-		return 0, false, fmt.Errorf("sandbox state: %w", err)
-	}
-	parts := bytes.Split(b, []byte("\n"))
-	torn = len(b) > 0 && b[len(b)-1] != '\n'
-	for i, line := range parts {
+	return 0
+}
+
+// apply puts the orders of the complete lines of b into s and returns how
+// many bytes it consumed (up to the last newline), how many lines it read
+// and how many of them it could not use. Called with s.mu held, or before
+// s is shared.
+func (s *Server) apply(b []byte) (consumed int64, lines, skipped int) {
+	end := bytes.LastIndexByte(b, '\n') + 1
+	for line := range bytes.SplitSeq(b[:end], []byte("\n")) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		if len(line) > maxStateLine {
-			return 0, false, fmt.Errorf("sandbox state %s: line %d is too long", path, i+1)
-		}
 		lines++
 		var so storedOrder
-		err := json.Unmarshal(line, &so)
-		if err == nil {
-			var o *order
-			if o, err = s.restore(so, s.opts.PublicURL); err == nil {
-				s.put(o)
-				continue
-			}
+		if len(line) > maxStateLine || json.Unmarshal(line, &so) != nil {
+			skipped++
+			continue
 		}
-		if torn && i == len(parts)-1 {
-			break
+		o, err := s.restore(so, s.opts.PublicURL)
+		if err != nil {
+			skipped++
+			continue
 		}
-		return 0, false, fmt.Errorf("sandbox state %s: line %d: %w", path, i+1, err)
+		s.put(o)
 	}
-	return lines, torn, nil
+	return int64(end), lines, skipped
+}
+
+// sync applies what other processes appended to the journal since the last
+// look, and follows the file when another process rewrote it. Called with
+// s.mu held before every lookup; a few microseconds when nothing changed.
+func (s *Server) sync() {
+	j := s.journal
+	if j == nil || j.f == nil || j.err != nil {
+		return
+	}
+	pi, err := os.Stat(j.path)
+	if err != nil {
+		return // gone: go on in memory, appending to the open file
+	}
+	if fi, err := j.f.Stat(); err == nil && !os.SameFile(pi, fi) {
+		f, err := os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			j.err = fmt.Errorf("sandbox state: %w", err)
+			return
+		}
+		_ = j.f.Close()
+		j.f, j.off, j.lines = f, 0, 0
+	}
+	if pi.Size() <= j.off {
+		return
+	}
+	r, err := os.Open(j.path)
+	if err != nil {
+		return
+	}
+	defer r.Close()
+	b := make([]byte, pi.Size()-j.off)
+	n, err := r.ReadAt(b, j.off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return
+	}
+	consumed, lines, skipped := s.apply(b[:n])
+	j.off += consumed
+	j.lines += lines
+	j.skipped += skipped
+}
+
+// SkippedStateLines returns how many lines of the state file could not be
+// read (torn by a crash, or damaged) since Open; their changes are lost.
+func (s *Server) SkippedStateLines() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.journal == nil {
+		return 0
+	}
+	return s.journal.skipped
 }
 
 // put adds or replaces an order, forgetting the oldest beyond maxOrders.
@@ -230,14 +290,22 @@ func (s *Server) save(o *order) {
 		return
 	}
 	b, err := json.Marshal(o.stored())
-	if err == nil {
-		_, err = j.f.Write(append(b, '\n'))
-	}
 	if err != nil {
 		j.err = fmt.Errorf("sandbox state %s: %w", j.path, err)
 		return
 	}
-	if j.lines++; stale(j.lines, len(s.orders), true) {
+	line := append(b, '\n')
+	if _, err := j.f.Write(line); err != nil {
+		j.err = fmt.Errorf("sandbox state %s: %w", j.path, err)
+		return
+	}
+	// An append lands at the end of the file. If it starts where sync
+	// stopped, nobody else wrote in between: skip reading it back.
+	// Otherwise sync reads the other lines and this one (last line wins).
+	if end, err := j.f.Seek(0, io.SeekCurrent); err == nil && end-int64(len(line)) == j.off {
+		j.off, j.lines = end, j.lines+1
+	}
+	if stale(j.lines, len(s.orders), true) {
 		s.rewriteJournal()
 	}
 }
@@ -245,7 +313,11 @@ func (s *Server) save(o *order) {
 // rewriteJournal compacts the journal of a running server. Called with
 // s.mu held.
 func (s *Server) rewriteJournal() {
+	s.sync() // another process's latest lines go into the rewrite
 	j := s.journal
+	if j.f == nil || j.err != nil {
+		return
+	}
 	if err := j.f.Close(); err != nil {
 		j.err = fmt.Errorf("sandbox state %s: %w", j.path, err)
 		return
@@ -260,7 +332,13 @@ func (s *Server) rewriteJournal() {
 		j.err = fmt.Errorf("sandbox state: %w", err)
 		return
 	}
-	j.f, j.lines = f, len(s.orders)
+	fi, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		j.err = fmt.Errorf("sandbox state: %w", err)
+		return
+	}
+	j.f, j.off, j.lines = f, fi.Size(), len(s.orders)
 }
 
 // StateErr returns the first error writing the state file, or nil. After

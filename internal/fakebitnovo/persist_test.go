@@ -132,11 +132,78 @@ func TestOpenStateFileDamage(t *testing.T) {
 	}
 	_ = s.Close()
 
+	// A damaged line (say a torn write another process appended to) is
+	// skipped and counted; the rest loads and the file is rewritten clean.
 	if err := os.WriteFile(path, []byte("not json\n"+string(b)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(Options{}, path); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "line 1") {
-		t.Fatalf("err = %v", err)
+	s, err = Open(Options{DeviceID: testDevice, Now: clock.Now}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.SkippedStateLines() != 1 {
+		t.Errorf("%d skipped lines, want 1", s.SkippedStateLines())
+	}
+	if _, err := s.Order(id); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); strings.Contains(string(b), "not json") {
+		t.Error("the damaged line is still in the file")
+	}
+}
+
+// Two servers on one state file (two MCP clients running the server on
+// one data dir) see each other's orders and changes, also across a
+// rewrite of the file by one of them.
+func TestTwoServersShareTheJournal(t *testing.T) {
+	clock := newClock()
+	path := filepath.Join(t.TempDir(), "orders.jsonl")
+	a, err := Open(Options{DeviceID: testDevice, PublicURL: "http://127.0.0.1:1111", Now: clock.Now}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(Options{DeviceID: testDevice, PublicURL: "http://127.0.0.1:2222", Now: clock.Now}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+
+	id := mustCreate(t, b, `{"expected_output_amount":"25.00","input_currency":"LTC"}`)
+	got, err := a.Order(id) // created through b
+	if err != nil {
+		t.Fatalf("a does not see b's order: %v", err)
+	}
+	if got.WebURL != "http://127.0.0.1:1111/"+got.ShortID+"/" {
+		t.Errorf("a serves b's order at %s", got.WebURL)
+	}
+	if _, ok := a.orderByShort(got.ShortID); !ok {
+		t.Error("a's checkout page does not find b's order")
+	}
+	if err := a.Pay(id, OutcomeFull); err != nil { // paid through a's page
+		t.Fatal(err)
+	}
+	if o, _ := b.Order(id); o.Status != StatusCompleted {
+		t.Fatalf("b sees %s after a's payment", o.Status)
+	}
+
+	// a rewrites the file; b follows the new file.
+	a.mu.Lock()
+	a.rewriteJournal()
+	a.mu.Unlock()
+	other := mustCreate(t, a, `{"expected_output_amount":"25.00","input_currency":"BTC"}`)
+	if _, err := b.Order(other); err != nil {
+		t.Fatalf("b lost track of the file after a's rewrite: %v", err)
+	}
+	if a.OrderCount() != 2 || b.OrderCount() != 2 {
+		t.Fatalf("orders: a %d, b %d", a.OrderCount(), b.OrderCount())
+	}
+	if err := a.StateErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.StateErr(); err != nil {
+		t.Fatal(err)
 	}
 }
 
