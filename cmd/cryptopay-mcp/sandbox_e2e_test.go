@@ -15,8 +15,9 @@ import (
 
 // A sandbox payment made before a restart still works after it, through
 // the built binary with the same data dir: its status, its checkout page at
-// the same web_url, an idempotent replay. When the sandbox's port is taken
-// at start the server says so and serves on another port.
+// the same web_url, QR codes, an idempotent replay, webhooks. When the
+// sandbox's port is taken at start the server says so and serves on
+// another port; two servers on one data dir see each other's payments.
 func TestSandboxSurvivesRestart(t *testing.T) {
 	dataDir := t.TempDir()
 	env := baseEnv(t, dataDir) // no credentials: sandbox mode
@@ -98,6 +99,31 @@ func TestSandboxSurvivesRestart(t *testing.T) {
 		t.Fatalf("web_url during the fallback is not at %s: %s", m[1], page)
 	}
 	s.close(t)
+	ln.Close()
+
+	// Two clients run the server on one data dir at once: the second falls
+	// back to another port, and each finds the other's payments; a link
+	// made through the second opens at the usual address too.
+	first := startServer(t, env)
+	second := startServer(t, env)
+	if !strings.Contains(second.stderr.String(), "usual address is in use") {
+		t.Fatalf("second server: no warning:\n%s", second.stderr.String())
+	}
+	var fromSecond linkOut
+	second.ok(t, "create_payment_link", map[string]any{"amount_eur": 12, "include_qr": false}, &fromSecond)
+	first.ok(t, "get_payment_status", map[string]any{"identifier": fromSecond.Identifier}, &st)
+	if st.Status != "NR" {
+		t.Fatalf("first server on the second's payment: %+v", st)
+	}
+	if page := get(t, base+strings.TrimPrefix(fromSecond.WebURL, baseOf(t, fromSecond.WebURL))); !strings.Contains(page, fromSecond.Identifier) {
+		t.Fatal("the usual address does not serve the second server's payment")
+	}
+	second.ok(t, "get_payment_status", map[string]any{"identifier": onchain.Identifier}, &st)
+	if st.Status != "CO" {
+		t.Fatalf("second server on an old payment: %+v", st)
+	}
+	second.close(t)
+	first.close(t)
 }
 
 func baseOf(t *testing.T, webURL string) string {
