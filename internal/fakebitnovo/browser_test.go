@@ -145,6 +145,13 @@ func TestBrowserCheckout(t *testing.T) {
 			if meaning, err := chromedp.Run(tab, chromedp.Text(chromedp.ID("status-text"))); err != nil || meaning != statusNames[tc.final][1] {
 				t.Errorf("status text %q, %v", meaning, err)
 			}
+			if tc.final == "CO" { // the currency chosen while paying: its QR appeared
+				if _, err := chromedp.Run(tab, chromedp.Poll[bool](
+					`(() => { const i = document.getElementById("qr"); return !document.getElementById("pay").hidden && i.complete && i.naturalWidth > 0; })()`,
+					chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+					t.Errorf("no QR after the currency was chosen: %v", err)
+				}
+			}
 
 			// Every change arrived at the receiver, signed.
 			deadline := time.Now().Add(5 * time.Second)

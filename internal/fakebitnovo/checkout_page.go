@@ -98,7 +98,7 @@ const checkoutHTML = `<!DOCTYPE html>
 <button type="button" id="choose">Choose currency</button>
 </div>
 <section class="pay" id="pay" aria-label="Pay with a wallet"{{if not .PaymentURI}} hidden{{end}}>
-<img id="qr" src="{{if .PaymentURI}}{{.Base}}qr.png{{end}}" width="220" height="220" alt="QR code of the payment request: scan it with a wallet">
+<img id="qr"{{if .PaymentURI}} src="{{.Base}}qr.png"{{end}} width="220" height="220" alt="QR code of the payment request: scan it with a wallet">
 <div class="fields">
 <div class="field"><span class="label" id="amount-label">Send exactly</span>
 <div class="copyrow"><span class="value" id="crypto-amount" data-amount="{{.CryptoAmount}}">{{if .Currency}}{{.CryptoAmount}} {{.Currency}}{{end}}</span>
@@ -144,7 +144,7 @@ const checkoutHTML = `<!DOCTYPE html>
   var base = root.getAttribute("data-base");
   var $ = function (id) { return document.getElementById(id); };
   var buttons = ["pay-full", "underpay", "expire", "cancel"].map($);
-  var busy = false, last = null, deadline = 0, qrFor = "";
+  var busy = false, last = null, deadline = 0, qrFor = null;
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function clock(sec) {
@@ -169,6 +169,9 @@ const checkoutHTML = `<!DOCTYPE html>
     $("currency-name").textContent = st.currency || "not chosen yet";
     $("received").textContent = st.currency ? st.received_amount + " " + st.currency : "—";
     $("pay").hidden = !st.payment_uri;
+    if (qrFor === null && $("qr").getAttribute("src")) {
+      qrFor = st.payment_uri; // drawn by the server with the page
+    }
     if (st.payment_uri && qrFor !== st.payment_uri) {
       qrFor = st.payment_uri;
       $("qr").src = base + "qr.png?v=" + encodeURIComponent(st.currency + "-" + st.address);
