@@ -51,9 +51,9 @@ type catalogEntry struct {
 
 // maxQuoteDecimals bounds the decimals of the crypto amounts the fake
 // quotes. Ether has 18 (the wei), but an amount such as 0.014166666666666667
-// ETH is unreadable, no wallet shows it and nobody can type it: like
-// Bitnovo, amounts are quoted at 8 decimals at most, and only the EIP-681
-// value is in wei.
+// ETH is unreadable and nobody can type it: amounts are quoted at 8
+// decimals at most (rounded half up, so a customer paying the quote never
+// pays less than a unit short), and only the EIP-681 value is in wei.
 const maxQuoteDecimals = 8
 
 // places is the number of decimals of the entry's amounts: its Decimals,
