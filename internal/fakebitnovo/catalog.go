@@ -52,8 +52,8 @@ type catalogEntry struct {
 // maxQuoteDecimals bounds the decimals of the crypto amounts the fake
 // quotes. Ether has 18 (the wei), but an amount such as 0.014166666666666667
 // ETH is unreadable and nobody can type it: amounts are quoted at 8
-// decimals at most (rounded half up, so a customer paying the quote never
-// pays less than a unit short), and only the EIP-681 value is in wei.
+// decimals at most (rounded half up, within half a unit of the exact
+// price), and only the EIP-681 value is in wei.
 const maxQuoteDecimals = 8
 
 // places is the number of decimals of the entry's amounts: its Decimals,
