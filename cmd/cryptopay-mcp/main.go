@@ -24,13 +24,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
-
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/fakebitnovo"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/logging"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/loopback"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/stdio"
 )
 
 // version, commit and date are set at link time by the release build
@@ -152,13 +151,20 @@ func runStdio(ctx context.Context, args []string, stdin io.ReadCloser, stdout, s
 	}
 	defer a.Close()
 	log, server := a.log, a.server
-	// Answers to requests already read still go out after stdin ends.
-	d := newDrain(ctx, cfg.ToolTimeout+5*time.Second)
-	in := struct {
-		io.Reader
-		io.Closer
-	}{d.Reader(stdin), stdin}
-	err = server.Run(ctx, &mcp.IOTransport{Reader: in, Writer: nopWriteCloser{d.Writer(stdout)}})
+	// The project's own transport (internal/stdio says why not the
+	// go-sdk's): a bad line gets an error and the session goes on. Every
+	// end (end of input, a read error, a signal) takes the same path: the
+	// calls already read are answered, so a create that reached Bitnovo
+	// records its outcome, before the session and then the store close.
+	// Hence the server runs without the signal's context and the transport
+	// takes the signal as the end of input.
+	err = server.Run(context.WithoutCancel(ctx), &stdio.Transport{
+		In:    stdin,
+		Out:   stdout,
+		Drain: cfg.ToolTimeout + 5*time.Second,
+		Stop:  ctx.Done(),
+		Log:   log,
+	})
 	switch {
 	case err == nil, errors.Is(err, context.Canceled), errors.Is(err, io.EOF):
 		log.Info("cryptopay-mcp stopped")
@@ -175,10 +181,6 @@ func sandboxURL(cfg config.Config) string {
 	}
 	return ""
 }
-
-type nopWriteCloser struct{ io.Writer }
-
-func (nopWriteCloser) Close() error { return nil }
 
 // startFake serves the fake Bitnovo API on addr and returns its base URL
 // and a function that stops it.
