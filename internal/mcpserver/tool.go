@@ -119,8 +119,16 @@ func (t Tool[In, Out]) register(s *mcp.Server, e *env) error {
 	if err != nil {
 		return err
 	}
-	s.AddTool(def, func(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.CallToolResult, _ error) {
+	s.AddTool(def, t.handler(def, resolved, e))
+	return nil
+}
+
+// handler is the one wrapper every tool call goes through: argument
+// validation, the deadline, the error envelope, the log line.
+func (t Tool[In, Out]) handler(def *mcp.Tool, resolved *jsonschema.Resolved, e *env) mcp.ToolHandler {
+	return func(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.CallToolResult, _ error) {
 		start := time.Now()
+		callCtx := ctx // the client's: cancelled by notifications/cancelled or a gone connection
 		code := "OK"
 		defer func() {
 			if r := recover(); r != nil {
@@ -150,6 +158,14 @@ func (t Tool[In, Out]) register(s *mcp.Server, e *env) error {
 		}
 		if err != nil {
 			pe := toolerr.From(err)
+			if callCtx.Err() != nil && !knownOutcome(pe.Code) {
+				// The client cancelled the call (or went away): not a
+				// failure of ours, so no warning and no error metric. Over
+				// stdio the transport sends no answer at all (MCP spec);
+				// where an answer goes out anyway, it says what happened.
+				code = toolerr.CodeCancelled
+				return errorResult(e, &toolerr.Error{Code: toolerr.CodeCancelled, Message: "the call was cancelled by the client"}), nil
+			}
 			if pe.Code == toolerr.CodeInternal || strings.HasPrefix(pe.Code, "UPSTREAM") {
 				e.log.Warn("tool failed", "tool", def.Name, "error", err)
 			}
@@ -163,8 +179,19 @@ func (t Tool[In, Out]) register(s *mcp.Server, e *env) error {
 			return errorResult(e, &toolerr.Error{Code: toolerr.CodeInternal, Message: "could not encode the result"}), nil
 		}
 		return r, nil
-	})
-	return nil
+	}
+}
+
+// knownOutcome reports whether a tool error says something about the
+// call's effect that a cancellation must not hide (a create whose outcome
+// is unknown, a conflict found before the cancel): only the generic
+// codes a cancelled context produces become CANCELLED.
+func knownOutcome(code string) bool {
+	switch code {
+	case toolerr.CodeInternal, "API_TIMEOUT", toolerr.CodeCancelled:
+		return false
+	}
+	return !strings.HasPrefix(code, "UPSTREAM")
 }
 
 // inputRequired ends a call with input requests for the client (multi

@@ -19,6 +19,7 @@ const (
 	CodeInput     = "INPUT_REQUIRED" // the call asked the client for input (SEP-2322)
 	CodeProtocol  = "PROTOCOL_ERROR" // a JSON-RPC error instead of a result
 	CodeUnlabeled = "UNKNOWN"        // isError without a readable {"error":{"code"}} envelope
+	CodeCancelled = "CANCELLED"      // the client cancelled the call: outcome "cancelled", not an error
 )
 
 // errorCodeRE is what an envelope code must look like to become a label.
@@ -45,6 +46,11 @@ func (m *Metrics) MCPMiddleware() mcp.Middleware {
 			defer m.toolInFlight.Add(-1)
 			res, err := next(ctx, method, req)
 			tool, outcome, code := classifyToolCall(call.Params.Name, res, err)
+			if outcome == "error" && ctx.Err() != nil {
+				// The client cancelled the call or went away: whatever the
+				// handler made of that is no failure of the server's.
+				outcome, code = "cancelled", CodeCancelled
+			}
 			m.ToolCall(tool, outcome, code, time.Since(start))
 			return res, err
 		}
@@ -77,7 +83,11 @@ func classifyToolCall(name string, res mcp.Result, err error) (tool, outcome, co
 	if !r.IsError {
 		return name, "ok", CodeOK
 	}
-	return name, "error", EnvelopeCode(r)
+	code = EnvelopeCode(r)
+	if code == CodeCancelled {
+		return name, "cancelled", code
+	}
+	return name, "error", code
 }
 
 // EnvelopeCode reads {"error":{"code":"X"}} from the first text content of

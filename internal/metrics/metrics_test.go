@@ -71,6 +71,51 @@ func scrape(t *testing.T, m *Metrics) string {
 }
 
 // TestMCPMiddleware drives a real *mcp.Server over in-memory transports.
+// TestMCPMiddlewareCancelled: a call the client cancels is counted as
+// cancelled, not as an error.
+func TestMCPMiddlewareCancelled(t *testing.T) {
+	m := New()
+	s := mcp.NewServer(&mcp.Implementation{Name: "s", Version: "0"}, nil)
+	s.AddReceivingMiddleware(m.MCPMiddleware())
+	started := make(chan struct{})
+	mcp.AddTool(s, &mcp.Tool{Name: "block"}, func(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+		close(started)
+		<-ctx.Done()
+		return nil, nil, ctx.Err()
+	})
+	ctx := context.Background()
+	st, ct := mcp.NewInMemoryTransports()
+	ss, err := s.Connect(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "0"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	cctx, cancel := context.WithCancel(ctx)
+	go func() {
+		<-started
+		cancel()
+	}()
+	if _, err := cs.CallTool(cctx, &mcp.CallToolParams{Name: "block"}); err == nil {
+		t.Fatal("cancelled call succeeded")
+	}
+	want := `cryptopay_tool_calls_total{code="CANCELLED",outcome="cancelled",tool="block"} 1`
+	deadline := time.Now().Add(5 * time.Second)
+	for out := scrape(t, m); !strings.Contains(out, want+"\n"); out = scrape(t, m) {
+		if time.Now().After(deadline) {
+			t.Fatalf("missing %s in:\n%s", want, out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if out := scrape(t, m); strings.Contains(out, `outcome="error"`) {
+		t.Errorf("the cancelled call counted as an error:\n%s", out)
+	}
+}
+
 func TestMCPMiddleware(t *testing.T) {
 	m := New()
 	s := mcp.NewServer(&mcp.Implementation{Name: "s", Version: "0"}, nil)
@@ -88,6 +133,9 @@ func TestMCPMiddleware(t *testing.T) {
 				Text: `{"error":{"code":"lower case is not a code"}}`}}}, nil, nil
 		case "plain":
 			return nil, nil, errors.New("boom")
+		case "cancelled-envelope":
+			return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{
+				Text: `{"error":{"code":"CANCELLED","message":"the call was cancelled by the client"}}`}}}, nil, nil
 		}
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ok"}}}, nil, nil
 	})
@@ -103,7 +151,7 @@ func TestMCPMiddleware(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cs.Close()
-	for _, mode := range []string{"", "", "envelope", "bad-envelope", "plain"} {
+	for _, mode := range []string{"", "", "envelope", "bad-envelope", "plain", "cancelled-envelope"} {
 		if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"mode": mode}}); err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +168,8 @@ func TestMCPMiddleware(t *testing.T) {
 		`cryptopay_tool_calls_total{code="PAYMENT_NOT_FOUND",outcome="error",tool="echo"} 1`,
 		`cryptopay_tool_calls_total{code="UNKNOWN",outcome="error",tool="echo"} 2`,
 		`cryptopay_tool_calls_total{code="PROTOCOL_ERROR",outcome="error",tool="_unknown_"} 1`,
-		`cryptopay_tool_call_duration_seconds_count{tool="echo"} 5`,
+		`cryptopay_tool_calls_total{code="CANCELLED",outcome="cancelled",tool="echo"} 1`,
+		`cryptopay_tool_call_duration_seconds_count{tool="echo"} 6`,
 		`cryptopay_tool_calls_in_flight 0`,
 	} {
 		if !strings.Contains(out, want+"\n") {
