@@ -52,7 +52,7 @@ func TestCancelledCall(t *testing.T) {
 					return Output[none]{}, tt.err(ctx)
 				},
 			}
-			def, resolved, err := tool.build()
+			def, resolved, args, err := tool.build()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -65,7 +65,7 @@ func TestCancelledCall(t *testing.T) {
 				}()
 			}
 			req := &mcp.CallToolRequest{Params: &mcp.CallToolParamsRaw{Name: "block", Arguments: json.RawMessage(`{}`)}}
-			res, err := tool.handler(def, resolved, e)(ctx, req)
+			res, err := tool.handler(def, resolved, args, e)(ctx, req)
 			if err != nil {
 				t.Fatal(err)
 			}

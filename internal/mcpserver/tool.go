@@ -69,7 +69,7 @@ type registrar interface {
 }
 
 func (t Tool[In, Out]) definition() (*mcp.Tool, error) {
-	def, _, err := t.build()
+	def, _, _, err := t.build()
 	return def, err
 }
 
@@ -92,40 +92,46 @@ type env struct {
 }
 
 // build infers the schemas and returns the finished tool definition with
-// its resolved input schema.
-func (t Tool[In, Out]) build() (*mcp.Tool, *jsonschema.Resolved, error) {
+// its resolved input schema and what normalizes arguments toward it.
+// Every string argument gets a maxLength (boundStrings).
+func (t Tool[In, Out]) build() (*mcp.Tool, *jsonschema.Resolved, *argSchema, error) {
 	in, err := jsonschema.For[In](nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("tool %s: input schema: %w", t.Def.Name, err)
+		return nil, nil, nil, fmt.Errorf("tool %s: input schema: %w", t.Def.Name, err)
 	}
 	if t.Patch != nil {
 		t.Patch(in)
 	}
+	boundStrings(in)
 	resolved, err := in.Resolve(nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("tool %s: resolve input schema: %w", t.Def.Name, err)
+		return nil, nil, nil, fmt.Errorf("tool %s: resolve input schema: %w", t.Def.Name, err)
+	}
+	args, err := newArgSchema(in)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("tool %s: input schema: %w", t.Def.Name, err)
 	}
 	out, err := jsonschema.For[Out](nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("tool %s: output schema: %w", t.Def.Name, err)
+		return nil, nil, nil, fmt.Errorf("tool %s: output schema: %w", t.Def.Name, err)
 	}
 	def := t.Def
 	def.InputSchema, def.OutputSchema = in, out
-	return &def, resolved, nil
+	return &def, resolved, args, nil
 }
 
 func (t Tool[In, Out]) register(s *mcp.Server, e *env) error {
-	def, resolved, err := t.build()
+	def, resolved, args, err := t.build()
 	if err != nil {
 		return err
 	}
-	s.AddTool(def, t.handler(def, resolved, e))
+	s.AddTool(def, t.handler(def, resolved, args, e))
 	return nil
 }
 
 // handler is the one wrapper every tool call goes through: argument
 // validation, the deadline, the error envelope, the log line.
-func (t Tool[In, Out]) handler(def *mcp.Tool, resolved *jsonschema.Resolved, e *env) mcp.ToolHandler {
+func (t Tool[In, Out]) handler(def *mcp.Tool, resolved *jsonschema.Resolved, args *argSchema, e *env) mcp.ToolHandler {
 	return func(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.CallToolResult, _ error) {
 		start := time.Now()
 		callCtx := ctx // the client's: cancelled by notifications/cancelled or a gone connection
@@ -140,10 +146,10 @@ func (t Tool[In, Out]) handler(def *mcp.Tool, resolved *jsonschema.Resolved, e *
 		}()
 
 		ctx = access.WithCaller(ctx, e.caller(req))
-		in, perr := decodeArgs[In](req.Params.Arguments, resolved)
+		in, perr := decodeArgs[In](req.Params.Arguments, resolved, args)
 		if perr != nil {
 			code = perr.Code
-			return errorResult(e, perr), nil
+			return errorResult(e, boundEcho(perr, req.Params.Arguments)), nil
 		}
 		if !t.NoDeadline {
 			var cancel context.CancelFunc
@@ -170,7 +176,7 @@ func (t Tool[In, Out]) handler(def *mcp.Tool, resolved *jsonschema.Resolved, e *
 				e.log.Warn("tool failed", "tool", def.Name, "error", err)
 			}
 			code = pe.Code
-			return errorResult(e, pe), nil
+			return errorResult(e, boundEcho(pe, req.Params.Arguments)), nil
 		}
 		r, err := successResult(out)
 		if err != nil {
@@ -204,8 +210,9 @@ type inputRequired struct {
 func (e *inputRequired) Error() string { return "input required: " + e.err.Error() }
 func (e *inputRequired) Unwrap() error { return e.err }
 
-// decodeArgs applies schema defaults, validates, and decodes into In.
-func decodeArgs[In any](raw json.RawMessage, resolved *jsonschema.Resolved) (In, *toolerr.Error) {
+// decodeArgs normalizes the arguments' unambiguous forms, applies schema
+// defaults, validates, and decodes into In.
+func decodeArgs[In any](raw json.RawMessage, resolved *jsonschema.Resolved, schema *argSchema) (In, *toolerr.Error) {
 	var in In
 	args := map[string]any{}
 	if len(raw) > 0 && string(raw) != "null" {
@@ -214,11 +221,21 @@ func decodeArgs[In any](raw json.RawMessage, resolved *jsonschema.Resolved) (In,
 		}
 	}
 	var v any = args
+	if schema != nil {
+		if _, perr := schema.normalize("", schema.root, v); perr != nil {
+			perr.Message = "invalid arguments: " + perr.Message
+			return in, perr
+		}
+	}
 	if err := resolved.ApplyDefaults(&v); err != nil {
 		return in, &toolerr.Error{Code: toolerr.CodeInvalidArgument, Message: "invalid arguments: " + err.Error()}
 	}
 	if err := resolved.Validate(v); err != nil {
-		return in, &toolerr.Error{Code: toolerr.CodeInvalidArgument, Message: "invalid arguments: " + cleanSchemaError(err)}
+		msg := cleanSchemaError(err)
+		if schema != nil {
+			msg = schema.explain(err)
+		}
+		return in, &toolerr.Error{Code: toolerr.CodeInvalidArgument, Message: "invalid arguments: " + msg}
 	}
 	b, err := json.Marshal(v)
 	if err != nil {

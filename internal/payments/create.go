@@ -87,6 +87,11 @@ func (s *Service) CreateOnchain(ctx context.Context, in OnchainInput) (*OnchainR
 	if err != nil {
 		return nil, err
 	}
+	// "btc", "Bitcoin": the symbol meant, before the idempotency record
+	// compares arguments, so a retry written either way is the same call.
+	if in.InputCurrency, err = s.catalog.resolve(ctx, in.InputCurrency); err != nil {
+		return nil, err
+	}
 	if !currencyRE.MatchString(in.InputCurrency) {
 		return nil, invalidArg("input_currency", "must be an uppercase symbol such as BTC or USDC_ERC20 (see list_currencies_catalog)")
 	}
