@@ -413,16 +413,12 @@ func Parse(line []byte) (jsonrpc.Message, *Bad) {
 	default:
 		return nil, &Bad{Code: jsonrpc.CodeInvalidRequest, Message: "invalid request: a message must be a JSON object"}
 	}
-	var w struct {
-		JSONRPC json.RawMessage `json:"jsonrpc"`
-		ID      json.RawMessage `json:"id"`
-		Method  json.RawMessage `json:"method"`
-		Params  json.RawMessage `json:"params"`
-		Result  json.RawMessage `json:"result"`
-		Error   json.RawMessage `json:"error"`
+	f, err := members(line)
+	if err != nil {
+		return nil, &Bad{Code: jsonrpc.CodeInvalidRequest, Message: "invalid request: " + err.Error()}
 	}
-	if err := json.Unmarshal(line, &w); err != nil {
-		return nil, &Bad{Code: jsonrpc.CodeInvalidRequest, Message: "invalid request: a message must be a JSON object"}
+	w := struct{ JSONRPC, ID, Method, Params, Result, Error json.RawMessage }{
+		f["jsonrpc"], f["id"], f["method"], f["params"], f["result"], f["error"],
 	}
 	var id json.RawMessage // the id to answer with: only a valid one
 	if w.ID != nil {
@@ -467,3 +463,33 @@ func Parse(line []byte) (jsonrpc.Message, *Bad) {
 }
 
 func isNull(raw json.RawMessage) bool { return string(raw) == "null" }
+
+// members reads the JSON-RPC members of a JSON object by their exact names,
+// as the go-sdk decodes them (encoding/json would also take "ID" or
+// "Method"), refusing a member given twice.
+func members(obj []byte) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if _, err := dec.Token(); err != nil { // {
+		return nil, fmt.Errorf("a message must be a JSON object")
+	}
+	out := map[string]json.RawMessage{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("a message must be a JSON object")
+		}
+		key, _ := t.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("a message must be a JSON object")
+		}
+		switch key {
+		case "jsonrpc", "id", "method", "params", "result", "error":
+			if _, dup := out[key]; dup {
+				return nil, fmt.Errorf("member %q given twice", key)
+			}
+			out[key] = v
+		}
+	}
+	return out, nil
+}

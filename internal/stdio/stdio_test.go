@@ -2,6 +2,7 @@ package stdio
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -57,6 +58,10 @@ func TestParse(t *testing.T) {
 		{"response with both", `{"jsonrpc":"2.0","id":7,"result":{},"error":{"code":1,"message":"x"}}`, invalid, "7"},
 		{"response with neither", `{"jsonrpc":"2.0","id":7}`, invalid, "7"},
 		{"error not an object", `{"jsonrpc":"2.0","id":7,"error":"x"}`, invalid, "7"},
+		{"id given twice", `{"jsonrpc":"2.0","id":1,"id":1.5,"method":"ping"}`, invalid, ""},
+		{"method in another case", `{"jsonrpc":"2.0","id":1,"Method":"ping"}`, invalid, "1"},
+		{"id in another case", `{"jsonrpc":"2.0","ID":1.5,"method":"ping"}`, 0, ""},
+		{"nesting over the SDK's 1000", `{"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":` + strings.Repeat("[", 1001) + strings.Repeat("]", 1001) + `}}`, invalid, "1"},
 
 		{"call", `{"jsonrpc":"2.0","id":1,"method":"ping"}`, 0, "1"},
 		{"string id", `{"jsonrpc":"2.0","id":"x-1","method":"ping","params":{}}`, 0, `"x-1"`},
@@ -399,4 +404,54 @@ func TestClient(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("server did not end")
 	}
+}
+
+// FuzzParse: any line is either one valid message or a refusal with a
+// JSON-RPC code and, if any, a valid id; an accepted call keeps its id.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"ping"}`, `{"jsonrpc":"2.0","id":1.5,"method":"ping"}`,
+		`{"jsonrpc":"2.0","id":"a","result":{}}`, `[1]`, `NaN`, `{"jsonrpc":"2.0","method":"x","params":[]}`,
+		`{"jsonrpc":"2.0","id":9007199254740991,"method":"ping"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		msg, bad := Parse(line)
+		if (msg == nil) == (bad == nil) {
+			t.Fatalf("%q: message %v and refusal %v", line, msg, bad)
+		}
+		if bad != nil {
+			if bad.Code != jsonrpc.CodeParseError && bad.Code != jsonrpc.CodeInvalidRequest {
+				t.Fatalf("%q: code %d", line, bad.Code)
+			}
+			if bad.ID != nil {
+				if _, ok := checkID(bad.ID); !ok {
+					t.Fatalf("%q: answered with id %s", line, bad.ID)
+				}
+			}
+			return
+		}
+		f, err := members(bytes.TrimSpace(line))
+		if err != nil {
+			t.Fatalf("%q accepted: %v", line, err)
+		}
+		w := struct{ ID json.RawMessage }{f["id"]}
+		var id jsonrpc.ID
+		switch m := msg.(type) {
+		case *jsonrpc.Request:
+			id = m.ID
+		case *jsonrpc.Response:
+			id = m.ID
+		default:
+			t.Fatalf("%q: %T", line, msg)
+		}
+		if id.IsValid() {
+			v, _ := checkID(w.ID)
+			want, _ := jsonrpc.MakeID(v)
+			if idKey(id) != idKey(want) {
+				t.Fatalf("%q: id %s, sent %s", line, idKey(id), w.ID)
+			}
+		}
+	})
 }
