@@ -403,7 +403,7 @@ func checkID(raw json.RawMessage) (any, bool) {
 // invalid request.
 func Parse(line []byte) (jsonrpc.Message, *Bad) {
 	if !json.Valid(line) {
-		return nil, &Bad{Code: jsonrpc.CodeParseError, Message: "parse error: the line is not one JSON value"}
+		return nil, &Bad{Code: jsonrpc.CodeParseError, Message: "parse error: the line is not one JSON value (this is an MCP server: it reads JSON-RPC messages, one per line, from an MCP client)"}
 	}
 	line = bytes.TrimSpace(line)
 	switch line[0] {
