@@ -38,6 +38,105 @@ func TestPipedRequestsAreAnswered(t *testing.T) {
 	}
 }
 
+// rawStdio is the built binary driven line by line, as a client that
+// writes whatever it likes would.
+type rawStdio struct {
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	stderr  *syncBuffer
+	answers chan map[string]json.RawMessage // closed when stdout ends
+}
+
+func startRaw(t *testing.T, env map[string]string) *rawStdio {
+	t.Helper()
+	r := &rawStdio{cmd: exec.Command(binPath), stderr: &syncBuffer{}, answers: make(chan map[string]json.RawMessage, 100)}
+	r.cmd.Env = envList(env)
+	r.cmd.Stderr = r.stderr
+	var err error
+	if r.stdin, err = r.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := r.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = r.stdin.Close()
+		_ = r.cmd.Wait()
+	})
+	go func() {
+		defer close(r.answers)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+				t.Errorf("stdout line %.100q: %v", sc.Bytes(), err)
+				continue
+			}
+			r.answers <- m
+		}
+	}()
+	r.send(t, `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"e2e","version":"0"}}}`)
+	if m := r.next(t); string(m["id"]) != "0" || m["result"] == nil {
+		t.Fatalf("initialize: %v", m)
+	}
+	r.send(t, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	return r
+}
+
+func (r *rawStdio) send(t *testing.T, line string) {
+	t.Helper()
+	if _, err := io.WriteString(r.stdin, line+"\n"); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+}
+
+func (r *rawStdio) next(t *testing.T) map[string]json.RawMessage {
+	t.Helper()
+	select {
+	case m := <-r.answers:
+		return m
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no answer; stderr:\n%s", r.stderr.String())
+		return nil
+	}
+}
+
+// TestCancelledCallGetsNoAnswer: a tools/call the client cancels gets no
+// answer (MCP spec), is logged as cancelled without a warning, and the
+// session goes on.
+func TestCancelledCallGetsNoAnswer(t *testing.T) {
+	r := startRaw(t, baseEnv(t, t.TempDir()))
+	r.send(t, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_payment_link","arguments":{"amount_eur":20,"include_qr":false}}}`)
+	var created struct {
+		StructuredContent struct{ Identifier string } `json:"structuredContent"`
+	}
+	if m := r.next(t); json.Unmarshal(m["result"], &created) != nil || created.StructuredContent.Identifier == "" {
+		t.Fatalf("create: %v", m)
+	}
+	r.send(t, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"wait_for_payment","arguments":{"identifier":"`+created.StructuredContent.Identifier+`","timeout_seconds":60}}}`)
+	time.Sleep(500 * time.Millisecond)
+	r.send(t, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2,"reason":"user stopped"}}`)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(r.stderr.String(), "outcome=CANCELLED") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the cancelled call did not end; stderr:\n%s", r.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.send(t, `{"jsonrpc":"2.0","id":3,"method":"ping"}`)
+	if m := r.next(t); string(m["id"]) != "3" {
+		t.Fatalf("answer after the cancel: %v (the cancelled call was answered)", m)
+	}
+	if strings.Contains(r.stderr.String(), "level=WARN msg=\"tool failed\"") {
+		t.Errorf("the cancel was logged as a failure:\n%s", r.stderr.String())
+	}
+}
+
 // TestBadLinesWithCreatesInFlight drives the built binary as a hostile
 // client would: bad lines interleaved with good requests while five keyed
 // creates wait on Bitnovo, then the input ends (closed, or SIGTERM). Every
@@ -51,54 +150,9 @@ func TestBadLinesWithCreatesInFlight(t *testing.T) {
 			dataDir := t.TempDir()
 			env := baseEnv(t, dataDir)
 			env["BITNOVO_DEVICE_ID"], env["BITNOVO_BASE_URL"] = testDevice, url
-			cmd := exec.Command(binPath)
-			cmd.Env = envList(env)
-			stderr := &syncBuffer{}
-			cmd.Stderr = stderr
-			stdin, err := cmd.StdinPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			answers := make(chan map[string]json.RawMessage, 100)
-			go func() {
-				defer close(answers)
-				sc := bufio.NewScanner(stdout)
-				sc.Buffer(nil, 1<<20)
-				for sc.Scan() {
-					var m map[string]json.RawMessage
-					if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-						t.Errorf("stdout line %.100q: %v", sc.Bytes(), err)
-						continue
-					}
-					answers <- m
-				}
-			}()
-			send := func(line string) {
-				if _, err := io.WriteString(stdin, line+"\n"); err != nil {
-					t.Fatalf("write: %v", err)
-				}
-			}
-			next := func() map[string]json.RawMessage {
-				select {
-				case m := <-answers:
-					return m
-				case <-time.After(20 * time.Second):
-					t.Fatalf("no answer; stderr:\n%s", stderr.String())
-					return nil
-				}
-			}
-			send(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"e2e","version":"0"}}}`)
-			if m := next(); string(m["id"]) != "0" || m["result"] == nil {
-				t.Fatalf("initialize: %v", m)
-			}
-			send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+			r := startRaw(t, env)
+			cmd, stderr, answers := r.cmd, r.stderr, r.answers
+			send := func(line string) { r.send(t, line) }
 
 			bad := []struct {
 				line string
@@ -133,7 +187,7 @@ func TestBadLinesWithCreatesInFlight(t *testing.T) {
 			}
 			switch end {
 			case "close stdin":
-				_ = stdin.Close()
+				_ = r.stdin.Close()
 			case "SIGTERM":
 				time.Sleep(300 * time.Millisecond) // the last ping read
 				if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
