@@ -256,7 +256,15 @@ func TestErrorCodes(t *testing.T) {
 					t.Errorf("details = %v", e.Error.Details)
 				}
 			}},
-		{"lowercase symbol", "create_payment_onchain", map[string]any{"amount_eur": 10, "input_currency": "btc"}, "INVALID_ARGUMENT", nil},
+		// "btc" and "Bitcoin" are taken as BTC (issue 21); what cannot be
+		// placed is refused with the symbols meant.
+		{"a bare asset on several networks", "create_payment_onchain", map[string]any{"amount_eur": 10, "input_currency": "usdt"}, "CURRENCY_NOT_SUPPORTED",
+			func(t *testing.T, e toolError) {
+				if !strings.Contains(e.Error.Message, "did you mean USDT_ERC20 or USDT_TRC20?") {
+					t.Errorf("message = %q", e.Error.Message)
+				}
+			}},
+		{"a symbol that is not one", "create_payment_onchain", map[string]any{"amount_eur": 10, "input_currency": "btc!"}, "INVALID_ARGUMENT", nil},
 		{"below minimum", "create_payment_onchain", map[string]any{"amount_eur": 1, "input_currency": "BTC"}, "AMOUNT_TOO_LOW",
 			func(t *testing.T, e toolError) {
 				if e.Error.Details["min_amount"] != "5.00" {
