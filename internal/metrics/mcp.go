@@ -46,9 +46,11 @@ func (m *Metrics) MCPMiddleware() mcp.Middleware {
 			defer m.toolInFlight.Add(-1)
 			res, err := next(ctx, method, req)
 			tool, outcome, code := classifyToolCall(call.Params.Name, res, err)
-			if outcome == "error" && ctx.Err() != nil {
-				// The client cancelled the call or went away: whatever the
-				// handler made of that is no failure of the server's.
+			if outcome == "error" && ctx.Err() != nil && (code == CodeProtocol || code == CodeUnlabeled || code == "INTERNAL_ERROR") {
+				// The client cancelled the call or went away, and the
+				// handler's error says nothing more: no failure of the
+				// server's. A code that tells of the call's effect (say
+				// PAYMENT_OUTCOME_UNKNOWN) is kept.
 				outcome, code = "cancelled", CodeCancelled
 			}
 			m.ToolCall(tool, outcome, code, time.Since(start))
