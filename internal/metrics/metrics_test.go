@@ -77,11 +77,17 @@ func TestMCPMiddlewareCancelled(t *testing.T) {
 	m := New()
 	s := mcp.NewServer(&mcp.Implementation{Name: "s", Version: "0"}, nil)
 	s.AddReceivingMiddleware(m.MCPMiddleware())
-	started := make(chan struct{})
+	started := make(chan struct{}, 1)
 	mcp.AddTool(s, &mcp.Tool{Name: "block"}, func(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
-		close(started)
+		started <- struct{}{}
 		<-ctx.Done()
 		return nil, nil, ctx.Err()
+	})
+	mcp.AddTool(s, &mcp.Tool{Name: "create"}, func(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+		started <- struct{}{}
+		<-ctx.Done()
+		return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{
+			Text: `{"error":{"code":"PAYMENT_OUTCOME_UNKNOWN","message":"retry with the same key"}}`}}}, nil, nil
 	})
 	ctx := context.Background()
 	st, ct := mcp.NewInMemoryTransports()
@@ -95,23 +101,29 @@ func TestMCPMiddlewareCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cs.Close()
-	cctx, cancel := context.WithCancel(ctx)
-	go func() {
-		<-started
-		cancel()
-	}()
-	if _, err := cs.CallTool(cctx, &mcp.CallToolParams{Name: "block"}); err == nil {
-		t.Fatal("cancelled call succeeded")
-	}
-	want := `cryptopay_tool_calls_total{code="CANCELLED",outcome="cancelled",tool="block"} 1`
-	deadline := time.Now().Add(5 * time.Second)
-	for out := scrape(t, m); !strings.Contains(out, want+"\n"); out = scrape(t, m) {
-		if time.Now().After(deadline) {
-			t.Fatalf("missing %s in:\n%s", want, out)
+	for _, tool := range []string{"block", "create"} {
+		cctx, cancel := context.WithCancel(ctx)
+		go func() {
+			<-started
+			cancel()
+		}()
+		if _, err := cs.CallTool(cctx, &mcp.CallToolParams{Name: tool}); err == nil {
+			t.Fatalf("cancelled %s succeeded", tool)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
-	if out := scrape(t, m); strings.Contains(out, `outcome="error"`) {
+	for _, want := range []string{
+		`cryptopay_tool_calls_total{code="CANCELLED",outcome="cancelled",tool="block"} 1`,
+		`cryptopay_tool_calls_total{code="PAYMENT_OUTCOME_UNKNOWN",outcome="error",tool="create"} 1`,
+	} {
+		deadline := time.Now().Add(5 * time.Second)
+		for out := scrape(t, m); !strings.Contains(out, want+"\n"); out = scrape(t, m) {
+			if time.Now().After(deadline) {
+				t.Fatalf("missing %s in:\n%s", want, out)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if out := scrape(t, m); strings.Contains(out, `outcome="error",tool="block"`) {
 		t.Errorf("the cancelled call counted as an error:\n%s", out)
 	}
 }
