@@ -46,6 +46,11 @@ const (
 )
 
 func main() {
+	// A client that closes our stdout must not kill the process: by
+	// default Go dies of SIGPIPE on the first write to a broken stdout,
+	// while creates in flight have yet to record their outcome. Ignored,
+	// the write fails with EPIPE and every exit path drains (internal/stdio).
+	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 	stop()

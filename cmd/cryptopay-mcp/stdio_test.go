@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -43,6 +44,7 @@ func TestPipedRequestsAreAnswered(t *testing.T) {
 type rawStdio struct {
 	cmd     *exec.Cmd
 	stdin   io.WriteCloser
+	stdout  io.ReadCloser
 	stderr  *syncBuffer
 	answers chan map[string]json.RawMessage // closed when stdout ends
 }
@@ -60,6 +62,7 @@ func startRaw(t *testing.T, env map[string]string) *rawStdio {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.stdout = stdout
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -259,5 +262,48 @@ func TestBadLinesWithCreatesInFlight(t *testing.T) {
 				t.Errorf("Bitnovo saw %d creates after the replays, want %d", n, creates)
 			}
 		})
+	}
+}
+
+// TestClientGoneMidCreate: a client that goes away (stdout closed, then
+// stdin) while two creates wait on Bitnovo: the first answer's write fails,
+// the process does not die of SIGPIPE, and the slower create still records
+// its outcome before the exit.
+func TestClientGoneMidCreate(t *testing.T) {
+	fake, url := liveFake(t, testDevice, fakebitnovo.Options{})
+	fake.AddFault(fakebitnovo.Fault{Method: http.MethodPost, Path: "/api/v1/orders", Delay: 300 * time.Millisecond, Times: 1})
+	fake.AddFault(fakebitnovo.Fault{Method: http.MethodPost, Path: "/api/v1/orders", Delay: 2 * time.Second})
+	env := baseEnv(t, t.TempDir())
+	env["BITNOVO_DEVICE_ID"], env["BITNOVO_BASE_URL"] = testDevice, url
+	r := startRaw(t, env)
+	for i := range 2 {
+		r.send(t, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"create_payment_onchain","arguments":{"amount_eur":20,"input_currency":"LTC","include_qr":false,"idempotency_key":"gone-%d"}}}`, 10+i, i))
+		time.Sleep(50 * time.Millisecond) // in this order
+	}
+	_ = r.stdout.Close()
+	time.Sleep(100 * time.Millisecond)
+	_ = r.stdin.Close()
+	err := r.cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && !ee.Exited() {
+		t.Fatalf("the process died of a signal: %v; stderr:\n%s", err, r.stderr.String())
+	}
+	if n := fake.Requests(http.MethodPost, "/api/v1/orders/"); n != 2 {
+		t.Fatalf("Bitnovo saw %d creates, want 2", n)
+	}
+	fake.ClearFaults()
+	s := startServer(t, env)
+	for i := range 2 {
+		var again struct {
+			Identifier       string `json:"identifier"`
+			IdempotentReplay bool   `json:"idempotent_replay"`
+		}
+		s.ok(t, "create_payment_onchain", map[string]any{"amount_eur": 20, "input_currency": "LTC", "include_qr": false, "idempotency_key": fmt.Sprintf("gone-%d", i)}, &again)
+		if !again.IdempotentReplay {
+			t.Errorf("gone-%d after restart: %+v, want a replay", i, again)
+		}
+	}
+	if n := fake.Requests(http.MethodPost, "/api/v1/orders/"); n != 2 {
+		t.Errorf("Bitnovo saw %d creates after the replays, want 2", n)
 	}
 }

@@ -78,6 +78,7 @@ func (t *Transport) Connect(context.Context) (mcp.Connection, error) {
 		log:       log,
 		lines:     make(chan event),
 		closed:    make(chan struct{}),
+		broken:    make(chan struct{}),
 		pending:   map[string]bool{},
 		cancelled: map[string]bool{},
 		changed:   make(chan struct{}),
@@ -101,6 +102,9 @@ type conn struct {
 	lines  chan event
 	closed chan struct{}
 	once   sync.Once
+
+	broken     chan struct{} // closed when a write fails: nobody reads the answers
+	brokenOnce sync.Once
 
 	writeMu sync.Mutex // one message per line, whole
 
@@ -164,6 +168,8 @@ func (c *conn) Read(ctx context.Context) (jsonrpc.Message, error) {
 		case <-c.closed:
 			return nil, io.EOF
 		case <-c.t.Stop:
+			return nil, c.end(ctx, io.EOF)
+		case <-c.broken:
 			return nil, c.end(ctx, io.EOF)
 		case ev = <-c.lines:
 		}
@@ -294,11 +300,24 @@ func (c *conn) Write(ctx context.Context, msg jsonrpc.Message) error {
 	return c.writeLine(b)
 }
 
+// writeLine writes one message. A failed write (the client closed its end)
+// ends the input like end of file does, and is not reported to the go-sdk:
+// its connection would cancel every call in flight on a write error, and a
+// create cancelled mid-request cannot know its outcome. The calls finish
+// instead, their answers going nowhere, and record what happened.
 func (c *conn) writeLine(b []byte) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
+	select {
+	case <-c.broken:
+		return nil
+	default:
+	}
 	if _, err := c.t.Out.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("stdio: write: %w", err)
+		c.brokenOnce.Do(func() {
+			c.log.Warn("stdio: output closed; finishing the calls in flight", "error", err)
+			close(c.broken)
+		})
 	}
 	return nil
 }

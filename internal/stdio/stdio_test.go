@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -454,4 +456,67 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// failAfter is an output that takes n writes, then fails.
+type failAfter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n == 0 {
+		return 0, errors.New("broken pipe")
+	}
+	f.n--
+	return len(p), nil
+}
+
+// TestBrokenOutputFinishesCalls: when the client stops reading (a write
+// fails), the session ends as at end of input: the calls in flight run to
+// their end instead of being cancelled.
+func TestBrokenOutputFinishesCalls(t *testing.T) {
+	inR, inW := io.Pipe()
+	defer inW.Close()
+	server := mcp.NewServer(&mcp.Implementation{Name: "t", Version: "0"}, nil)
+	started, finished := make(chan struct{}), make(chan error, 1)
+	mcp.AddTool(server, &mcp.Tool{Name: "slow"}, func(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, struct{}, error) {
+		close(started)
+		select {
+		case <-time.After(300 * time.Millisecond):
+			finished <- nil
+		case <-ctx.Done():
+			finished <- ctx.Err()
+		}
+		return &mcp.CallToolResult{}, struct{}{}, nil
+	})
+	done := make(chan error, 1)
+	go func() {
+		done <- server.Run(context.Background(), &Transport{In: inR, Out: &failAfter{n: 1}, Drain: 5 * time.Second})
+	}()
+	for _, line := range []string{initialize, `{"jsonrpc":"2.0","method":"notifications/initialized"}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow","arguments":{}}}`} {
+		if _, err := io.WriteString(inW, line+"\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-started
+	if _, err := io.WriteString(inW, `{"jsonrpc":"2.0","id":2,"method":"ping"}`+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-finished:
+		if err != nil {
+			t.Fatalf("the call in flight was cancelled: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the call did not end")
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the session did not end with its output broken")
+	}
 }
