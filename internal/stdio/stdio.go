@@ -16,10 +16,12 @@
 // error, -32600 invalid request; id null where the id is unknown or itself
 // invalid) while the session goes on.
 //
-// Whatever ends the input (end of file, a read error, Stop), Read first
-// waits, up to Drain, for every call already read to be answered, so that
-// calls in flight (a payment create that reached the provider) finish and
-// record their outcome before the session closes.
+// Whatever ends the input (end of file, a read error, Stop, a failed write
+// to a client that stopped reading), Read first waits, up to Drain, for
+// every call already read to be answered, so that calls in flight (a
+// payment create that reached the provider) finish and record their
+// outcome before the session closes. (The go-sdk cancels every call in
+// flight on a read or write error.)
 package stdio
 
 import (
