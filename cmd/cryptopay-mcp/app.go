@@ -35,6 +35,9 @@ type app struct {
 	log     *slog.Logger
 	store   store.Store
 	server  *mcp.Server
+	// readOnly names the tools that change nothing (their calls need not
+	// finish when a stdio client goes away).
+	readOnly map[string]bool
 	metrics *metrics.Metrics     // served at /metrics by the HTTP transport
 	tel     *telemetry.Telemetry // OpenTelemetry tracing; nil when OTEL_* do not ask for it
 	closers []func()             // run in reverse order by Close
@@ -140,6 +143,7 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, o appOptio
 	if wh != nil {
 		deps.Webhooks = wh
 	}
+	a.readOnly = mcpserver.ReadOnlyTools(deps)
 	a.server, err = mcpserver.New(deps)
 	if err != nil {
 		return fail(exitFail, "%v", err)

@@ -11,6 +11,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,6 +31,7 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/logging"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/loopback"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/stdio"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 )
 
 // version, commit and date are set at link time by the release build
@@ -169,6 +171,18 @@ func runStdio(ctx context.Context, args []string, stdin io.ReadCloser, stdout, s
 		Drain: cfg.ToolTimeout + 5*time.Second,
 		Stop:  ctx.Done(),
 		Log:   log,
+		// A read-only call (a wait_for_payment, a status) is cancelled at
+		// the end of input rather than waited for: it has nothing to
+		// record and nobody is left to read its answer.
+		Abandon: func(req *jsonrpc.Request) bool {
+			if req.Method != "tools/call" {
+				return true
+			}
+			var p struct {
+				Name string `json:"name"`
+			}
+			return json.Unmarshal(req.Params, &p) == nil && a.readOnly[p.Name]
+		},
 	})
 	switch {
 	case err == nil, errors.Is(err, context.Canceled), errors.Is(err, io.EOF):

@@ -67,6 +67,13 @@ type Transport struct {
 	// Log receives one warning per bad line (never its content); nil
 	// discards.
 	Log *slog.Logger
+	// Abandon, if set, names the calls that need not finish once the input
+	// has ended: at the end they are cancelled (as by the client's
+	// notifications/cancelled) instead of waited for. For read-only tools:
+	// nobody is left to read their answer, and a wait_for_payment would
+	// otherwise hold the exit for its whole wait. Calls it does not name (a
+	// create that may have reached the provider) are waited for.
+	Abandon func(req *jsonrpc.Request) bool
 }
 
 // Connect implements mcp.Transport.
@@ -82,6 +89,7 @@ func (t *Transport) Connect(context.Context) (mcp.Connection, error) {
 		closed:    make(chan struct{}),
 		broken:    make(chan struct{}),
 		pending:   map[string]bool{},
+		abandon:   map[string]bool{},
 		cancelled: map[string]bool{},
 		changed:   make(chan struct{}),
 	}
@@ -112,6 +120,9 @@ type conn struct {
 
 	mu        sync.Mutex
 	pending   map[string]bool // ids (JSON text) of calls read, not yet answered
+	abandon   map[string]bool // pending calls that Transport.Abandon names
+	ended     bool            // the input has ended (the end error is endErr)
+	endErr    error
 	cancelled map[string]bool // pending calls the client cancelled: no answer goes out
 	changed   chan struct{}   // closed and replaced whenever pending shrinks
 }
@@ -169,14 +180,33 @@ func (c *conn) Read(ctx context.Context) (jsonrpc.Message, error) {
 			return nil, ctx.Err()
 		case <-c.closed:
 			return nil, io.EOF
+		default:
+		}
+		c.mu.Lock()
+		ended, endErr := c.ended, c.endErr
+		c.mu.Unlock()
+		if ended {
+			if msg := c.nextAbandoned(); msg != nil {
+				return msg, nil
+			}
+			return nil, c.end(ctx, endErr)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-c.closed:
+			return nil, io.EOF
 		case <-c.t.Stop:
-			return nil, c.end(ctx, io.EOF)
+			c.markEnded(io.EOF)
+			continue
 		case <-c.broken:
-			return nil, c.end(ctx, io.EOF)
+			c.markEnded(io.EOF)
+			continue
 		case ev = <-c.lines:
 		}
 		if ev.terminal {
-			return nil, c.end(ctx, ev.err)
+			c.markEnded(ev.err)
+			continue
 		}
 		if ev.tooLong > 0 {
 			c.refuse(nil, jsonrpc.CodeParseError, fmt.Sprintf("line of %d bytes is over the %d-byte limit; it was discarded", ev.tooLong, c.max()), "too long")
@@ -193,7 +223,11 @@ func (c *conn) Read(ctx context.Context) (jsonrpc.Message, error) {
 		if req, ok := msg.(*jsonrpc.Request); ok {
 			c.mu.Lock()
 			if req.IsCall() {
-				c.pending[idKey(req.ID)] = true
+				key := idKey(req.ID)
+				c.pending[key] = true
+				if c.t.Abandon != nil && c.t.Abandon(req) {
+					c.abandon[key] = true
+				}
 			} else if req.Method == "notifications/cancelled" {
 				if id, ok := cancelledID(req.Params); ok && c.pending[id] {
 					c.cancelled[id] = true
@@ -210,6 +244,39 @@ func (c *conn) max() int {
 		return c.t.MaxLine
 	}
 	return DefaultMaxLine
+}
+
+// markEnded records that the input has ended with err.
+func (c *conn) markEnded(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.ended {
+		c.ended, c.endErr = true, err
+	}
+}
+
+// nextAbandoned returns a notifications/cancelled for one pending call that
+// Transport.Abandon named and that is not cancelled yet, or nil. Its answer
+// will not be written (the call counts as cancelled by the client).
+func (c *conn) nextAbandoned() jsonrpc.Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for key := range c.abandon {
+		delete(c.abandon, key)
+		if !c.pending[key] || c.cancelled[key] {
+			continue
+		}
+		c.cancelled[key] = true
+		params, err := json.Marshal(struct {
+			RequestID json.RawMessage `json:"requestId"`
+			Reason    string          `json:"reason"`
+		}{json.RawMessage(key), "input ended"})
+		if err != nil {
+			continue
+		}
+		return &jsonrpc.Request{Method: "notifications/cancelled", Params: params}
+	}
+	return nil
 }
 
 // end waits for the calls read to be answered, up to Drain, then reports
@@ -277,6 +344,7 @@ func (c *conn) Write(ctx context.Context, msg jsonrpc.Message) error {
 		if c.pending[key] {
 			delete(c.pending, key)
 			delete(c.cancelled, key)
+			delete(c.abandon, key)
 			close(c.changed)
 			c.changed = make(chan struct{})
 		}

@@ -520,3 +520,36 @@ func TestBrokenOutputFinishesCalls(t *testing.T) {
 		t.Fatal("the session did not end with its output broken")
 	}
 }
+
+// TestEndAbandonsReadOnlyCalls: at the end of input a call that
+// Transport.Abandon names is cancelled, not waited for, while the others
+// are still waited for.
+func TestEndAbandonsReadOnlyCalls(t *testing.T) {
+	started := make(chan struct{}, 2)
+	abandon := func(req *jsonrpc.Request) bool { return strings.Contains(string(req.Params), `"ms":60000`) }
+	s := startSession(t, &Transport{Drain: 30 * time.Second, Abandon: abandon}, started)
+	s.send(t, initialize)
+	s.next(t)
+	s.send(t, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	s.send(t, `{"jsonrpc":"2.0","id":"long","method":"tools/call","params":{"name":"slow","arguments":{"ms":60000}}}`)
+	s.send(t, `{"jsonrpc":"2.0","id":"short","method":"tools/call","params":{"name":"slow","arguments":{"ms":300}}}`)
+	<-started
+	<-started
+	start := time.Now()
+	_ = s.in.Close()
+	a := s.next(t)
+	if string(a.ID) != `"short"` || a.Error != nil {
+		t.Fatalf("answer: %s", s.last)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("session did not end: the abandoned call was waited for")
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("ended after %v", el)
+	}
+	for line := range s.lines {
+		t.Errorf("answer after the end: %s (an abandoned call gets none)", line)
+	}
+}
