@@ -272,8 +272,12 @@ func successResult[Out any](out Output[Out]) (*mcp.CallToolResult, error) {
 			m[k] = fmt.Sprintf("%s… (%d bytes of PNG, attached as image #%d)", dataURLPrefix, len(v)-2-len(dataURLPrefix), index[k])
 			continue
 		}
+		// Numbers decode as json.Number, written back as the same text:
+		// through float64, 1e400 failed and long decimals were rounded.
+		d := json.NewDecoder(bytes.NewReader(v))
+		d.UseNumber()
 		var val any
-		if err := json.Unmarshal(v, &val); err != nil {
+		if err := d.Decode(&val); err != nil {
 			return nil, fmt.Errorf("result field %s: %w", k, err)
 		}
 		m[k] = val
