@@ -138,7 +138,7 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 			auds = append(auds, hc.OAuth.Audience)
 		}
 		// The key set's refresh lives as long as the server (ctx).
-		oc := oauth.Config{Issuer: hc.OAuth.Issuer, JWKSURL: hc.OAuth.JWKSURL, Audiences: auds, Logger: log}
+		oc := oauth.Config{Issuer: hc.OAuth.Issuer, JWKSURL: hc.OAuth.JWKSURL, Audiences: auds, RequireATJWT: hc.OAuth.RequireATJWT, Logger: log}
 		if cfg.Tenants != nil {
 			oc.TenantClaim = cfg.Tenants.Claim
 		}

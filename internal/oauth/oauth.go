@@ -59,7 +59,10 @@ type Config struct {
 	Audiences []string
 	// TenantClaim, when set, is the claim whose (string) value names the
 	// caller's tenant (CRYPTOPAY_TENANTS_FILE's claim).
-	TenantClaim  string
+	TenantClaim string
+	// RequireATJWT refuses tokens whose header lacks typ "at+jwt" (or
+	// "application/at+jwt", RFC 9068 §2.1): MCP_OAUTH_REQUIRE_AT_JWT.
+	RequireATJWT bool
 	Leeway       time.Duration // 0: DefaultLeeway
 	RefetchEvery time.Duration // 0: DefaultRefetchEvery
 	HTTPClient   *http.Client  // nil: a client with a 10 s timeout
@@ -221,10 +224,15 @@ type Checked struct {
 // Caller is who the token speaks for.
 func (c Checked) Caller() access.Caller { return c.caller }
 
-// Check verifies token and returns its caller and expiry.
+// Check verifies token and returns its caller and expiry. Besides the
+// signature and registered claims (jwt/v5), it refuses a header with
+// "crit" (RFC 7515 §4.1.11: this server understands no extension, so any
+// critical one is unknown), exp/nbf/iat that are not JSON numbers (jwt/v5
+// takes the string "9999999999" for a date), and, with RequireATJWT, a typ
+// other than at+jwt.
 func (v *Verifier) Check(ctx context.Context, token string) (Checked, error) {
 	var c claims
-	_, err := v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx))
+	tok, err := v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx))
 	if errors.Is(err, jwkset.ErrKeyNotFound) && v.refetch.Allow() {
 		// Key rotation: the issuer signs with a key published after our
 		// last fetch. Refetch (rate-limited) and try once more.
@@ -232,10 +240,20 @@ func (v *Verifier) Check(ctx context.Context, token string) (Checked, error) {
 			v.log.WarnContext(ctx, "cannot refetch the OAuth key set", "error", lerr)
 		} else {
 			c = claims{}
-			_, err = v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx))
+			tok, err = v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx))
 		}
 	}
 	if err != nil {
+		return Checked{}, err
+	}
+	if err := v.checkHeader(tok.Header); err != nil {
+		return Checked{}, err
+	}
+	raw, err := v.rawClaims(token)
+	if err != nil {
+		return Checked{}, err
+	}
+	if err := numericDates(raw); err != nil {
 		return Checked{}, err
 	}
 	if !audienceMatches(c.Audience, v.cfg.Audiences) {
@@ -251,27 +269,57 @@ func (v *Verifier) Check(ctx context.Context, token string) (Checked, error) {
 	}
 	caller := access.Caller{Kind: access.KindOAuth, Subject: c.Subject, ClientID: client, Scopes: c.scopes()}
 	if v.cfg.TenantClaim != "" {
-		caller.Tenant = v.claimString(token, v.cfg.TenantClaim)
+		_ = json.Unmarshal(raw[v.cfg.TenantClaim], &caller.Tenant) // not a string: no tenant
 	}
 	return Checked{caller: caller, expires: c.ExpiresAt.Time}, nil
 }
 
-// claimString reads one string claim of an already verified token.
-func (v *Verifier) claimString(token, name string) string {
+// checkHeader applies the header rules jwt/v5 leaves to the caller.
+func (v *Verifier) checkHeader(h map[string]any) error {
+	if crit, ok := h["crit"]; ok {
+		return fmt.Errorf("%w: critical header extension %v is not understood", jwt.ErrTokenUnverifiable, crit)
+	}
+	if v.cfg.RequireATJWT {
+		typ, _ := h["typ"].(string)
+		if t := strings.TrimPrefix(strings.ToLower(typ), "application/"); t != "at+jwt" {
+			return fmt.Errorf("%w: typ %q is not at+jwt (RFC 9068 access token required)", jwt.ErrTokenUnverifiable, typ)
+		}
+	}
+	return nil
+}
+
+// rawClaims decodes the claims of an already verified token, each as its
+// JSON text.
+func (v *Verifier) rawClaims(token string) (map[string]json.RawMessage, error) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
-		return ""
+		return nil, fmt.Errorf("%w: not three segments", jwt.ErrTokenMalformed)
 	}
 	b, err := v.parser.DecodeSegment(parts[1])
 	if err != nil {
-		return ""
+		return nil, fmt.Errorf("%w: claims: %w", jwt.ErrTokenMalformed, err)
 	}
-	var m map[string]any
-	if json.Unmarshal(b, &m) != nil {
-		return ""
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%w: claims: %w", jwt.ErrTokenMalformed, err)
 	}
-	s, _ := m[name].(string)
-	return s
+	return m, nil
+}
+
+// numericDates requires exp, nbf and iat, when present, to be JSON
+// numbers (RFC 7519 §2 NumericDate), not strings or null.
+func numericDates(raw map[string]json.RawMessage) error {
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		v, ok := raw[name]
+		if !ok {
+			continue
+		}
+		var n json.Number
+		if len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) || json.Unmarshal(v, &n) != nil {
+			return fmt.Errorf("%w: %s is not a number: %.40s", jwt.ErrTokenMalformed, name, v)
+		}
+	}
+	return nil
 }
 
 func audienceMatches(aud jwt.ClaimStrings, want []string) bool {
