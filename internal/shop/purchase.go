@@ -201,7 +201,10 @@ func packageValue(productID, pkg string) (string, bool) {
 	return strings.TrimPrefix(pkg, prefix), true
 }
 
-// priceInvoice prices an invoice from its orders, one order per item.
+// priceInvoice prices an invoice, from the catalogue, for what it costs
+// whatever its shape: each order counts its unit price times its quantity
+// (one order per unit, or one order holding several), and when Bitrefill
+// states the invoice's own total in EUR the larger of the two counts.
 func (s *Service) priceInvoice(ctx context.Context, inv bitrefill.Invoice) (int64, []QuoteItem, error) {
 	if len(inv.Orders) == 0 {
 		return 0, nil, toolerr.New(CodePriceUnavailable, "the invoice lists no orders, so it cannot be priced; the payment is refused", nil)
@@ -210,12 +213,22 @@ func (s *Service) priceInvoice(ctx context.Context, inv bitrefill.Invoice) (int6
 	var total int64
 	var items []QuoteItem
 	for _, o := range inv.Orders {
+		qty, ok := orderQuantity(o)
+		if !ok {
+			return 0, nil, toolerr.New(CodePriceUnavailable, fmt.Sprintf("order %s of the invoice has quantity %q, which cannot be counted; the payment is refused", o.ID, truncate(string(o.Quantity), 40)),
+				map[string]any{"order_id": o.ID})
+		}
 		unit, name, err := s.unitPrice(ctx, pc, o.Product.ID, o.Product.Value)
 		if err != nil {
 			return 0, nil, err
 		}
-		total += unit
-		items = append(items, QuoteItem{ProductID: o.Product.ID, Name: cmp.Or(o.Product.Name, name), Value: o.Product.Value, Quantity: 1, EURPrice: cents(unit)})
+		total += unit * int64(qty)
+		items = append(items, QuoteItem{ProductID: o.Product.ID, Name: cmp.Or(o.Product.Name, name), Value: o.Product.Value, Quantity: qty, EURPrice: cents(unit)})
+	}
+	if strings.EqualFold(inv.Payment.Currency, "EUR") {
+		if c, ok := eurCents(inv.Payment.Price.Decimal()); ok && c > total {
+			total = c
+		}
 	}
 	return total, items, nil
 }
