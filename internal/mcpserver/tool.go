@@ -146,7 +146,7 @@ func (t Tool[In, Out]) register(s *mcp.Server, e *env) error {
 		var ir *inputRequired
 		if errors.As(err, &ir) {
 			code = "INPUT_REQUIRED"
-			return &mcp.CallToolResult{InputRequests: ir.requests}, nil
+			return &mcp.CallToolResult{InputRequests: ir.requests, RequestState: ir.state}, nil
 		}
 		if err != nil {
 			pe := toolerr.From(err)
@@ -171,6 +171,7 @@ func (t Tool[In, Out]) register(s *mcp.Server, e *env) error {
 // round-trip requests, SEP-2322); the call is made again with the answers.
 type inputRequired struct {
 	requests mcp.InputRequestMap
+	state    string // requestState: echoed back by the client with the answers
 	err      error
 }
 

@@ -307,8 +307,8 @@ func TestPurchaseFlowWithToken(t *testing.T) {
 	}
 	// Elicitation: accepted pays, declined does not.
 	var asked string
-	yes := func(_ context.Context, msg string) (bool, error) { asked = msg; return true, nil }
-	no := func(context.Context, string) (bool, error) { return false, nil }
+	yes := func(_ context.Context, q Question) (bool, error) { asked = q.Message; return true, nil }
+	no := func(context.Context, Question) (bool, error) { return false, nil }
 	if _, err := e.svc.PayInvoice(ctx, no, c2.Invoice.ID, ""); code(t, err) != CodeConfirmationDeclined {
 		t.Fatal(err)
 	}
@@ -338,7 +338,7 @@ func TestPurchaseFlowWithToken(t *testing.T) {
 func TestDailyCapAndOutcomeUnknown(t *testing.T) {
 	e := newEnv(t, Options{PurchasesEnabled: true, MaxOrderCents: 2000, DailyLimitCents: 3000}, true)
 	ctx := context.Background()
-	yes := func(context.Context, string) (bool, error) { return true, nil }
+	yes := func(context.Context, Question) (bool, error) { return true, nil }
 	paid := 0
 	var last error
 	for range 6 {
@@ -384,7 +384,7 @@ func TestDailyCapAndOutcomeUnknown(t *testing.T) {
 func TestParallelPaysRespectCap(t *testing.T) {
 	e := newEnv(t, Options{PurchasesEnabled: true, MaxOrderCents: 2000, DailyLimitCents: 4000}, true)
 	ctx := context.Background()
-	yes := func(context.Context, string) (bool, error) { return true, nil }
+	yes := func(context.Context, Question) (bool, error) { return true, nil }
 	var ids []string
 	for range 10 {
 		c, err := e.svc.CreateInvoice(ctx, nil, buyInput(10))
@@ -456,19 +456,19 @@ func TestCapsCountQuantities(t *testing.T) {
 			// The same invoice paid through a server whose per-order cap
 			// holds two units: refused, nothing paid.
 			tight := New(e.svc.c, e.st, Options{PurchasesEnabled: true, MaxOrderCents: threeUnits*2/3 + 1, DailyLimitCents: 100000})
-			if _, err := tight.PayInvoice(ctx, func(context.Context, string) (bool, error) { return true, nil }, c.Invoice.ID, ""); code(t, err) != CodeLimitPerOrder {
+			if _, err := tight.PayInvoice(ctx, func(context.Context, Question) (bool, error) { return true, nil }, c.Invoice.ID, ""); code(t, err) != CodeLimitPerOrder {
 				t.Fatalf("per-order cap: %v", err)
 			}
 			// A daily cap of two units: refused too.
 			daily := New(e.svc.c, e.st, Options{PurchasesEnabled: true, MaxOrderCents: 50000, DailyLimitCents: threeUnits*2/3 + 1})
-			if _, err := daily.PayInvoice(ctx, func(context.Context, string) (bool, error) { return true, nil }, c.Invoice.ID, ""); code(t, err) != CodeDailyLimit {
+			if _, err := daily.PayInvoice(ctx, func(context.Context, Question) (bool, error) { return true, nil }, c.Invoice.ID, ""); code(t, err) != CodeDailyLimit {
 				t.Fatalf("daily cap: %v", err)
 			}
 			if n := e.fake.Requests("POST", "/v2/invoices/"+c.Invoice.ID+"/pay"); n != 0 {
 				t.Fatalf("over-cap invoice paid (%d)", n)
 			}
 			// Within the caps it pays, and the whole cost is counted.
-			if _, err := e.svc.PayInvoice(ctx, func(context.Context, string) (bool, error) { return true, nil }, c.Invoice.ID, ""); err != nil {
+			if _, err := e.svc.PayInvoice(ctx, func(context.Context, Question) (bool, error) { return true, nil }, c.Invoice.ID, ""); err != nil {
 				t.Fatal(err)
 			}
 			if used, _ := e.st.SpentOn(ctx, time.Now().UTC().Format("2006-01-02")); used != threeUnits {
@@ -522,5 +522,58 @@ func TestPriceInvoiceShapes(t *testing.T) {
 				t.Fatalf("priced %d cents (%v), want %d", got, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestQuestionNonce: a confirmation question's nonce is redeemed once,
+// only for its invoice, amount and caller, and never stands in for a
+// confirmation token (or the reverse).
+func TestQuestionNonce(t *testing.T) {
+	e := newEnv(t, Options{PurchasesEnabled: true}, true)
+	ctx := context.Background()
+	q := e.svc.question(Quote{InvoiceID: "inv-1", AmountEUR: "10.00"}, 1000, Limits{})
+	nonce, err := q.Issue(ctx)
+	if err != nil || !strings.HasPrefix(nonce, "eln_") {
+		t.Fatalf("issue: %q %v", nonce, err)
+	}
+	other := access.WithCaller(ctx, access.Caller{Kind: access.KindOAuth, Subject: "mallory", ClientID: "agent"})
+	tests := []struct {
+		name   string
+		ctx    context.Context
+		q      Question
+		nonce  string
+		reason string
+	}{
+		{"other amount", ctx, e.svc.question(Quote{InvoiceID: "inv-1", AmountEUR: "11.00"}, 1100, Limits{}), nonce, "other_amount"},
+		{"other invoice", ctx, e.svc.question(Quote{InvoiceID: "inv-2", AmountEUR: "10.00"}, 1000, Limits{}), nonce, "other_invoice"},
+		{"other caller", other, q, nonce, "unknown"},
+		{"no nonce", ctx, q, "", "not_asked"},
+		{"a token", ctx, q, "cfm_" + strings.TrimPrefix(nonce, "eln_"), "not_asked"},
+	}
+	for _, tt := range tests {
+		err := tt.q.Redeem(tt.ctx, tt.nonce)
+		var te *toolerr.Error
+		if !errors.As(err, &te) || te.Code != CodeConfirmationInvalid || te.Details["reason"] != tt.reason {
+			t.Errorf("%s: %v, want CONFIRMATION_INVALID (%s)", tt.name, err, tt.reason)
+		}
+	}
+	if err := q.Redeem(ctx, nonce); err != nil {
+		t.Fatalf("the asked question's nonce: %v", err)
+	}
+	if err := q.Redeem(ctx, nonce); code(t, err) != CodeConfirmationInvalid {
+		t.Fatalf("second redeem: %v", err)
+	}
+	// A nonce is not a confirmation token.
+	c, err := e.svc.CreateInvoice(ctx, nil, buyInput(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	qq := e.svc.question(Quote{InvoiceID: c.Invoice.ID, AmountEUR: c.AmountEUR}, eurCentsText(c.AmountEUR), Limits{})
+	n2, err := qq.Issue(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.PayInvoice(ctx, nil, c.Invoice.ID, n2); code(t, err) != CodeConfirmationInvalid {
+		t.Fatalf("nonce as a token: %v", err)
 	}
 }
