@@ -249,11 +249,11 @@ func (v *Verifier) Check(ctx context.Context, token string) (Checked, error) {
 	if err := v.checkHeader(tok.Header); err != nil {
 		return Checked{}, err
 	}
-	raw, err := v.rawClaims(token)
+	payload, err := v.payload(token)
 	if err != nil {
 		return Checked{}, err
 	}
-	if err := numericDates(raw); err != nil {
+	if err := numericDates(payload); err != nil {
 		return Checked{}, err
 	}
 	if !audienceMatches(c.Audience, v.cfg.Audiences) {
@@ -269,7 +269,10 @@ func (v *Verifier) Check(ctx context.Context, token string) (Checked, error) {
 	}
 	caller := access.Caller{Kind: access.KindOAuth, Subject: c.Subject, ClientID: client, Scopes: c.scopes()}
 	if v.cfg.TenantClaim != "" {
-		_ = json.Unmarshal(raw[v.cfg.TenantClaim], &caller.Tenant) // not a string: no tenant
+		var raw map[string]json.RawMessage
+		if json.Unmarshal(payload, &raw) == nil {
+			_ = json.Unmarshal(raw[v.cfg.TenantClaim], &caller.Tenant) // not a string: no tenant
+		}
 	}
 	return Checked{caller: caller, expires: c.ExpiresAt.Time}, nil
 }
@@ -288,35 +291,40 @@ func (v *Verifier) checkHeader(h map[string]any) error {
 	return nil
 }
 
-// rawClaims decodes the claims of an already verified token, each as its
-// JSON text.
-func (v *Verifier) rawClaims(token string) (map[string]json.RawMessage, error) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
+// payload is the decoded claims segment of an already verified token.
+func (v *Verifier) payload(token string) ([]byte, error) {
+	_, rest, _ := strings.Cut(token, ".")
+	seg, _, ok := strings.Cut(rest, ".")
+	if !ok {
 		return nil, fmt.Errorf("%w: not three segments", jwt.ErrTokenMalformed)
 	}
-	b, err := v.parser.DecodeSegment(parts[1])
+	b, err := v.parser.DecodeSegment(seg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: claims: %w", jwt.ErrTokenMalformed, err)
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%w: claims: %w", jwt.ErrTokenMalformed, err)
-	}
-	return m, nil
+	return b, nil
 }
 
 // numericDates requires exp, nbf and iat, when present, to be JSON
 // numbers (RFC 7519 §2 NumericDate), not strings or null.
-func numericDates(raw map[string]json.RawMessage) error {
-	for _, name := range []string{"exp", "nbf", "iat"} {
-		v, ok := raw[name]
-		if !ok {
-			continue
+func numericDates(payload []byte) error {
+	var d struct {
+		Exp json.RawMessage `json:"exp"`
+		Nbf json.RawMessage `json:"nbf"`
+		Iat json.RawMessage `json:"iat"`
+	}
+	if err := json.Unmarshal(payload, &d); err != nil {
+		return fmt.Errorf("%w: claims: %w", jwt.ErrTokenMalformed, err)
+	}
+	for _, c := range []struct {
+		name string
+		v    json.RawMessage
+	}{{"exp", d.Exp}, {"nbf", d.Nbf}, {"iat", d.Iat}} {
+		if c.v == nil {
+			continue // absent (a null arrives as the 4 bytes "null")
 		}
-		var n json.Number
-		if len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) || json.Unmarshal(v, &n) != nil {
-			return fmt.Errorf("%w: %s is not a number: %.40s", jwt.ErrTokenMalformed, name, v)
+		if c.v[0] != '-' && (c.v[0] < '0' || c.v[0] > '9') {
+			return fmt.Errorf("%w: %s is not a number: %.40s", jwt.ErrTokenMalformed, c.name, c.v)
 		}
 	}
 	return nil

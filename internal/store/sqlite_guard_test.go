@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -233,5 +234,58 @@ func TestSQLiteCorruptionFoundByARead(t *testing.T) {
 	}
 	if _, err := s.SaveEvent(ctx, ev("q", "CO", "1", true, t0), "", time.Time{}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("SaveEvent after a corrupt read: %v, want ErrCorrupt", err)
+	}
+}
+
+// BenchmarkFileGuardVerify is what every commit pays for the check that
+// the file is still the one the next start reads.
+func BenchmarkFileGuardVerify(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "cryptopay.db")
+	s, err := OpenSQLite(context.Background(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.guard.verify(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkOpenSQLiteQuickCheck is the start-up cost of opening (and
+// quick_check-ing) a store holding 20,000 webhook events.
+func BenchmarkOpenSQLiteQuickCheck(b *testing.B) {
+	ctx := context.Background()
+	path := filepath.Join(b.TempDir(), "cryptopay.db")
+	s, err := OpenSQLite(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 64 {
+		wg.Go(func() {
+			for i := range 20000 / 64 {
+				e, key := typicalEvent(g*100000+i, t0)
+				if _, err := s.SaveEvent(ctx, e, key, t0.Add(time.Hour)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	fi, _ := os.Stat(path)
+	b.ReportMetric(float64(fi.Size())/(1<<20), "MiB")
+	for b.Loop() {
+		s, err := OpenSQLite(ctx, path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = s.Close()
 	}
 }
