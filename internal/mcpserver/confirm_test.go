@@ -29,6 +29,13 @@ type confirmEnv struct {
 
 func newConfirmEnv(t *testing.T, version string) *confirmEnv {
 	t.Helper()
+	return newConfirmEnvWith(t, version, true)
+}
+
+// newConfirmEnvWith: elicit false makes a client that does not declare
+// elicitation.
+func newConfirmEnvWith(t *testing.T, version string, elicit bool) *confirmEnv {
+	t.Helper()
 	fake, err := fakebitrefill.New(fakebitrefill.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +72,9 @@ func newConfirmEnv(t *testing.T, version string) *confirmEnv {
 			e.mu.Unlock()
 			return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"confirm": true}}, nil
 		},
+	}
+	if !elicit {
+		opts.ElicitationHandler = nil
 	}
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "0"}, opts).Connect(ctx, ct, &mcp.ClientSessionOptions{ProtocolVersion: version})
 	if err != nil {
@@ -212,6 +222,18 @@ func TestConfirmationAnswerNeedsTheQuestion(t *testing.T) {
 		}
 		if e.paid(b) != 0 {
 			t.Fatal("a replayed answer paid")
+		}
+	})
+
+	t.Run("client without elicitation", func(t *testing.T) {
+		e := newConfirmEnvWith(t, "2026-07-28", false)
+		a := e.invoice()
+		if _, c := e.call("pay_invoice", map[string]any{"id": a}, accept(), ""); c != shop.CodeConfirmationInvalid {
+			t.Fatalf("answer from a client that cannot be asked: code %q", c)
+		}
+		res, c := e.call("pay_invoice", map[string]any{"id": a}, nil, "")
+		if c != "" || res.NeedsInput() || e.paid(a) != 0 {
+			t.Fatalf("want the quote/token flow: code %q, %+v", c, res)
 		}
 	})
 
