@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
 )
 
 // TestStoreRemovedWhileRunning drives the built binary (sandbox, webhooks
@@ -56,5 +60,27 @@ func TestStoreRemovedWhileRunning(t *testing.T) {
 	}
 	if strings.Contains(log, `msg="webhook accepted"`) {
 		t.Fatal("a delivery was acknowledged after the database was removed")
+	}
+}
+
+// TestStoreReadyFailsOnFault: /readyz's probe fails once the SQLite file
+// was removed (on main it read through the unlinked file and said ready).
+func TestStoreReadyFailsOnFault(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "cryptopay.db")
+	st, err := store.OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ready := storeReady(st)
+	if err := ready(ctx); err != nil {
+		t.Fatalf("healthy store not ready: %v", err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := ready(ctx); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("ready after removal: %v, want ErrUnavailable", err)
 	}
 }
