@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -34,8 +35,12 @@ type FaultError struct {
 
 func (e *FaultError) Error() string {
 	if e.Corrupt {
-		return fmt.Sprintf("the database file %s is corrupt (%s): stop the server, move %s and its -wal and -shm files aside (or restore them from a backup), and start again; a fresh store is created",
-			e.Path, e.Reason, e.Path)
+		reason := strings.Join(strings.Fields(e.Reason), " ") // one line
+		if len(reason) > 200 {
+			reason = reason[:200] + "…"
+		}
+		return fmt.Sprintf("the database file %s is corrupt (%s): with the server stopped, move %s and its -wal and -shm files aside (or restore them from a backup) and start again; a fresh store is created",
+			e.Path, reason, e.Path)
 	}
 	return fmt.Sprintf("the database file %s was %s while the server ran, so nothing more can be stored where the next start reads it: restart the server",
 		e.Path, e.Reason)
