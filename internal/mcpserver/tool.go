@@ -160,7 +160,7 @@ func (t Tool[In, Out]) handler(def *mcp.Tool, resolved *jsonschema.Resolved, arg
 		var ir *inputRequired
 		if errors.As(err, &ir) {
 			code = "INPUT_REQUIRED"
-			return &mcp.CallToolResult{InputRequests: ir.requests}, nil
+			return &mcp.CallToolResult{InputRequests: ir.requests, RequestState: ir.state}, nil
 		}
 		if err != nil {
 			pe := toolerr.From(err)
@@ -204,6 +204,7 @@ func knownOutcome(code string) bool {
 // round-trip requests, SEP-2322); the call is made again with the answers.
 type inputRequired struct {
 	requests mcp.InputRequestMap
+	state    string // requestState: echoed back by the client with the answers
 	err      error
 }
 
@@ -316,8 +317,12 @@ func successResult[Out any](out Output[Out]) (*mcp.CallToolResult, error) {
 			m[k] = fmt.Sprintf("%s… (%d bytes of PNG, attached as image #%d)", dataURLPrefix, len(v)-2-len(dataURLPrefix), index[k])
 			continue
 		}
+		// Numbers decode as json.Number, written back as the same text:
+		// through float64, 1e400 failed and long decimals were rounded.
+		d := json.NewDecoder(bytes.NewReader(v))
+		d.UseNumber()
 		var val any
-		if err := json.Unmarshal(v, &val); err != nil {
+		if err := d.Decode(&val); err != nil {
 			return nil, fmt.Errorf("result field %s: %w", k, err)
 		}
 		m[k] = val
