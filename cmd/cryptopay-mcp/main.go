@@ -171,9 +171,8 @@ func runStdio(ctx context.Context, args []string, stdin io.ReadCloser, stdout, s
 		Drain: cfg.ToolTimeout + 5*time.Second,
 		Stop:  ctx.Done(),
 		Log:   log,
-		// A read-only call (a wait_for_payment, a status) is cancelled at
-		// the end of input rather than waited for: it has nothing to
-		// record and nobody is left to read its answer.
+		// On a signal, a read-only call (a wait_for_payment, a status) is
+		// cancelled rather than waited for: it has nothing to record.
 		Abandon: func(req *jsonrpc.Request) bool {
 			if req.Method != "tools/call" {
 				return true
