@@ -143,8 +143,19 @@ func runStdio(ctx context.Context, args []string, stdin io.ReadCloser, stdout, s
 	// records its outcome, before the session and then the store close.
 	// Hence the server runs without the signal's context and the transport
 	// takes the signal as the end of input.
+	// On a terminal a person gets a word of explanation, and a typed line
+	// that is not JSON-RPC a hint instead of a JSON-RPC parse error
+	// (terminal.go); a client's pipe is read as it is.
+	var in io.Reader = stdin
+	if stdinIsTerminal(stdin) {
+		welcome(stderr, cfg.Sandbox())
+		in = struct {
+			io.Reader
+			io.Closer
+		}{terminalInput(stdin, stderr), stdin}
+	}
 	err = server.Run(context.WithoutCancel(ctx), &stdio.Transport{
-		In:    stdin,
+		In:    in,
 		Out:   stdout,
 		Drain: cfg.ToolTimeout + 5*time.Second,
 		Stop:  ctx.Done(),

@@ -32,6 +32,11 @@ func TestDescribeVersion(t *testing.T) {
 		{"clean checkout", "", "", "", vcs(rev, "false", "2026-12-07T21:00:00Z"), "cryptopay-mcp dev (commit 3a13339abcde, committed 2026-12-07T21:00:00Z)"},
 		{"dirty checkout", "", "", "", vcs(rev, "true", "2026-12-07T21:00:00Z"), "cryptopay-mcp dev (commit 3a13339abcde+dirty, committed 2026-12-07T21:00:00Z)"},
 		{"go install @version", "", "", "", installed, "cryptopay-mcp v1.4.0"},
+		{"Go's pseudo-version of a checkout", "", "", "", func() *debug.BuildInfo {
+			bi := vcs(rev, "true", "2026-12-07T21:00:00Z")
+			bi.Main.Version = "v0.0.0-20261207210000-3a13339abcde+dirty"
+			return bi
+		}(), "cryptopay-mcp v0.0.0-20261207210000-3a13339abcde+dirty (commit 3a13339abcde+dirty, committed 2026-12-07T21:00:00Z)"},
 		{"no VCS stamps (-buildvcs=false)", "", "", "", vcs("", "", ""), "cryptopay-mcp dev"},
 		{"no build info", "", "", "", nil, "cryptopay-mcp dev"},
 	}
