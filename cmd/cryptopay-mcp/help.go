@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -16,9 +17,10 @@ type command struct {
 	env [][2]string
 }
 
-// Environment variable groups, shared by the commands that read them.
-var (
-	envServe = [][2]string{
+// commands are the subcommands in the order `help` lists them.
+func commands() []command {
+	// The environment variables, grouped, shared by the commands that read them.
+	envServe := [][2]string{
 		{"BITNOVO_DEVICE_ID, BITNOVO_DEVICE_SECRET, BITNOVO_BASE_URL", "Bitnovo Pay credentials and API; no device id: sandbox mode"},
 		{"CRYPTOPAY_SANDBOX", "true: sandbox mode even with credentials (same as --sandbox)"},
 		{"CRYPTOPAY_DATA_DIR, CRYPTOPAY_DATABASE_URL", "where state lives: a directory (SQLite), or PostgreSQL"},
@@ -29,26 +31,22 @@ var (
 		{"WEBHOOK_*, TUNNEL_*, NGROK_*, ZROK_*", "webhook receiver, its port, and the tunnel that gives it a public URL"},
 		{"OTEL_*", "OpenTelemetry tracing (OTLP exporter)"},
 	}
-	envHTTP = [][2]string{
+	envHTTP := [][2]string{
 		{"MCP_HTTP_TOKEN, MCP_HTTP_TOKEN_SCOPES", "static bearer token (needed off loopback unless OAuth) and its scopes"},
 		{"MCP_OAUTH_*", "OAuth resource server: issuer, JWKS URL, audience"},
 		{"MCP_HTTP_*", "public URL, allowed hosts and origins, stateless mode (same as --stateless)"},
 		{"CRYPTOPAY_TENANTS_FILE", "several merchants behind one server (with MCP_OAUTH_ISSUER)"},
 	}
-	envLog = [][2]string{
+	envLog := [][2]string{
 		{"CRYPTOPAY_LOG_LEVEL, LOG_LEVEL, LOG_FORMAT", "logs on stderr: level (ours wins over the generic one), text or json"},
 	}
-)
-
-// commands are the subcommands in the order `help` lists them.
-func commands() []command {
 	return []command{
 		{name: "stdio", args: "[flags]", summary: "serve MCP over stdin/stdout for a desktop client (the default command)", env: envServe},
 		{name: "http", args: "[--listen HOST:PORT] [--stateless] [flags]", summary: "serve MCP over Streamable HTTP at /mcp (remote clients, several replicas)",
-			env: append(append([][2]string{}, envServe...), envHTTP...)},
+			env: slices.Concat(envServe, envHTTP)},
 		{name: "sandbox", args: "[--listen 127.0.0.1:PORT] [--device-id UUID]", summary: "run only the fake Bitnovo Pay API, for trying a client against it", env: envLog},
 		{name: "doctor", args: "[--json] [--sandbox] [--data-dir DIR]", summary: "check the setup (credentials, store, providers, webhooks) and say how to fix it",
-			env: append(append([][2]string{}, envServe...), [2]string{"CRYPTOPAY_TENANTS_FILE", "check every tenant's store and credentials"})},
+			env: slices.Concat(envServe, [][2]string{{"CRYPTOPAY_TENANTS_FILE", "check every tenant's store and credentials"}})},
 		{name: "version", summary: "print the version (also --version)"},
 		{name: "help", args: "[COMMAND]", summary: "show this help, or a command's flags and environment (also -h, --help)"},
 	}
@@ -96,7 +94,7 @@ func commandUsage(w io.Writer, c command, fs *flag.FlagSet) {
 	if c.name == "stdio" {
 		name = "cryptopay-mcp [stdio]"
 	}
-	fmt.Fprintf(w, "Usage: %s %s\n\n%s.\n", name, c.args, strings.ToUpper(c.summary[:1])+c.summary[1:])
+	fmt.Fprintf(w, "Usage: %s\n\n%s.\n", strings.TrimSpace(name+" "+c.args), strings.ToUpper(c.summary[:1])+c.summary[1:])
 	if fs != nil {
 		hasFlags := false
 		fs.VisitAll(func(*flag.Flag) { hasFlags = true })

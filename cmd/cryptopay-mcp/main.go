@@ -77,13 +77,14 @@ func run(ctx context.Context, args []string, stdin io.ReadCloser, stdout, stderr
 			usage(stdout)
 			return exitOK
 		}
-		if _, ok := findCommand(args[0]); !ok || args[0] == "help" || args[0] == "version" {
-			if ok {
-				usage(stdout)
-				return exitOK
-			}
+		c, ok := findCommand(args[0])
+		switch {
+		case !ok:
 			fmt.Fprintf(stderr, "cryptopay-mcp: help: unknown command %q (%s)\n", args[0], commandNames())
 			return exitConfig
+		case c.name == "help" || c.name == "version": // no flags
+			commandUsage(stdout, c, nil)
+			return exitOK
 		}
 		// `help http` is `http --help`.
 		return run(ctx, []string{args[0], "--help"}, stdin, stdout, stderr, getenv)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 )
 
 // A person who runs the server by hand sees it wait on a terminal for an
@@ -69,23 +68,21 @@ func terminalInput(r io.Reader, hint io.Writer) io.Reader {
 	return &termReader{r: r, hint: hint}
 }
 
+// termReader is read by one goroutine (the transport's), like stdin.
 type termReader struct {
 	r    io.Reader
 	hint io.Writer
+	buf  [4096]byte
 
-	mu      sync.Mutex
 	partial []byte // a line not yet ended
 	out     []byte // lines passed, not yet read
 	err     error  // r's error, returned once out is drained
 }
 
 func (t *termReader) Read(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	buf := make([]byte, 4096)
 	for len(t.out) == 0 && t.err == nil {
-		n, err := t.r.Read(buf)
-		t.partial = append(t.partial, buf[:n]...)
+		n, err := t.r.Read(t.buf[:])
+		t.partial = append(t.partial, t.buf[:n]...)
 		for {
 			i := bytes.IndexByte(t.partial, '\n')
 			if i < 0 {
