@@ -76,6 +76,8 @@ func TestHelp(t *testing.T) {
 		{[]string{"sandbox", "-h"}, []string{"Usage: cryptopay-mcp sandbox", "-listen string", "-device-id string", "LOG_FORMAT"}},
 		{[]string{"stdio", "--help"}, []string{"Usage: cryptopay-mcp [stdio]", "-read-only", "-data-dir string", "CRYPTOPAY_DATA_DIR"}},
 		{[]string{"--sandbox", "--help"}, []string{"Usage: cryptopay-mcp [stdio]"}},
+		{[]string{"version", "--help"}, []string{"Usage: cryptopay-mcp version\n"}},
+		{[]string{"help", "--help"}, []string{"Commands:"}},
 	} {
 		out, errOut, code := runBin(t, nil, tt.args...)
 		if code != exitOK || errOut != "" {
@@ -163,6 +165,7 @@ func TestExitCodes(t *testing.T) {
 		{"unknown command", []string{"serve"}, nil, exitConfig, `unknown command "serve"`},
 		{"unknown flag", []string{"http", "--port", "1"}, nil, exitConfig, "cryptopay-mcp: http: flag provided but not defined: -port (see cryptopay-mcp http --help)"},
 		{"stray argument", []string{"doctor", "now"}, nil, exitConfig, `unexpected argument "now"`},
+		{"stray argument to version", []string{"version", "now"}, nil, exitConfig, `cryptopay-mcp: version: unexpected argument "now"`},
 		{"bad variable", nil, map[string]string{"MAX_RETRIES": "many"}, exitConfig, "cryptopay-mcp: config: MAX_RETRIES"},
 		{"http port in use", []string{"http", "--listen", busy}, nil, exitConfig, "cryptopay-mcp: config: --listen: cannot listen on " + busy},
 		{"webhook port in use", nil, map[string]string{"WEBHOOK_ENABLED": "true", "WEBHOOK_PORT": busyPort}, exitConfig, "cryptopay-mcp: config: webhooks:"},

@@ -68,12 +68,15 @@ func run(ctx context.Context, args []string, stdin io.ReadCloser, stdout, stderr
 	case "sandbox":
 		return runSandbox(ctx, args, stdout, stderr, getenv)
 	case "version", "--version", "-version":
+		if code, done := parseFlags(flag.NewFlagSet("version", flag.ContinueOnError), args, stdout, stderr); done {
+			return code
+		}
 		fmt.Fprintln(stdout, versionLine())
 		return exitOK
 	case "doctor":
 		return runDoctor(ctx, args, stdout, stderr, getenv)
 	case "help", "-h", "-help", "--help":
-		if len(args) == 0 {
+		if len(args) == 0 || isTopLevelFlag(args[0]) && args[0] != "--version" && args[0] != "-version" {
 			usage(stdout)
 			return exitOK
 		}
