@@ -289,11 +289,15 @@ func Webhook(start func(ctx context.Context) (ep WebhookEndpoint, stop func(), e
 		defer tick.Stop()
 		const fix = "check the tunnel settings (NGROK_AUTHTOKEN, ZROK_TOKEN, or WEBHOOK_PUBLIC_URL with TUNNEL_PROVIDER=manual); get_tunnel_status shows the same"
 		for {
+			// Connecting is read before URL: a tunnel that connects in
+			// between then gives its URL, instead of a "not connecting"
+			// read after a "still connecting" error failing the check.
+			connecting := ep.Connecting()
 			u, provider, last = ep.URL()
 			if last == nil {
 				break
 			}
-			if !ep.Connecting() {
+			if !connecting {
 				return Failed(fix, "no public webhook URL: %v", last)
 			}
 			select {

@@ -379,3 +379,41 @@ func TestRunNeverSilent(t *testing.T) {
 		t.Errorf("Run took %s", elapsed)
 	}
 }
+
+// connectsBetween is a tunnel that connects between the check's reads:
+// each URL call is one step of the tunnel's life, and Connecting reports
+// the state the next URL call starts from.
+type connectsBetween struct {
+	endpoint
+	calls int
+}
+
+func (c *connectsBetween) URL() (string, string, error) {
+	c.calls++
+	if c.calls == 1 {
+		return "", "fake", errors.New("the tunnel is still connecting")
+	}
+	return c.url, "fake", nil
+}
+
+// Connecting is true until the tunnel has connected, then false (a
+// connected tunnel is not connecting).
+func (c *connectsBetween) Connecting() bool { return c.calls == 0 }
+
+// TestWebhookTunnelConnectsBetweenReads: the tunnel said "still
+// connecting" and connected right after; the check must wait for the URL,
+// not fail on the second read (a race seen in TestDoctor).
+func TestWebhookTunnelConnectsBetweenReads(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, 32)
+	rc, err := webhook.New(webhook.Options{Key: key, Store: store.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	ep := &connectsBetween{endpoint: endpoint{url: srv.URL + rc.Path(), key: key}}
+	c := Webhook(func(context.Context) (WebhookEndpoint, func(), error) { return ep, func() {}, nil })
+	if got := runChecks(t, c)["webhook URL"]; got.Status != Pass {
+		t.Errorf("got %+v, want a pass once the tunnel connected", got)
+	}
+}
