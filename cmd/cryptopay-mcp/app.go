@@ -31,16 +31,16 @@ import (
 // app is everything one server process runs, whatever the transport: the
 // store, the sandbox fakes, the provider clients and the MCP server.
 type app struct {
-	cfg     config.Config
-	log     *slog.Logger
-	store   store.Store
-	server  *mcp.Server
+	cfg    config.Config
+	log    *slog.Logger
+	store  store.Store
+	server *mcp.Server
 	// readOnly names the tools that change nothing (their calls need not
 	// finish when a stdio client goes away).
 	readOnly map[string]bool
-	metrics *metrics.Metrics     // served at /metrics by the HTTP transport
-	tel     *telemetry.Telemetry // OpenTelemetry tracing; nil when OTEL_* do not ask for it
-	closers []func()             // run in reverse order by Close
+	metrics  *metrics.Metrics     // served at /metrics by the HTTP transport
+	tel      *telemetry.Telemetry // OpenTelemetry tracing; nil when OTEL_* do not ask for it
+	closers  []func()             // run in reverse order by Close
 }
 
 // newApp builds the app from a validated config. On failure it prints one
