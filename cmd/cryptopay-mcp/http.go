@@ -29,9 +29,6 @@ const (
 	// httpShutdownGrace bounds how long in-flight requests (tool calls)
 	// may run on after SIGINT/SIGTERM before their connections are closed.
 	httpShutdownGrace = 25 * time.Second
-	// httpSessionIdle closes a session (and its subscriptions) that has
-	// seen no request for this long; an open SSE stream counts as activity.
-	httpSessionIdle = 30 * time.Minute
 	// httpStreamLinger is the pause between the last in-flight request's end
 	// and the closing of the standalone SSE streams at shutdown.
 	httpStreamLinger = 500 * time.Millisecond
@@ -48,13 +45,15 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	f.Bind(fs)
 	listenAddr := fs.String("listen", mcphttp.DefaultListen, "host:port to serve on; a non-loopback address requires MCP_HTTP_TOKEN")
 	stateless := fs.Bool("stateless", false, "serve without sessions (no subscriptions or server-to-client requests); also MCP_HTTP_STATELESS=true")
+	limitFlags := mcphttp.BindLimitFlags(fs)
 	if code, done := parseFlags(fs, args, stdout, stderr); done {
 		return code // stdout: only --help writes there
 	}
 	hc, herr := mcphttp.LoadConfig(getenv, *listenAddr, *stateless)
+	lim, lerr := mcphttp.LoadLimits(getenv, limitFlags)
 	cfg, err := config.Load(getenv, f)
-	if herr != nil || err != nil {
-		for _, e := range []error{herr, err} {
+	if herr != nil || lerr != nil || err != nil {
+		for _, e := range []error{herr, lerr, err} {
 			if e == nil {
 				continue
 			}
@@ -118,7 +117,9 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		DisableLocalhostProtection: true,
 	}
 	if !hc.Stateless {
-		opts.SessionTimeout = httpSessionIdle
+		// Only requests count as activity (the SDK's rule): a client that
+		// keeps a session open with nothing but its SSE stream pings.
+		opts.SessionTimeout = lim.SessionIdle
 		// Lets a client that lost a response stream resume it
 		// (Last-Event-ID); bounded to 10 MiB by the SDK.
 		opts.EventStore = mcp.NewMemoryEventStore(nil)
@@ -126,6 +127,19 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	mh := mcp.NewStreamableHTTPHandler(getServer, opts)
 	hopts := mcphttp.Options{
 		MCP: mh, Config: hc, Addr: ln.Addr(), Ready: ready, Metrics: m, Logger: log, Admit: admit,
+		BodyReadTimeout: lim.BodyTimeout, Observe: m.LimitReached,
+	}
+	if !hc.Stateless {
+		hopts.MaxSessions = lim.MaxSessions
+		hopts.Sessions = func() int {
+			n := 0
+			for _, s := range servers {
+				for range s.Sessions() {
+					n++
+				}
+			}
+			return n
+		}
 	}
 	resource := hc.ResourceURL(ln.Addr())
 	if hc.OAuth.Enabled() {
@@ -152,24 +166,33 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		fmt.Fprintf(stderr, "cryptopay-mcp: %v\n", err)
 		return exitFail
 	}
+	// Connections are capped in total and per source; a shutdown cuts the
+	// reads of those not serving a request (mcphttp.Listener).
+	lln := mcphttp.NewListener(ln, mcphttp.ConnLimits{Max: lim.MaxConns, MaxPerSource: lim.MaxConnsPerIP}, m.LimitReached)
+	if err := m.Gauge("cryptopay_http_connections_open", "Connections open on the MCP HTTP listener.",
+		func() float64 { return float64(lln.Open()) }); err != nil {
+		log.Warn("metrics", "error", err)
+	}
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: lim.HeaderTimeout,
 		// No ReadTimeout or WriteTimeout: responses stream for as long as a
-		// tool call or an SSE stream lasts. mcphttp bounds body reads instead.
-		IdleTimeout:    2 * time.Minute,
+		// tool call or an SSE stream lasts. mcphttp bounds every request
+		// body's read instead (bodyguard.go).
+		IdleTimeout:    lim.IdleTimeout,
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnContext:    lln.ConnContext,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(lln) }()
 	base := "http://" + ln.Addr().String()
 	// The bound address is announced whatever LOG_LEVEL says: with
 	// --listen HOST:0 it is the only way to learn the port.
 	logging.NewFormat(stderr, "info", cfg.LogFormat).Info("MCP Streamable HTTP listening", "url", base+"/mcp", "stateless", hc.Stateless, "auth", hc.AuthMode(),
 		"resource", resource, "oauth_issuer", hc.OAuth.Issuer, "toolsets", cfg.Access.String(),
 		"allowed_hosts", strings.Join(hc.AllowedHosts, ","), "allowed_origins", strings.Join(hc.AllowedOrigins, ","),
-		"health", base+"/healthz", "metrics", base+"/metrics")
+		"health", base+"/healthz", "metrics", base+"/metrics", "limits", lim.String())
 
 	select {
 	case <-ctx.Done():
@@ -183,6 +206,9 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	defer cancel()
 	shut := make(chan error, 1)
 	go func() { shut <- srv.Shutdown(sctx) }() // stops accepting at once
+	// Connections still sending a header or a body, or idle, would hold
+	// Shutdown until their timeouts: cut their reads now.
+	lln.CutReads()
 	if err := h.WaitIdle(sctx); err != nil {
 		log.Warn("requests still running after the grace period; closing their connections", "error", err)
 	} else {

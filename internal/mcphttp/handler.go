@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -52,6 +51,14 @@ type Options struct {
 	// refuses the request with 403 and the error as its text (e.g. a token
 	// that names no tenant of this server).
 	Admit func(*auth.TokenInfo) error
+	// Observe, when set, is called once per limit a request runs into
+	// (LimitBodyTimeout, LimitSessions).
+	Observe func(limit string)
+	// Sessions, when set with MaxSessions, counts the open MCP sessions: a
+	// request that would open one more than MaxSessions is refused with
+	// 503 (see limits.go).
+	Sessions    func() int
+	MaxSessions int
 }
 
 // Handler is the HTTP front of the MCP server. Create it with New.
@@ -61,6 +68,10 @@ type Handler struct {
 	ready   func(context.Context) error
 	log     *slog.Logger
 	bodyTO  time.Duration
+	observe func(limit string)
+
+	sessions    func() int
+	maxSessions int
 
 	tokenHash    [sha256.Size]byte
 	tokenSet     bool
@@ -88,7 +99,10 @@ func New(o Options) (*Handler, error) {
 		return nil, errors.New("mcphttp: Options.MCP is nil")
 	}
 	h := &Handler{mcp: o.MCP, metrics: o.Metrics, ready: o.Ready, log: o.Logger, hosts: o.Config.AllowedHosts,
-		bodyTO: cmp.Or(o.BodyReadTimeout, DefaultBodyReadTimeout)}
+		bodyTO: cmp.Or(o.BodyReadTimeout, DefaultBodyReadTimeout), observe: o.Observe, sessions: o.Sessions, maxSessions: o.MaxSessions}
+	if h.observe == nil {
+		h.observe = func(string) {}
+	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -226,6 +240,8 @@ func (h *Handler) CloseStreams() {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r, done := h.guardBody(w, r) // every path: see bodyguard.go
+	defer done()
 	switch r.URL.Path {
 	case "/healthz":
 		h.healthz(w, r)
@@ -306,44 +322,11 @@ func (h *Handler) serveMCPAuthorized(w http.ResponseWriter, r *http.Request) {
 	} else {
 		h.inFlight.Add(1)
 		defer h.inFlight.Add(-1)
-		limitBodyTime(w, r, h.bodyTO)
+		if !h.admitSession(w, r) {
+			return
+		}
 	}
 	h.mcp.ServeHTTP(w, r)
-}
-
-// DefaultBodyReadTimeout bounds how long a client may take to send a
-// request body. It replaces http.Server.ReadTimeout, which cannot be used
-// here: it would also cut the responses that stream for as long as a tool
-// call or an SSE stream lasts.
-const DefaultBodyReadTimeout = 30 * time.Second
-
-// limitBodyTime sets a read deadline for the request body and lifts it once
-// the body has been read to its end, so a slow sender cannot hold a
-// connection while the handler's own run time stays unbounded.
-func limitBodyTime(w http.ResponseWriter, r *http.Request, d time.Duration) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return
-	}
-	rc := http.NewResponseController(w)
-	if rc.SetReadDeadline(time.Now().Add(d)) != nil {
-		return // not a real connection (tests)
-	}
-	r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
-}
-
-type deadlineBody struct {
-	io.ReadCloser
-	rc     *http.ResponseController
-	lifted bool
-}
-
-func (b *deadlineBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err != nil && !b.lifted {
-		b.lifted = true
-		_ = b.rc.SetReadDeadline(time.Time{})
-	}
-	return n, err
 }
 
 // preflight answers a CORS preflight from an allowed origin (checkOrigin

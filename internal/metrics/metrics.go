@@ -69,6 +69,8 @@ type Metrics struct {
 	providerRequests *capped[prometheus.Counter]
 	providerRetries  *capped[prometheus.Counter]
 	providerDuration *capped[prometheus.Observer]
+
+	limits *capped[prometheus.Counter] // limits.go
 }
 
 // New returns the server's metrics in a fresh registry that also holds the
@@ -113,6 +115,7 @@ func New() *Metrics {
 	for _, o := range WebhookOutcomes {
 		m.webhook.with(o)
 	}
+	m.limits = newLimits(counter)
 	return m
 }
 
