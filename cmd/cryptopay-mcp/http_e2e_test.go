@@ -44,7 +44,12 @@ var (
 // announcing the bound address (args should bind port 0).
 func startHTTP(t testing.TB, env map[string]string, args ...string) *httpProc {
 	t.Helper()
-	p := runHTTPProc(t, env, args...)
+	return awaitListening(t, runHTTPProc(t, env, args...))
+}
+
+// awaitListening waits for p's line announcing the bound address.
+func awaitListening(t testing.TB, p *httpProc) *httpProc {
+	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		if m := listeningRE.FindStringSubmatch(p.stderr.String()); m != nil {
@@ -73,7 +78,12 @@ func runHTTPProc(t testing.TB, env map[string]string, args ...string) *httpProc 
 // runProc runs the binary with args (stdio when empty) without a client.
 func runProc(t testing.TB, env map[string]string, args ...string) *httpProc {
 	t.Helper()
-	cmd := exec.Command(binPath, args...)
+	return runCmd(t, env, exec.Command(binPath, args...))
+}
+
+// runCmd runs cmd (the binary, or a shell that execs it) with env.
+func runCmd(t testing.TB, env map[string]string, cmd *exec.Cmd) *httpProc {
+	t.Helper()
 	cmd.Env = envList(env)
 	p := &httpProc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr

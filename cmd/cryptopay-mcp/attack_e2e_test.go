@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// slowConns is how many slow connections the attack holds: more than the
+// server's 1,024 descriptors.
+const slowConns = 1100
+
+// openSlowConns opens n connections from src to host that each send the
+// start of a request and stop: the header of a POST announcing a body
+// that never comes (with the token, without it, to /metrics) or half a
+// header. The caller closes them.
+func openSlowConns(t *testing.T, src, host, token string, n int) []net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	conns := make([]net.Conn, 0, n)
+	for i := range n {
+		c, err := d.Dial("tcp", host)
+		if err != nil {
+			if i == 0 && src != "127.0.0.1" {
+				t.Skipf("cannot dial from %s: %v", src, err)
+			}
+			// A refused connection may be reset while connecting.
+			continue
+		}
+		conns = append(conns, c)
+		var req string
+		switch i % 4 {
+		case 0:
+			req = fmt.Sprintf("POST /mcp HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 4096\r\n\r\n{", host, token)
+		case 1:
+			req = fmt.Sprintf("POST /mcp HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{", host)
+		case 2:
+			req = fmt.Sprintf("POST /metrics HTTP/1.1\r\nHost: %s\r\nContent-Length: 4096\r\n\r\n", host)
+		default:
+			req = fmt.Sprintf("GET /healthz HTTP/1.1\r\nHost: %s\r\nX-Slow: ", host)
+		}
+		_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = c.Write([]byte(req))
+	}
+	return conns
+}
+
+var limitRejectionRE = regexp.MustCompile(`cryptopay_limit_rejections_total\{limit="http_connections_per_source"\} (\d+)`)
+
+// TestSlowConnectionsDoNotLockOut drives the built binary, limited to
+// 1,024 open files, with 1,100 connections that announce a body (or a
+// header) and never send it, from 127.0.0.2. A client on 127.0.0.1 still
+// opens a session and lists the tools within a second, the refused
+// connections are counted, and SIGTERM ends the server within two
+// seconds with the slow connections still open. On the old code the
+// server ran out of descriptors (every slow connection was held for good)
+// and SIGTERM waited the full 25 s grace.
+func TestSlowConnectionsDoNotLockOut(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("needs Linux: all of 127.0.0.0/8 on loopback, and ulimit")
+	}
+	env := baseEnv(t, t.TempDir())
+	env["LOG_LEVEL"] = "info"
+	env["MCP_HTTP_TOKEN"] = e2eToken
+	cmd := exec.Command("sh", "-c", `ulimit -n 1024 && exec "$0" "$@"`, binPath, "http", "--listen", "127.0.0.1:0")
+	p := awaitListening(t, runCmd(t, env, cmd))
+	host := strings.TrimPrefix(p.base, "http://")
+
+	conns := openSlowConns(t, "127.0.0.2", host, e2eToken, slowConns)
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	time.Sleep(200 * time.Millisecond) // let the server take in the backlog
+
+	start := time.Now()
+	s := p.connect(t, headerTransport{hdr: bearer(e2eToken)}) // initialize, tools/list
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("session and tools/list took %v under %d slow connections, want < 1s", d, slowConns)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start = time.Now()
+	if _, err := s.session.ListTools(ctx, nil); err != nil {
+		t.Fatalf("tools/list: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("tools/list took %v, want < 1s", d)
+	}
+
+	code, body := p.do(t, "GET", "/metrics", "", bearer(e2eToken), "")
+	m := limitRejectionRE.FindStringSubmatch(body)
+	if code != 200 || m == nil {
+		t.Fatalf("/metrics: %d, no per-source rejection series", code)
+	}
+	// 64 are held (MCP_HTTP_MAX_CONNS_PER_IP); the rest were refused.
+	if n, _ := strconv.Atoi(m[1]); n < slowConns-64-50 {
+		t.Errorf("per-source refusals = %d, want about %d", n, slowConns-64)
+	}
+	// A held slow connection is still open (not yet past its timeouts).
+	held := 0
+	for _, c := range conns {
+		_ = c.SetReadDeadline(time.Now().Add(time.Millisecond))
+		if _, err := bufio.NewReader(c).ReadByte(); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				held++
+			}
+		}
+	}
+	if held == 0 {
+		t.Fatal("no slow connection is held: the test does not test shutdown with them open")
+	}
+
+	_ = s.session.Close()
+	s.session = nil
+	start = time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exit := p.wait(t, 30*time.Second)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("SIGTERM took %v with %d slow connections open, want < 2s", d, held)
+	}
+	if exit != 0 {
+		t.Errorf("exit %d after SIGTERM, want 0", exit)
+	}
+	if strings.Contains(p.stderr.String(), "too many open files") {
+		t.Errorf("the server ran out of descriptors:\n%s", p.stderr.String())
+	}
+}
