@@ -65,7 +65,7 @@ func (a *app) startWebhooks(ctx context.Context, events store.Events, shared *sh
 	rl := webhook.RateLimit{PerSecond: wc.RateLimit, Burst: int(max(2*wc.RateLimit, 1)), Disabled: wc.RateLimit == 0}
 	rc, err := webhook.New(webhook.Options{
 		Path: wc.Path, Key: key, AllowUnsigned: wc.AllowUnsigned, Window: wc.NonceWindow, Store: events,
-		RateLimit: rl, StatsToken: wc.StatsToken, MaxEvents: wc.MaxEvents, EventTTL: wc.EventTTL,
+		RateLimit: rl, TrustedProxies: wc.TrustedProxies, StatsToken: wc.StatsToken, MaxEvents: wc.MaxEvents, EventTTL: wc.EventTTL,
 		Logger: a.log.With("component", "webhook"), Observe: a.observeWebhook,
 	})
 	if err != nil {

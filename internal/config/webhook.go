@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,10 @@ type WebhookConfig struct {
 	NonceWindow   time.Duration // WEBHOOK_NONCE_WINDOW_MS (default 300 s): freshness of X-NONCE
 	RateLimit     float64       // WEBHOOK_RATE_LIMIT: requests per second per source (default 50; 0 = off)
 	StatsToken    string        // WEBHOOK_STATS_TOKEN: bearer token for /stats from outside loopback
+	// TrustedProxies (CRYPTOPAY_TRUSTED_PROXIES: CIDRs or addresses,
+	// comma-separated; default none) are the peers whose X-Forwarded-For
+	// names the source the rate limit counts a delivery against.
+	TrustedProxies []netip.Prefix
 
 	TunnelEnabled  bool          // TUNNEL_ENABLED (default true)
 	TunnelProvider string        // TUNNEL_PROVIDER: ngrok | zrok | manual | fake; "" = detect
@@ -51,9 +56,13 @@ func (w WebhookConfig) String() string {
 			tunnel = "auto"
 		}
 	}
-	return fmt.Sprintf("webhooks=%s%s tunnel=%s public_url=%s unsigned=%t max_events=%d event_ttl=%s ngrok_authtoken=%s stats_token=%s",
+	proxies := make([]string, len(w.TrustedProxies))
+	for i, p := range w.TrustedProxies {
+		proxies[i] = p.String()
+	}
+	return fmt.Sprintf("webhooks=%s%s tunnel=%s public_url=%s unsigned=%t max_events=%d event_ttl=%s ngrok_authtoken=%s stats_token=%s trusted_proxies=%s",
 		w.Addr(), w.Path, tunnel, w.PublicURL, w.AllowUnsigned, w.MaxEvents, w.EventTTL,
-		presence(w.NgrokAuthtoken), presence(w.StatsToken))
+		presence(w.NgrokAuthtoken), presence(w.StatsToken), strings.Join(proxies, ","))
 }
 
 func loadWebhook(get func(string) string, p *Problems, sandbox bool, secret string) WebhookConfig {
@@ -86,6 +95,7 @@ func loadWebhook(get func(string) string, p *Problems, sandbox bool, secret stri
 		}
 	}
 	w.StatsToken = get("WEBHOOK_STATS_TOKEN")
+	w.TrustedProxies = trustedProxies(p, get(EnvTrustedProxies))
 
 	w.TunnelProvider = strings.ToLower(get("TUNNEL_PROVIDER"))
 	switch w.TunnelProvider {
@@ -132,6 +142,36 @@ func loadWebhook(get func(string) string, p *Problems, sandbox bool, secret stri
 		*p = append(*p, "BITNOVO_DEVICE_SECRET: required with WEBHOOK_ENABLED=true to verify webhook signatures (or set WEBHOOK_ALLOW_UNSIGNED=true to accept unverified events, which are hidden by default)")
 	}
 	return w
+}
+
+// EnvTrustedProxies lists the proxies whose X-Forwarded-For is believed.
+const EnvTrustedProxies = "CRYPTOPAY_TRUSTED_PROXIES"
+
+// trustedProxies parses a comma-separated list of CIDRs (127.0.0.1/32,
+// 10.0.0.0/8, ::1/128) and single addresses.
+func trustedProxies(p *Problems, raw string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, f := range strings.Split(raw, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if ip, err := netip.ParseAddr(f); err == nil && ip.Zone() == "" {
+			ip = ip.Unmap()
+			out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+			continue
+		}
+		pf, err := netip.ParsePrefix(f)
+		if err != nil {
+			*p = append(*p, fmt.Sprintf("%s: %q is not an address or CIDR (e.g. 127.0.0.1/32, ::1/128, 10.0.0.0/8)", EnvTrustedProxies, f))
+			continue
+		}
+		if pf.Addr().Is4In6() && pf.Bits() >= 96 {
+			pf = netip.PrefixFrom(pf.Addr().Unmap(), pf.Bits()-96)
+		}
+		out = append(out, pf.Masked())
+	}
+	return out
 }
 
 func checkPublicURL(raw string) string {

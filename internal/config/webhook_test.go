@@ -96,3 +96,34 @@ func TestWebhookUnsignedAllowed(t *testing.T) {
 		t.Fatalf("%+v", c.Webhook)
 	}
 }
+
+func TestTrustedProxies(t *testing.T) {
+	for _, tc := range []struct {
+		raw     string
+		want    string
+		problem string
+	}{
+		{"", "", ""},
+		{"127.0.0.1/32, ::1/128", "127.0.0.1/32 ::1/128", ""},
+		{"10.1.2.3/8,192.0.2.7,2001:db8::1", "10.0.0.0/8 192.0.2.7/32 2001:db8::1/128", ""},
+		{"::ffff:192.0.2.0/120", "192.0.2.0/24", ""},
+		{"127.0.0.1,loopback", "", `CRYPTOPAY_TRUSTED_PROXIES: "loopback" is not an address or CIDR (e.g. 127.0.0.1/32, ::1/128, 10.0.0.0/8)`},
+		{"10.0.0.0/33", "", `CRYPTOPAY_TRUSTED_PROXIES: "10.0.0.0/33" is not an address or CIDR`},
+	} {
+		var p Problems
+		got := trustedProxies(&p, tc.raw)
+		if tc.problem != "" {
+			if len(p) != 1 || !strings.HasPrefix(p[0], tc.problem) {
+				t.Errorf("%q: problems %q, want %q", tc.raw, p, tc.problem)
+			}
+			continue
+		}
+		var s []string
+		for _, pf := range got {
+			s = append(s, pf.String())
+		}
+		if len(p) > 0 || strings.Join(s, " ") != tc.want {
+			t.Errorf("%q: got %v (problems %q), want %s", tc.raw, s, p, tc.want)
+		}
+	}
+}

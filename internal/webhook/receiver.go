@@ -14,6 +14,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -66,6 +67,10 @@ type Options struct {
 	Store store.Events
 	// RateLimit applies per source (see RateLimit for the defaults).
 	RateLimit RateLimit
+	// TrustedProxies are the peers whose X-Forwarded-For names the source
+	// a delivery is rate-limited as (see sourceOf); none by default, so a
+	// delivery's source is the address it came from.
+	TrustedProxies []netip.Prefix
 	// StatsToken, when set, lets non-local callers read /stats with
 	// "Authorization: Bearer <StatsToken>".
 	StatsToken string
@@ -254,7 +259,7 @@ func (rc *Receiver) observe(outcome string) {
 
 func (rc *Receiver) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	now := rc.opts.Now()
-	source := sourceOf(r)
+	source := sourceOf(r, rc.opts.TrustedProxies)
 	if ok, wait := rc.limiter.allow(source, now); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(max(wait.Seconds(), 1)))))
 		rc.refuse(w, r, source, refuseRate, nil)
@@ -446,29 +451,6 @@ func hostOnly(hostport string) string {
 		return h
 	}
 	return strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]")
-}
-
-// sourceOf is the rate-limit identity: the peer's IP, or, when the peer is
-// a local tunnel (loopback) that says whom it forwards, the last
-// X-Forwarded-For hop (the address the tunnel itself saw).
-func sourceOf(r *http.Request) string {
-	ip := hostOnly(r.RemoteAddr)
-	if !loopback.IP(ip) {
-		return ip
-	}
-	xff := r.Header.Values("X-Forwarded-For")
-	if len(xff) == 0 {
-		return ip
-	}
-	hops := strings.Split(xff[len(xff)-1], ",")
-	last := strings.TrimSpace(hops[len(hops)-1])
-	if parsed := net.ParseIP(last); parsed != nil {
-		return parsed.String()
-	}
-	if len(last) > 64 {
-		last = last[:64]
-	}
-	return "xff:" + last
 }
 
 func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }

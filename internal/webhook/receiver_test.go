@@ -10,8 +10,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -521,19 +523,28 @@ func TestStatsOnlyForLocalCallers(t *testing.T) {
 }
 
 func TestSourceOf(t *testing.T) {
+	loop := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	chain := append(slices.Clone(loop), netip.MustParsePrefix("10.0.0.0/8"))
 	tests := []struct {
-		remote string
-		xff    []string
-		want   string
+		remote  string
+		xff     []string
+		trusted []netip.Prefix
+		want    string
 	}{
-		{"203.0.113.9:1234", nil, "203.0.113.9"},
-		{"203.0.113.9:1234", []string{"1.1.1.1"}, "203.0.113.9"}, // only a local proxy is believed
-		{"127.0.0.1:1234", nil, "127.0.0.1"},
-		{"127.0.0.1:1234", []string{"198.51.100.7"}, "198.51.100.7"},
-		{"127.0.0.1:1234", []string{"10.0.0.1, 198.51.100.7"}, "198.51.100.7"},    // client-supplied first hop is ignored
-		{"127.0.0.1:1234", []string{"10.0.0.1", "198.51.100.8 "}, "198.51.100.8"}, // last header, last hop
-		{"[::1]:1234", []string{"2001:db8::1"}, "2001:db8::1"},
-		{"127.0.0.1:1234", []string{"not-an-ip"}, "xff:not-an-ip"},
+		{"203.0.113.9:1234", nil, nil, "203.0.113.9"},
+		{"203.0.113.9:1234", []string{"1.1.1.1"}, loop, "203.0.113.9"}, // only a trusted proxy is believed
+		{"127.0.0.1:1234", []string{"198.51.100.7"}, nil, "127.0.0.1"}, // nothing trusted by default, loopback included
+		{"127.0.0.1:1234", nil, loop, "127.0.0.1"},
+		{"127.0.0.1:1234", []string{"198.51.100.7"}, loop, "198.51.100.7"},
+		{"127.0.0.1:1234", []string{"10.0.0.1, 198.51.100.7"}, loop, "198.51.100.7"},    // client-supplied first hop is ignored
+		{"127.0.0.1:1234", []string{"10.0.0.1", "198.51.100.8 "}, loop, "198.51.100.8"}, // last header, last hop
+		{"127.0.0.1:1234", []string{"198.51.100.7, 10.0.0.2"}, chain, "198.51.100.7"},   // trusted hops are skipped
+		{"127.0.0.1:1234", []string{"10.0.0.2"}, chain, "10.0.0.2"},                     // all trusted: the farthest
+		{"127.0.0.1:1234", []string{"198.51.100.7:4431"}, loop, "198.51.100.7"},
+		{"[::1]:1234", []string{"2001:db8::1"}, loop, "2001:db8::/64"},
+		{"[2001:db8:0:1::5]:1234", nil, nil, "2001:db8:0:1::/64"},
+		{"127.0.0.1:1234", []string{"not-an-ip"}, loop, "127.0.0.1"},
+		{"127.0.0.1:1234", []string{"198.51.100.7, not-an-ip"}, loop, "127.0.0.1"},
 	}
 	for _, tt := range tests {
 		r := httptest.NewRequest(http.MethodPost, "/", nil)
@@ -541,9 +552,44 @@ func TestSourceOf(t *testing.T) {
 		for _, v := range tt.xff {
 			r.Header.Add("X-Forwarded-For", v)
 		}
-		if got := sourceOf(r); got != tt.want {
-			t.Errorf("sourceOf(%s, %v) = %q, want %q", tt.remote, tt.xff, got, tt.want)
+		if got := sourceOf(r, tt.trusted); got != tt.want {
+			t.Errorf("sourceOf(%s, %v, trusted %v) = %q, want %q", tt.remote, tt.xff, tt.trusted, got, tt.want)
 		}
+	}
+}
+
+// TestRotatingForwardedForDoesNotBypassRateLimit: a client that sends a
+// new X-Forwarded-For with every delivery through loopback got a fresh
+// bucket each time (issue 19, finding 10). By default the header is not
+// believed; with the tunnel trusted, only the entry the tunnel appended
+// counts.
+func TestRotatingForwardedForDoesNotBypassRateLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		trusted []netip.Prefix
+		xff     func(i int) string
+	}{
+		{"nothing trusted", nil, func(i int) string { return fmt.Sprintf("198.51.100.%d", i) }},
+		{"loopback trusted", []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
+			func(i int) string { return fmt.Sprintf("198.51.100.%d, 203.0.113.50", i) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, func(o *Options) {
+				o.RateLimit = RateLimit{PerSecond: 1, Burst: 2}
+				o.TrustedProxies = tc.trusted
+			})
+			codes := make([]int, 5)
+			for i := range codes {
+				r := signedRequest(f.key, nonceAt(f.clk.Now()), body(fmt.Sprintf("rot-%d", i), "PE"))
+				r.RemoteAddr = "127.0.0.1:4000"
+				r.Header.Set("X-Forwarded-For", tc.xff(i))
+				w, _ := f.do(r)
+				codes[i] = w.Code
+			}
+			if want := []int{200, 200, 429, 429, 429}; !slices.Equal(codes, want) {
+				t.Errorf("codes %v, want %v", codes, want)
+			}
+		})
 	}
 }
 
@@ -577,7 +623,7 @@ func TestRateLimit(t *testing.T) {
 		t.Fatalf("other source: %d", w.Code)
 	}
 	if w := send("127.0.0.1:9", "198.51.100.1", 0); w.Code != 200 {
-		t.Fatalf("tunnelled source: %d", w.Code)
+		t.Fatalf("loopback source: %d", w.Code)
 	}
 	if n := f.rc.limiter.len(); n > 2 {
 		t.Fatalf("limiter holds %d sources, max 2", n)

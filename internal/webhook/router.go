@@ -52,9 +52,10 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		first.ServeHTTP(w, r)
 		return
 	}
-	if ok, wait := rt.limiter.allow(sourceOf(r), first.opts.Now()); !ok {
+	source := sourceOf(r, first.opts.TrustedProxies)
+	if ok, wait := rt.limiter.allow(source, first.opts.Now()); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(max(wait.Seconds(), 1)))))
-		first.refuse(w, r, sourceOf(r), refuseRate, nil)
+		first.refuse(w, r, source, refuseRate, nil)
 		return
 	}
 	// Read at most one byte over the limit: the chosen receiver applies

@@ -68,7 +68,8 @@ func TestRouterAttributesBySecret(t *testing.T) {
 }
 
 // TestRouterRateLimitsBeforeVerifying: a flood from one source is refused
-// with 429 by the router itself, before any body is read or verified.
+// with 429 by the router itself, before any body is read or verified, also
+// when it rotates X-Forwarded-For.
 func TestRouterRateLimitsBeforeVerifying(t *testing.T) {
 	newRC := func(k string) *Receiver {
 		rc, err := New(Options{Key: []byte(k), Store: store.NewMemory(), RateLimit: RateLimit{PerSecond: 1, Burst: 2}})
@@ -82,9 +83,12 @@ func TestRouterRateLimitsBeforeVerifying(t *testing.T) {
 		t.Fatal(err)
 	}
 	codes := map[int]int{}
-	for range 6 {
+	for i := range 6 {
 		req := httptest.NewRequest("POST", DefaultPath, strings.NewReader(`{"identifier":"x","status":"CO"}`))
-		req.RemoteAddr = "192.0.2.9:1234"
+		// From loopback, with a new X-Forwarded-For each time: no proxy
+		// is trusted, so all six come from one source.
+		req.RemoteAddr = "127.0.0.1:1234"
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i))
 		req.Header.Set("X-Nonce", fmt.Sprint(time.Now().Unix()))
 		req.Header.Set("X-Signature", strings.Repeat("0", 64))
 		rec := httptest.NewRecorder()
