@@ -147,7 +147,8 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, o appOptio
 	a.onClose(stopShop)
 	deps := mcpserver.Deps{
 		Version: buildVersion(), Payments: svc, Shop: shopSvc, Sandbox: cfg.Sandbox(), ToolTimeout: cfg.ToolTimeout, Logger: a.log,
-		Policy: cfg.Access, Anonymous: o.anonymous,
+		Policy: cfg.Access, Anonymous: o.anonymous, Observe: a.metrics.LimitReached,
+		Subscriptions: mcpserver.SubscriptionLimits{PerSession: cfg.Subscriptions.PerSession, PerCaller: cfg.Subscriptions.PerCaller},
 	}
 	if wh != nil {
 		deps.Webhooks = wh

@@ -65,6 +65,8 @@ type Config struct {
 
 	Shop    ShopConfig    // Bitrefill shop toolset (shop.go)
 	Webhook WebhookConfig // webhook receiver and tunnel (webhook.go)
+
+	Subscriptions SubscriptionLimits // caps on resource subscriptions (limits.go)
 }
 
 // Sandbox reports whether the server runs against the built-in fakes.
@@ -222,6 +224,7 @@ func Load(getenv func(string) string, f Flags) (Config, error) {
 
 	c.Access = loadAccess(get, &p, f)
 	c.Shop = loadShop(get, &p)
+	c.Subscriptions = loadSubscriptionLimits(get, &p)
 	secret := c.DeviceSecret
 	if c.Tenants != nil {
 		secret = "per-tenant" // checked below, tenant by tenant

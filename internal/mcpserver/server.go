@@ -31,6 +31,11 @@ type Deps struct {
 	// Anonymous is the caller of requests without a token; zero: the stdio
 	// user, holding every scope.
 	Anonymous access.Caller
+	// Subscriptions caps resource subscriptions per session and caller.
+	Subscriptions SubscriptionLimits
+	// Observe, when set, is called once per request a limit refuses
+	// (the Limit* constants).
+	Observe func(limit string)
 }
 
 const instructions = `Crypto payments through Bitnovo Pay.
@@ -82,21 +87,21 @@ func New(d Deps) (*mcp.Server, error) {
 	if d.Logger.Enabled(context.Background(), slog.LevelDebug) {
 		sdkLog = d.Logger
 	}
-	s := mcp.NewServer(&mcp.Implementation{Name: Name, Title: "CryptoPay MCP (Bitnovo Pay)", Version: d.Version},
-		&mcp.ServerOptions{Instructions: ins, Logger: sdkLog, CompletionHandler: completions(d),
-			SubscribeHandler: func(_ context.Context, r *mcp.SubscribeRequest) error {
-				if !d.Policy.Enabled(access.Payments) {
-					return fmt.Errorf("the payments toolset is off (CRYPTOPAY_TOOLSETS)")
-				}
-				_, err := paymentID(r.Params.URI)
-				return err
-			},
-			UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error { return nil },
-		})
 	if d.Anonymous.Kind == "" {
 		d.Anonymous = access.Caller{Kind: access.KindStdio, Scopes: access.AllScopes()}
 	}
 	e := &env{log: d.Logger, timeout: d.ToolTimeout, sandbox: d.Sandbox, anonymous: d.Anonymous}
+	subs := newSubscriptions(d.Subscriptions, d.Observe)
+	s := mcp.NewServer(&mcp.Implementation{Name: Name, Title: "CryptoPay MCP (Bitnovo Pay)", Version: d.Version},
+		&mcp.ServerOptions{Instructions: ins, Logger: sdkLog, CompletionHandler: completions(d),
+			SubscribeHandler: func(ctx context.Context, r *mcp.SubscribeRequest) error {
+				if !d.Policy.Enabled(access.Payments) {
+					return fmt.Errorf("the payments toolset is off (CRYPTOPAY_TOOLSETS)")
+				}
+				return subs.subscribe(ctx, r, subscriber(ctx, e, r), d.Payments)
+			},
+			UnsubscribeHandler: subs.unsubscribe,
+		})
 	g := &gate{policy: d.Policy, scope: map[string]access.Scope{}, disabled: map[string]string{}}
 	if d.Webhooks == nil {
 		s.AddReceivingMiddleware(notEnabledMiddleware(e))
@@ -128,7 +133,7 @@ func New(d Deps) (*mcp.Server, error) {
 		addShopResources(s)
 	}
 	addAccessResource(s, e, g)
-	s.AddReceivingMiddleware(accessMiddleware(e, g))
+	s.AddReceivingMiddleware(accessMiddleware(e, g), callerContext(e))
 	return s, nil
 }
 
