@@ -22,8 +22,9 @@ const slowConns = 1100
 // openSlowConns opens n connections from src to host that each send the
 // start of a request and stop: the header of a POST announcing a body
 // that never comes (with the token, without it, to /metrics) or half a
-// header. The caller closes them.
-func openSlowConns(t *testing.T, src, host, token string, n int) []net.Conn {
+// header, in turn; with bodyOnly, all of them the first kind (an
+// authorised POST /mcp). The caller closes them.
+func openSlowConns(t testing.TB, src, host, token string, n int, bodyOnly bool) []net.Conn {
 	t.Helper()
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
 	conns := make([]net.Conn, 0, n)
@@ -38,7 +39,11 @@ func openSlowConns(t *testing.T, src, host, token string, n int) []net.Conn {
 		}
 		conns = append(conns, c)
 		var req string
-		switch i % 4 {
+		kind := i % 4
+		if bodyOnly {
+			kind = 0
+		}
+		switch kind {
 		case 0:
 			req = fmt.Sprintf("POST /mcp HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 4096\r\n\r\n{", host, token)
 		case 1:
@@ -52,6 +57,21 @@ func openSlowConns(t *testing.T, src, host, token string, n int) []net.Conn {
 		_, _ = c.Write([]byte(req))
 	}
 	return conns
+}
+
+// countOpen counts the connections the server has neither answered nor
+// closed.
+func countOpen(conns []net.Conn) int {
+	held := 0
+	for _, c := range conns {
+		_ = c.SetReadDeadline(time.Now().Add(time.Millisecond))
+		if _, err := bufio.NewReader(c).ReadByte(); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				held++
+			}
+		}
+	}
+	return held
 }
 
 var limitRejectionRE = regexp.MustCompile(`cryptopay_limit_rejections_total\{limit="http_connections_per_source"\} (\d+)`)
@@ -75,7 +95,7 @@ func TestSlowConnectionsDoNotLockOut(t *testing.T) {
 	p := awaitListening(t, runCmd(t, env, cmd))
 	host := strings.TrimPrefix(p.base, "http://")
 
-	conns := openSlowConns(t, "127.0.0.2", host, e2eToken, slowConns)
+	conns := openSlowConns(t, "127.0.0.2", host, e2eToken, slowConns, false)
 	defer func() {
 		for _, c := range conns {
 			_ = c.Close()
@@ -108,15 +128,7 @@ func TestSlowConnectionsDoNotLockOut(t *testing.T) {
 		t.Errorf("per-source refusals = %d, want about %d", n, slowConns-64)
 	}
 	// A held slow connection is still open (not yet past its timeouts).
-	held := 0
-	for _, c := range conns {
-		_ = c.SetReadDeadline(time.Now().Add(time.Millisecond))
-		if _, err := bufio.NewReader(c).ReadByte(); err != nil {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				held++
-			}
-		}
-	}
+	held := countOpen(conns)
 	if held == 0 {
 		t.Fatal("no slow connection is held: the test does not test shutdown with them open")
 	}
