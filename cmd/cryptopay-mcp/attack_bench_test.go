@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -37,10 +37,7 @@ func BenchmarkSlowConnections(b *testing.B) {
 	if runtime.GOOS != "linux" {
 		b.Skip("needs Linux: 127.0.0.0/8 on loopback, /proc, ulimit")
 	}
-	bin := binPath
-	if v := os.Getenv("CRYPTOPAY_BENCH_BIN"); v != "" {
-		bin = v
-	}
+	bin := benchBin()
 	for _, bc := range []struct {
 		name  string
 		conns int
@@ -60,12 +57,12 @@ func BenchmarkSlowConnections(b *testing.B) {
 				cmd := exec.Command("sh", "-c", `ulimit -n 1024 && exec "$0" "$@"`, bin, "http", "--listen", "127.0.0.1:0")
 				p := awaitListening(b, runCmd(b, env, cmd))
 				host := strings.TrimPrefix(p.base, "http://")
-				rss0 := rssKiB(b, p.cmd.Process.Pid)
+				rss0 := rss(b, p.cmd.Process.Pid)
 
 				conns := openSlowConns(b, "127.0.0.2", host, e2eToken, bc.conns, bc.name == "uncapped")
 				time.Sleep(500 * time.Millisecond)
 				held := countOpen(conns)
-				rss1 := rssKiB(b, p.cmd.Process.Pid)
+				rss1 := rss(b, p.cmd.Process.Pid)
 
 				start := time.Now()
 				listed := listToolsWithin(p.mcpURL, 10*time.Second)
@@ -109,19 +106,53 @@ func listToolsWithin(url string, d time.Duration) bool {
 	return err == nil
 }
 
-// rssKiB is the resident memory of process pid.
-func rssKiB(tb testing.TB, pid int) int {
+// benchBin is the binary to measure: CRYPTOPAY_BENCH_BIN, or this build.
+func benchBin() string {
+	if v := os.Getenv("CRYPTOPAY_BENCH_BIN"); v != "" {
+		return v
+	}
+	return binPath
+}
+
+func rss(tb testing.TB, pid int) int {
 	tb.Helper()
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	kb, err := rssKB(pid)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			return n
+	return kb
+}
+
+// BenchmarkSubscribeUnknown sends 10,000 resources/subscribe requests for
+// payments that do not exist over stdio (MCP 2025-11-25) and reports how
+// many were refused and the growth of the resident memory (RSS-growth-MiB).
+// CRYPTOPAY_BENCH_BIN runs another build. Run:
+//
+//	go test -run '^$' -bench SubscribeUnknown -benchtime 1x -count 3 ./cmd/cryptopay-mcp/
+func BenchmarkSubscribeUnknown(b *testing.B) {
+	const n = 10_000
+	for range b.N {
+		env := baseEnv(b, b.TempDir())
+		env["LOG_LEVEL"] = "warn"
+		cmd := exec.Command(benchBin())
+		cmd.Env = envList(env)
+		ctx := context.Background()
+		cs, err := mcp.NewClient(&mcp.Implementation{Name: "bench", Version: "0"}, nil).Connect(ctx,
+			&mcp.CommandTransport{Command: cmd}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+		if err != nil {
+			b.Fatal(err)
 		}
+		pid := cmd.Process.Pid
+		rss0 := rss(b, pid)
+		refused := 0
+		for i := range n {
+			uri := fmt.Sprintf("bitnovo://payments/%08x-0000-4000-8000-%012x", i, i)
+			if err := cs.Subscribe(ctx, &mcp.SubscribeParams{URI: uri}); err != nil {
+				refused++
+			}
+		}
+		b.ReportMetric(float64(refused), "refused")
+		b.ReportMetric(float64(rss(b, pid)-rss0)/1024, "RSS-growth-MiB")
+		_ = cs.Close()
 	}
-	tb.Fatal("no VmRSS")
-	return 0
 }
