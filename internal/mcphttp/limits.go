@@ -26,8 +26,8 @@ const (
 // the time to send a request's header and body, idle keep-alive
 // connections, and MCP sessions.
 type Limits struct {
-	MaxConns      int           // open connections, all sources (default 512; 0: no limit)
-	MaxConnsPerIP int           // open connections per IPv4 address or IPv6 /64 (default 64; 0: no limit)
+	MaxConns      int           // open connections, all sources (default DefaultMaxConns(); 0: no limit)
+	MaxConnsPerIP int           // open connections per IPv4 address or IPv6 /64 (default 256; 0: no limit)
 	HeaderTimeout time.Duration // to send a request's header (default 10s)
 	BodyTimeout   time.Duration // to send a request's body (default 30s)
 	IdleTimeout   time.Duration // a keep-alive connection between requests (default 60s)
@@ -37,8 +37,23 @@ type Limits struct {
 
 // DefaultLimits are the limits when nothing is configured.
 func DefaultLimits() Limits {
-	return Limits{MaxConns: 512, MaxConnsPerIP: 64, HeaderTimeout: 10 * time.Second, BodyTimeout: DefaultBodyReadTimeout,
+	return Limits{MaxConns: DefaultMaxConns(), MaxConnsPerIP: 256, HeaderTimeout: 10 * time.Second, BodyTimeout: DefaultBodyReadTimeout,
 		IdleTimeout: time.Minute, MaxSessions: 4096, SessionIdle: 10 * time.Minute}
+}
+
+// DefaultMaxConns is three quarters of the open-file limit (ulimit -n),
+// leaving the rest to the store, the webhook receiver and outgoing calls,
+// and at most 4096: 768 under the common limit of 1024. Where the limit is
+// unknown, 1024.
+func DefaultMaxConns() int {
+	return maxConnsFor(openFileLimit())
+}
+
+func maxConnsFor(nofile uint64) int {
+	if nofile == 0 {
+		return 1024
+	}
+	return int(min(4096, max(16, nofile/4*3)))
 }
 
 // limitSetting is one configurable limit: an int (count) or a duration.
