@@ -93,7 +93,7 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 		_ = b.rc.SetReadDeadline(time.Time{})
 	default:
 		b.failed = true
-		if errors.Is(err, os.ErrDeadlineExceeded) {
+		if errors.Is(err, os.ErrDeadlineExceeded) && !b.conn.isCut() { // not a shutdown
 			b.observe(LimitBodyTimeout)
 		}
 	}

@@ -227,3 +227,13 @@ func connFrom(ctx context.Context) *limitedConn {
 	c, _ := ctx.Value(connKey{}).(*limitedConn)
 	return c
 }
+
+// isCut reports whether a shutdown has cut the connection's reads.
+func (c *limitedConn) isCut() bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cut
+}
