@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os/exec"
 	"regexp"
 	"runtime"
@@ -148,5 +149,76 @@ func TestSlowConnectionsDoNotLockOut(t *testing.T) {
 	}
 	if strings.Contains(p.stderr.String(), "too many open files") {
 		t.Errorf("the server ran out of descriptors:\n%s", p.stderr.String())
+	}
+}
+
+var webhookLocalRE = regexp.MustCompile(`msg="webhook receiver listening" local_url=(http://\S+)`)
+
+// TestWebhookTrustedProxiesThroughTheBinary: with nothing trusted, a
+// client on loopback that rotates X-Forwarded-For is one source and runs
+// into the rate limit; with CRYPTOPAY_TRUSTED_PROXIES naming loopback,
+// each forwarded address is its own source.
+func TestWebhookTrustedProxiesThroughTheBinary(t *testing.T) {
+	for _, tc := range []struct {
+		trusted   string
+		wantLimit bool
+	}{{"", true}, {"127.0.0.1/32,::1/128", false}} {
+		t.Run("trusted="+tc.trusted, func(t *testing.T) {
+			env := baseEnv(t, t.TempDir())
+			env["LOG_LEVEL"] = "info"
+			env["WEBHOOK_RATE_LIMIT"] = "1" // burst 2
+			if tc.trusted != "" {
+				env["CRYPTOPAY_TRUSTED_PROXIES"] = tc.trusted
+			}
+			p := startHTTP(t, env, "--listen", "127.0.0.1:0")
+			var hook string
+			for deadline := time.Now().Add(10 * time.Second); hook == ""; time.Sleep(20 * time.Millisecond) {
+				if m := webhookLocalRE.FindStringSubmatch(p.stderr.String()); m != nil {
+					hook = m[1]
+				} else if time.Now().After(deadline) {
+					t.Fatalf("no webhook receiver line:\n%s", p.stderr.String())
+				}
+			}
+			limited := 0
+			for i := range 6 {
+				req, _ := http.NewRequest(http.MethodPost, hook, strings.NewReader(`{}`))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i+1))
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = resp.Body.Close()
+				if resp.StatusCode == http.StatusTooManyRequests {
+					limited++
+				}
+			}
+			if got := limited > 0; got != tc.wantLimit {
+				t.Errorf("%d of 6 deliveries rate-limited, want limited=%t", limited, tc.wantLimit)
+			}
+		})
+	}
+}
+
+// TestHTTPSessionCap: past MCP_HTTP_MAX_SESSIONS a new session is refused
+// with 503 and counted, while the open sessions go on.
+func TestHTTPSessionCap(t *testing.T) {
+	env := baseEnv(t, t.TempDir())
+	env["LOG_LEVEL"] = "info"
+	p := startHTTP(t, env, "--listen", "127.0.0.1:0", "--max-sessions", "2")
+	a := p.connect(t, headerTransport{})
+	p.connect(t, headerTransport{})
+	code, body := p.do(t, "POST", "/mcp", initializeBody, mcpHeaders(nil), "")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "MCP_HTTP_MAX_SESSIONS") {
+		t.Errorf("third session: %d %q, want 503 naming MCP_HTTP_MAX_SESSIONS", code, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := a.session.ListTools(ctx, nil); err != nil {
+		t.Errorf("an open session after the refusal: %v", err)
+	}
+	_, metrics := p.do(t, "GET", "/metrics", "", nil, "")
+	if !strings.Contains(metrics, `cryptopay_limit_rejections_total{limit="http_sessions_total"} 1`) {
+		t.Errorf("refusal not counted:\n%s", metrics)
 	}
 }
