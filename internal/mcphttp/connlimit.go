@@ -187,6 +187,16 @@ func (c *limitedConn) Close() error {
 	return err
 }
 
+// CloseWrite half-closes a TCP connection: net/http does it before
+// closing a connection whose client may still be sending, so that the
+// client reads the response instead of a reset.
+func (c *limitedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // SetReadDeadline lets net/http and the Handler set read deadlines, except
 // that after CutReads a connection not serving a request keeps failing
 // its reads (net/http would otherwise lift the cut with its own deadline

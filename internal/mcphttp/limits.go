@@ -143,7 +143,7 @@ func (l Limits) String() string {
 // open. Concurrent first requests may pass the check together, so the cap
 // can be exceeded by the number of those in flight, not more.
 func (h *Handler) admitSession(w http.ResponseWriter, r *http.Request) bool {
-	if h.sessions == nil || h.maxSessions <= 0 || r.Header.Get("Mcp-Session-Id") != "" {
+	if h.sessions == nil || h.maxSessions <= 0 || r.Method != http.MethodPost || r.Header.Get("Mcp-Session-Id") != "" {
 		return true
 	}
 	if h.sessions() < h.maxSessions {

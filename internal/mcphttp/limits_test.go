@@ -358,6 +358,9 @@ func TestSessionCap(t *testing.T) {
 	if got := post("abc"); got != http.StatusOK {
 		t.Errorf("request of an open session: %d, want 200", got)
 	}
+	if got := serve(h, request(http.MethodDelete, "/mcp", "localhost", "127.0.0.1:8080", nil)).Code; got != http.StatusOK {
+		t.Errorf("DELETE at the cap: %d, want it passed on", got)
+	}
 	open = 1
 	if got := post(""); got != http.StatusOK {
 		t.Errorf("new session under the cap: %d, want 200", got)
@@ -375,5 +378,49 @@ func TestDefaultMaxConns(t *testing.T) {
 		if got := maxConnsFor(tc.nofile); got != tc.want {
 			t.Errorf("maxConnsFor(%d) = %d, want %d", tc.nofile, got, tc.want)
 		}
+	}
+}
+
+// TestLimitedConnCloseWrite: the wrapper keeps TCP's half-close, which
+// net/http uses so that a client still sending reads its response rather
+// than a reset.
+func TestLimitedConnCloseWrite(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := NewListener(raw, ConnLimits{}, nil)
+	defer ln.Close()
+	client, err := net.Dial("tcp", raw.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cw, ok := c.(interface{ CloseWrite() error })
+	if !ok {
+		t.Fatal("the accepted connection has no CloseWrite")
+	}
+	if _, err := c.Write([]byte("bye")); err != nil {
+		t.Fatal(err)
+	}
+	if err := cw.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAllBounded(t, client, 2*time.Second); got != "bye" {
+		t.Errorf("client read %q, want bye then EOF", got)
+	}
+	// The other direction still works.
+	if _, err := client.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1)
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.ReadFull(c, b); err != nil || b[0] != 'x' {
+		t.Errorf("read after half-close: %q %v", b, err)
 	}
 }
