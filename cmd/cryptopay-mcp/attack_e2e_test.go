@@ -222,3 +222,61 @@ func TestHTTPSessionCap(t *testing.T) {
 		t.Errorf("refusal not counted:\n%s", metrics)
 	}
 }
+
+// TestSlowWebhookConnectionsDoNotLockOut: 1,100 connections to the webhook
+// port that announce a delivery and never send it no longer take the
+// descriptors the whole process shares (1,024 here): the webhook listener
+// holds at most 64 per source, and MCP over HTTP goes on.
+func TestSlowWebhookConnectionsDoNotLockOut(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("needs Linux: all of 127.0.0.0/8 on loopback, and ulimit")
+	}
+	env := baseEnv(t, t.TempDir())
+	env["LOG_LEVEL"] = "info"
+	cmd := exec.Command("sh", "-c", `ulimit -n 1024 && exec "$0" "$@"`, binPath, "http", "--listen", "127.0.0.1:0")
+	p := awaitListening(t, runCmd(t, env, cmd))
+	var hook string
+	for deadline := time.Now().Add(10 * time.Second); hook == ""; time.Sleep(20 * time.Millisecond) {
+		if m := webhookLocalRE.FindStringSubmatch(p.stderr.String()); m != nil {
+			hook = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no webhook receiver line:\n%s", p.stderr.String())
+		}
+	}
+	host := strings.TrimPrefix(strings.TrimPrefix(hook, "http://"), "/")
+	host, path, _ := strings.Cut(host, "/")
+
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 5 * time.Second}
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	for i := range slowConns {
+		c, err := d.Dial("tcp", host)
+		if err != nil {
+			if i == 0 {
+				t.Skipf("cannot dial from 127.0.0.2: %v", err)
+			}
+			continue
+		}
+		conns = append(conns, c)
+		_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+		fmt.Fprintf(c, "POST /%s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{", path, host)
+	}
+	time.Sleep(200 * time.Millisecond)
+
+	start := time.Now()
+	p.connect(t, headerTransport{}) // initialize, tools/list
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("session and tools/list took %v under %d slow webhook connections, want < 1s", d, slowConns)
+	}
+	if held := countOpen(conns); held > 64 {
+		t.Errorf("the webhook listener holds %d slow connections from one source, want at most 64", held)
+	}
+	_, body := p.do(t, "GET", "/metrics", "", nil, "")
+	if !regexp.MustCompile(`cryptopay_limit_rejections_total\{limit="webhook_connections_per_source"\} [1-9]`).MatchString(body) {
+		t.Error("refused webhook connections not counted")
+	}
+}

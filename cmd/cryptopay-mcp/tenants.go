@@ -49,6 +49,7 @@ func startTenants(ctx context.Context, cfg config.Config, stderr io.Writer, m *m
 			return nil, exitConfig
 		}
 		ts.closers = append(ts.closers, sw.close)
+		sw.observe = m.LimitReached
 		shared = sw
 	}
 	for _, t := range cfg.Tenants.List {

@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/mcphttp"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/mcpserver"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
@@ -85,7 +87,7 @@ func (a *app) startWebhooks(ctx context.Context, events store.Events, shared *sh
 		return nil, err
 	}
 	a.onClose(sw.close)
-	sw.receivers, sw.wrap = []*webhook.Receiver{rc}, a.tel.WebhookHandler
+	sw.receivers, sw.wrap, sw.observe = []*webhook.Receiver{rc}, a.tel.WebhookHandler, a.metrics.LimitReached
 	if err := sw.start(ctx); err != nil {
 		return nil, err
 	}
@@ -106,7 +108,18 @@ type sharedWebhooks struct {
 	wrap      func(http.Handler) http.Handler // e.g. tracing; nil: none
 	srv       *http.Server
 	log       *slog.Logger
+	observe   func(limit string) // counts refused connections; nil: not counted
 }
+
+// The webhook listener's connection caps: Bitnovo delivers a few requests
+// at a time, a tunnel all of them from loopback. With the receiver's own
+// timeouts (webhook.Receiver.Server) they keep slow or idle connections to
+// the webhook port from using the descriptors the whole process shares.
+const webhookMaxConnsPerSource = 64
+
+// webhookMaxConns is half the MCP listener's default: a quarter of the
+// open-file limit (256 under ulimit -n 1024).
+func webhookMaxConns() int { return max(16, mcphttp.DefaultMaxConns()/2) }
 
 // listenWebhooks opens the receiver's listener and prepares its tunnel;
 // start serves them once the receivers are known.
@@ -160,7 +173,13 @@ func (sw *sharedWebhooks) start(ctx context.Context) error {
 	}
 	sw.srv = sw.receivers[0].Server(sw.cfg.Addr())
 	sw.srv.Handler = h
-	go func() { _ = sw.srv.Serve(sw.ln) }()
+	ln := mcphttp.NewListener(sw.ln, mcphttp.ConnLimits{Max: webhookMaxConns(), MaxPerSource: webhookMaxConnsPerSource},
+		func(limit string) {
+			if sw.observe != nil {
+				sw.observe("webhook_" + strings.TrimPrefix(limit, "http_")) // webhook_connections_total, _per_source
+			}
+		})
+	go func() { _ = sw.srv.Serve(ln) }()
 	if err := sw.tun.Start(ctx); err != nil {
 		return fmt.Errorf("tunnel: %w", err)
 	}

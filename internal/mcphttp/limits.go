@@ -41,9 +41,9 @@ func DefaultLimits() Limits {
 		IdleTimeout: time.Minute, MaxSessions: 4096, SessionIdle: 10 * time.Minute}
 }
 
-// DefaultMaxConns is three quarters of the open-file limit (ulimit -n),
-// leaving the rest to the store, the webhook receiver and outgoing calls,
-// and at most 4096: 768 under the common limit of 1024. Where the limit is
+// DefaultMaxConns is half the open-file limit (ulimit -n), at most 4096:
+// 512 under the common limit of 1024. The other half is for the webhook
+// receiver (a quarter), the store and outgoing calls. Where the limit is
 // unknown, 1024.
 func DefaultMaxConns() int {
 	return maxConnsFor(openFileLimit())
@@ -53,7 +53,7 @@ func maxConnsFor(nofile uint64) int {
 	if nofile == 0 {
 		return 1024
 	}
-	return int(min(4096, max(16, nofile/4*3)))
+	return int(min(4096, max(16, nofile/2)))
 }
 
 // limitSetting is one configurable limit: an int (count) or a duration.

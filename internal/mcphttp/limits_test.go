@@ -374,7 +374,7 @@ func TestDefaultMaxConns(t *testing.T) {
 	for _, tc := range []struct {
 		nofile uint64
 		want   int
-	}{{0, 1024}, {1024, 768}, {20000, 4096}, {1 << 20, 4096}, {1<<64 - 1, 4096}, {10, 16}} {
+	}{{0, 1024}, {1024, 512}, {20000, 4096}, {1 << 20, 4096}, {1<<64 - 1, 4096}, {10, 16}} {
 		if got := maxConnsFor(tc.nofile); got != tc.want {
 			t.Errorf("maxConnsFor(%d) = %d, want %d", tc.nofile, got, tc.want)
 		}

@@ -8,6 +8,7 @@ import "github.com/prometheus/client_golang/prometheus"
 var Limits = []string{
 	"http_connections_total", "http_connections_per_source", "http_body_read_timeout", "http_sessions_total",
 	"subscriptions_per_session", "subscriptions_per_caller", "subscription_unknown_payment",
+	"webhook_connections_total", "webhook_connections_per_source",
 }
 
 func newLimits(counter func(name, help string, labels ...string) func(...string) prometheus.Counter) *capped[prometheus.Counter] {
@@ -15,7 +16,8 @@ func newLimits(counter func(name, help string, labels ...string) func(...string)
 		"Requests and connections refused or cut by a limit, by limit: http_connections_total and http_connections_per_source "+
 			"(MCP_HTTP_MAX_CONNS, MCP_HTTP_MAX_CONNS_PER_IP), http_body_read_timeout (MCP_HTTP_BODY_TIMEOUT), "+
 			"http_sessions_total (MCP_HTTP_MAX_SESSIONS), subscriptions_per_session and subscriptions_per_caller "+
-			"(CRYPTOPAY_MAX_SUBSCRIPTIONS_PER_SESSION, _PER_CALLER), subscription_unknown_payment.", "limit"), 32)
+			"(CRYPTOPAY_MAX_SUBSCRIPTIONS_PER_SESSION, _PER_CALLER), subscription_unknown_payment, "+
+			"webhook_connections_total and webhook_connections_per_source (the webhook listener).", "limit"), 32)
 	for _, l := range Limits {
 		c.with(l)
 	}
