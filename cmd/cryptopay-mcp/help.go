@@ -29,12 +29,14 @@ func commands() []command {
 		{"CRYPTOPAY_LOG_LEVEL, LOG_LEVEL, LOG_FORMAT", "logs on stderr: level (ours wins over the generic one), text or json"},
 		{"BITREFILL_*, SHOP_*", "Bitrefill shop: API credentials and URLs, purchases and spending limits"},
 		{"WEBHOOK_*, TUNNEL_*, NGROK_*, ZROK_*", "webhook receiver, its port, and the tunnel that gives it a public URL"},
+		{"CRYPTOPAY_TRUSTED_PROXIES", "proxies whose X-Forwarded-For names a webhook's source for the rate limit (default none)"},
+		{"CRYPTOPAY_MAX_SUBSCRIPTIONS_PER_SESSION, _PER_CALLER", "caps on resource subscriptions"},
 		{"OTEL_*", "OpenTelemetry tracing (OTLP exporter)"},
 	}
 	envHTTP := [][2]string{
 		{"MCP_HTTP_TOKEN, MCP_HTTP_TOKEN_SCOPES", "static bearer token (needed off loopback unless OAuth) and its scopes"},
 		{"MCP_OAUTH_*", "OAuth resource server: issuer, JWKS URL, audience"},
-		{"MCP_HTTP_*", "public URL, allowed hosts and origins, stateless mode (same as --stateless)"},
+		{"MCP_HTTP_*", "public URL, allowed hosts and origins, stateless mode (same as --stateless), connection, time and session limits (same as their flags)"},
 		{"CRYPTOPAY_TENANTS_FILE", "several merchants behind one server (with MCP_OAUTH_ISSUER)"},
 	}
 	envLog := [][2]string{
