@@ -30,7 +30,7 @@ func commands() []command {
 		{"BITREFILL_*, SHOP_*", "Bitrefill shop: API credentials and URLs, purchases and spending limits"},
 		{"WEBHOOK_*, TUNNEL_*, NGROK_*, ZROK_*", "webhook receiver, its port, and the tunnel that gives it a public URL"},
 		{"CRYPTOPAY_TRUSTED_PROXIES", "proxies whose X-Forwarded-For names a webhook's source for the rate limit (default none)"},
-		{"CRYPTOPAY_MAX_SUBSCRIPTIONS_PER_SESSION, _PER_CALLER", "caps on resource subscriptions"},
+		{"CRYPTOPAY_MAX_SUBSCRIPTIONS_*", "caps on resource subscriptions, per session and per caller"},
 		{"OTEL_*", "OpenTelemetry tracing (OTLP exporter)"},
 	}
 	envHTTP := [][2]string{
