@@ -93,6 +93,7 @@ start() {
 	done
 	shift
 	local log="$WORK/$name.log"
+	: >"$log" # exists before the first read below: the redirection happens in the background child, which may not have run yet
 	env -i PATH="$PATH" HOME="$WORK" CRYPTOPAY_SANDBOX=true CRYPTOPAY_DATA_DIR="$WORK/data-$name" LOG_LEVEL=info "${envs[@]}" \
 		"$WORK/cryptopay-mcp" http --listen 127.0.0.1:0 "$@" 2>"$log" &
 	PIDS+=($!)
@@ -198,6 +199,7 @@ clients token "$TOKENURL" "$TOKEN"
 
 # OAuth: a resource server trusting the test authorization server.
 SECRET=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+: >"$WORK/as.out" # read below before the background child may have opened it
 "$WORK/oauth-test-server" --client-id e2e-agent --client-secret "$SECRET" >"$WORK/as.out" 2>"$WORK/as.err" &
 PIDS+=($!)
 ISSUER=""
