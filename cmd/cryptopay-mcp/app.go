@@ -24,6 +24,7 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/qr"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/tasks"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/telemetry"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/tunnel"
 )
@@ -133,9 +134,10 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, o appOptio
 		return fail(exitConfig, "config: %v", err)
 	}
 	a.onClose(stopShop)
+	taskMgr := tasks.New(tasks.Options{Store: st, Logger: a.log})
 	deps := mcpserver.Deps{
 		Version: buildVersion(), Payments: svc, Shop: shopSvc, Sandbox: cfg.Sandbox(), ToolTimeout: cfg.ToolTimeout, Logger: a.log,
-		Policy: cfg.Access, Anonymous: o.anonymous,
+		Policy: cfg.Access, Anonymous: o.anonymous, Tasks: taskMgr,
 	}
 	if wh != nil {
 		deps.Webhooks = wh
@@ -144,6 +146,11 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, o appOptio
 	if err != nil {
 		return fail(exitFail, "%v", err)
 	}
+	// Tasks run (and orphaned ones resume) from here until Close, which
+	// stops them and gives their leases back before the store closes.
+	taskCtx, stopTasks := context.WithCancel(ctx)
+	taskMgr.Start(taskCtx)
+	a.onClose(func() { stopTasks(); taskMgr.Wait() })
 	if tel.Enabled() {
 		var extra []attribute.KeyValue
 		if o.tenant != "" {

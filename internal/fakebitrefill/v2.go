@@ -381,8 +381,15 @@ func (f *Fake) settleLocked(inv *invoice, debit bool) {
 	if debit {
 		f.balance = f.balance.Sub(inv.PriceUSD)
 	}
-	now := f.now()
 	inv.PaymentStatus = paymentConfirmed
+	if !f.holdDelivery {
+		f.deliverLocked(inv)
+	}
+}
+
+// deliverLocked marks inv's orders delivered. f.mu must be held.
+func (f *Fake) deliverLocked(inv *invoice) {
+	now := f.now()
 	inv.Status = invoiceAllDelivered
 	inv.Completed = now
 	for _, id := range inv.OrderIDs {
@@ -406,6 +413,22 @@ func (f *Fake) SimulatePayment(invoiceID string) error {
 		return fmt.Errorf("fakebitrefill: invoice %q already paid", invoiceID)
 	}
 	f.settleLocked(inv, inv.Method == "balance")
+	return nil
+}
+
+// Deliver delivers the orders of a paid invoice whose delivery was held
+// (SetHoldDelivery).
+func (f *Fake) Deliver(invoiceID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	inv, ok := f.invoiceByID[invoiceID]
+	if !ok {
+		return fmt.Errorf("fakebitrefill: invoice %q not found", invoiceID)
+	}
+	if inv.PaymentStatus != paymentConfirmed || inv.Status == invoiceAllDelivered {
+		return fmt.Errorf("fakebitrefill: invoice %q is not awaiting delivery", invoiceID)
+	}
+	f.deliverLocked(inv)
 	return nil
 }
 

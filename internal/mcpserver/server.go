@@ -11,6 +11,7 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/shop"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/tasks"
 )
 
 // Name is the server's MCP implementation name.
@@ -31,12 +32,17 @@ type Deps struct {
 	// Anonymous is the caller of requests without a token; zero: the stdio
 	// user, holding every scope.
 	Anonymous access.Caller
+	// Tasks, if set, offers the Tasks extension (io.modelcontextprotocol/tasks):
+	// New registers the task tools' kinds; start it afterwards.
+	Tasks *tasks.Manager
 }
 
 const instructions = `Crypto payments through Bitnovo Pay.
 To get paid: if the user names a cryptocurrency (Bitcoin, BTC, ETH, USDC, ...) use create_payment_onchain; otherwise use create_payment_link (the default).
 Check a payment with get_payment_status, or wait for it with wait_for_payment (returns as soon as it completes; subscribe to bitnovo://payments/{identifier} for pushed updates); list accepted coins and limits with list_currencies_catalog; re-draw QR codes with generate_payment_qr.
 Never create a payment twice for one request: pass an idempotency_key (e.g. the order number) and reuse it when retrying.`
+
+const tasksInstructions = `Tasks (io.modelcontextprotocol/tasks): for a client that declares the extension, wait_for_payment, and pay_invoice or create_invoice with auto_pay once paid, answer with a task (resultType "task"); poll it with tasks/get until completed, then read its result. A waiting task ignores timeout_seconds and ends when the payment does.`
 
 // Tools returns every tool this server offers, in listing order.
 func Tools(d Deps) []registrar {
@@ -70,8 +76,14 @@ func New(d Deps) (*mcp.Server, error) {
 	if d.Logger.Enabled(context.Background(), slog.LevelDebug) {
 		sdkLog = d.Logger
 	}
+	var caps *mcp.ServerCapabilities
+	if d.Tasks != nil {
+		caps = &mcp.ServerCapabilities{Logging: &mcp.LoggingCapabilities{}} // the SDK's default, which Capabilities replaces
+		caps.AddExtension(tasks.ExtensionID, nil)
+		ins += "\n" + tasksInstructions
+	}
 	s := mcp.NewServer(&mcp.Implementation{Name: Name, Title: "CryptoPay MCP (Bitnovo Pay)", Version: d.Version},
-		&mcp.ServerOptions{Instructions: ins, Logger: sdkLog, CompletionHandler: completions(d),
+		&mcp.ServerOptions{Instructions: ins, Logger: sdkLog, CompletionHandler: completions(d), Capabilities: caps,
 			SubscribeHandler: func(_ context.Context, r *mcp.SubscribeRequest) error {
 				if !d.Policy.Enabled(access.Payments) {
 					return fmt.Errorf("the payments toolset is off (CRYPTOPAY_TOOLSETS)")
@@ -116,6 +128,13 @@ func New(d Deps) (*mcp.Server, error) {
 		addShopResources(s)
 	}
 	addAccessResource(s, e, g)
+	if d.Tasks != nil {
+		registerTaskKinds(d.Tasks, d, e)
+		if err := addTaskMethods(s, d.Tasks); err != nil {
+			return nil, fmt.Errorf("register the tasks methods: %w", err)
+		}
+		s.AddReceivingMiddleware(tasksMiddleware(e, d.Tasks)) // inside the access checks
+	}
 	s.AddReceivingMiddleware(accessMiddleware(e, g))
 	return s, nil
 }

@@ -143,6 +143,11 @@ func (t Tool[In, Out]) register(s *mcp.Server, e *env) error {
 			defer cancel()
 		}
 		out, err := t.Handler(ctx, req, in)
+		if errors.Is(err, errTaskStarted) {
+			// The tasks middleware answers with the CreateTaskResult.
+			code = "TASK_CREATED"
+			return &mcp.CallToolResult{Content: []mcp.Content{}}, nil
+		}
 		var ir *inputRequired
 		if errors.As(err, &ir) {
 			code = "INPUT_REQUIRED"
