@@ -416,6 +416,17 @@ func (f *Fake) SimulatePayment(invoiceID string) error {
 	return nil
 }
 
+// InvoiceIDs returns the ids of every invoice, oldest first.
+func (f *Fake) InvoiceIDs() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ids := make([]string, len(f.invoices))
+	for i, inv := range f.invoices {
+		ids[i] = inv.ID
+	}
+	return ids
+}
+
 // Deliver delivers the orders of a paid invoice whose delivery was held
 // (SetHoldDelivery).
 func (f *Fake) Deliver(invoiceID string) error {

@@ -30,6 +30,7 @@ type rawClient struct {
 	t    *testing.T
 	conn mcp.Connection
 	n    int64
+	caps map[string]any // client capabilities besides the extension
 }
 
 func rawConnect(t *testing.T, s *mcp.Server) *rawClient {
@@ -53,6 +54,9 @@ func rawConnect(t *testing.T, s *mcp.Server) *rawClient {
 func (c *rawClient) call(method string, params map[string]any, withTasks bool) (map[string]any, *jsonrpc.Error) {
 	c.t.Helper()
 	caps := map[string]any{}
+	for k, v := range c.caps {
+		caps[k] = v
+	}
 	if withTasks {
 		caps["extensions"] = map[string]any{tasks.ExtensionID: map[string]any{}}
 	}
@@ -373,5 +377,114 @@ func TestTaskSurvivesRestart(t *testing.T) {
 			t.Fatalf("resumed task never completed: %v", m)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestPayInvoiceTask: a paid invoice whose delivery takes a while becomes a
+// task that completes on delivery. It is paid exactly once: retrying the
+// paying call, cancelling the task, and resuming it in another process
+// never pay again.
+func TestPayInvoiceTask(t *testing.T) {
+	st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	te := newTaskEnv(t, st)
+	te.shopF.SetHoldDelivery(true)
+	c, stop := te.serve(t, access.Caller{})
+	pays := func() int { return te.shopF.Requests("POST", bitrefillPayPath) }
+
+	buy := map[string]any{"payment_method": "balance", "products": []map[string]any{{"product_id": "amazon_com-usa", "value": 10}}}
+	inv := c.ok("tools/call", map[string]any{"name": "create_invoice", "arguments": buy})
+	invID := inv["structuredContent"].(map[string]any)["invoice"].(map[string]any)["id"].(string)
+	quote := c.ok("tools/call", map[string]any{"name": "pay_invoice", "arguments": map[string]any{"id": invID}})
+	if quote["resultType"] != "complete" || quote["taskId"] != nil {
+		t.Fatalf("a quote must not be a task: %v", quote)
+	}
+	token := quote["structuredContent"].(map[string]any)["confirmation_token"].(string)
+	payArgs := map[string]any{"name": "pay_invoice", "arguments": map[string]any{"id": invID, "confirmation_token": token}}
+	created := c.ok("tools/call", payArgs)
+	taskID, _ := created["taskId"].(string)
+	if created["resultType"] != "task" || taskID == "" || pays() != 1 {
+		t.Fatalf("paying call = %v (pay requests %d)", created, pays())
+	}
+	// A retry of the same call does not pay again.
+	retry := c.ok("tools/call", payArgs)
+	if retry["isError"] != true || retry["taskId"] != nil || pays() != 1 {
+		t.Fatalf("retry = %v (pay requests %d)", retry, pays())
+	}
+
+	// The process stops before delivery; the next one resumes the watch.
+	stop()
+	c2, _ := te.serve(t, access.Caller{})
+	if s := c2.ok("tasks/get", map[string]any{"taskId": taskID})["status"]; s != "working" {
+		t.Fatalf("after the restart: %v", s)
+	}
+	if err := te.shopF.Deliver(invID); err != nil {
+		t.Fatal(err)
+	}
+	done := c2.until(taskID, "completed")
+	sc := done["result"].(map[string]any)["structuredContent"].(map[string]any)
+	if sc["paid"] != true || sc["invoice"].(map[string]any)["status"] != "all_delivered" || pays() != 1 {
+		t.Fatalf("delivered task = %v (pay requests %d)", done, pays())
+	}
+
+	// Cancelling a purchase task after the payment stops only the watch.
+	inv2 := c2.ok("tools/call", map[string]any{"name": "create_invoice", "arguments": buy})
+	inv2ID := inv2["structuredContent"].(map[string]any)["invoice"].(map[string]any)["id"].(string)
+	tok2 := c2.ok("tools/call", map[string]any{"name": "pay_invoice", "arguments": map[string]any{"id": inv2ID}})["structuredContent"].(map[string]any)["confirmation_token"].(string)
+	t2 := c2.ok("tools/call", map[string]any{"name": "pay_invoice", "arguments": map[string]any{"id": inv2ID, "confirmation_token": tok2}})["taskId"].(string)
+	c2.ok("tasks/cancel", map[string]any{"taskId": t2})
+	c2.until(t2, "cancelled")
+	if pays() != 2 {
+		t.Fatalf("pay requests = %d, want 2", pays())
+	}
+	sp, err := st.GetSpend(t.Context(), inv2ID)
+	if err != nil || sp.Status != store.SpendPaid {
+		t.Fatalf("spend record of the cancelled task's invoice = %+v, %v", sp, err)
+	}
+}
+
+const bitrefillPayPath = fakebitrefill.V2Prefix + "/invoices/"
+
+// TestAutoPayTask: create_invoice with auto_pay asks the user (a
+// multi-round-trip elicitation, answered synchronously), pays, and only
+// then answers with a task for the delivery.
+func TestAutoPayTask(t *testing.T) {
+	te := newTaskEnv(t, store.NewMemory())
+	te.shopF.SetHoldDelivery(true)
+	c, _ := te.serve(t, access.Caller{})
+	c.caps = map[string]any{"elicitation": map[string]any{}}
+	args := map[string]any{"payment_method": "balance", "auto_pay": true, "products": []map[string]any{{"product_id": "amazon_com-usa", "value": 10}}}
+	first := c.ok("tools/call", map[string]any{"name": "create_invoice", "arguments": args})
+	if first["resultType"] != "input_required" || first["taskId"] != nil {
+		t.Fatalf("round 1 = %v", first)
+	}
+	reqs := first["inputRequests"].(map[string]any)
+	if _, ok := reqs[confirmInput]; !ok {
+		t.Fatalf("round 1 input requests = %v", reqs)
+	}
+	second := c.ok("tools/call", map[string]any{"name": "create_invoice", "arguments": args,
+		"inputResponses": map[string]any{confirmInput: map[string]any{"action": "accept", "content": map[string]any{"confirm": true}}}})
+	taskID, _ := second["taskId"].(string)
+	if second["resultType"] != "task" || taskID == "" || second["requestState"] != nil || second["inputRequests"] != nil {
+		t.Fatalf("round 2 = %v", second)
+	}
+	if n := te.shopF.Requests("POST", bitrefillPayPath); n != 1 {
+		t.Fatalf("pay requests = %d", n)
+	}
+	got := c.ok("tasks/get", map[string]any{"taskId": taskID})
+	if got["status"] != "working" {
+		t.Fatalf("before delivery: %v", got)
+	}
+	inv := te.shopF.InvoiceIDs()
+	if err := te.shopF.Deliver(inv[len(inv)-1]); err != nil {
+		t.Fatal(err)
+	}
+	done := c.until(taskID, "completed")
+	sc := done["result"].(map[string]any)["structuredContent"].(map[string]any)
+	if sc["payment"].(map[string]any)["invoice"].(map[string]any)["status"] != "all_delivered" {
+		t.Fatalf("completed auto_pay task = %v", done)
 	}
 }
