@@ -64,8 +64,8 @@ func (c *rawClient) call(method string, params map[string]any, withTasks bool) (
 		params = map[string]any{}
 	}
 	params["_meta"] = map[string]any{
-		mcp.MetaKeyProtocolVersion:    "2026-07-28",
-		mcp.MetaKeyClientCapabilities: caps,
+		mcp.MetaKeyProtocolVersion:           "2026-07-28",
+		mcp.MetaKeyClientCapabilities:        caps,
 		"io.modelcontextprotocol/clientInfo": map[string]any{"name": "raw", "version": "0"},
 	}
 	b, err := json.Marshal(params)
