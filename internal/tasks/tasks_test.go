@@ -240,6 +240,10 @@ func TestWireShape(t *testing.T) {
 	if string(b) != want {
 		t.Fatalf("CreateTaskResult:\n got %s\nwant %s", b, want)
 	}
+	tk.Status, tk.InputRequests, tk.InputResponses = store.TaskInputRequired, []byte(`{"a":{"method":"elicitation/create"},"b":{"method":"elicitation/create"}}`), []byte(`{"a":{"action":"accept"}}`)
+	if d := Detailed(tk); string(d.InputRequests) != `{"b":{"method":"elicitation/create"}}` {
+		t.Fatalf("pending input requests = %s", d.InputRequests)
+	}
 	tk.Status, tk.Result = store.TaskCompleted, []byte(`{"content":[]}`)
 	b, _ = json.Marshal(GetTaskResult{ResultType: ResultTypeComplete, DetailedTask: Detailed(tk)})
 	if want := `{"resultType":"complete","taskId":"abc","status":"completed","createdAt":"2026-12-07T21:00:00.123Z","lastUpdatedAt":"2026-12-07T21:00:01.123Z","ttlMs":3600000,"pollIntervalMs":2000,"result":{"content":[]}}`; string(b) != want {

@@ -69,15 +69,29 @@ func Detailed(t store.Task) DetailedTask {
 	d := DetailedTask{Task: Wire(t)}
 	switch t.Status {
 	case store.TaskInputRequired:
-		if len(t.InputRequests) > 0 {
-			d.InputRequests = t.InputRequests
-		} else {
-			d.InputRequests = json.RawMessage(`{}`)
-		}
+		d.InputRequests = pending(t.InputRequests, t.InputResponses)
 	case store.TaskCompleted:
 		d.Result = t.Result
 	case store.TaskFailed:
 		d.Error = t.Error
 	}
 	return d
+}
+
+// pending is the input requests not answered yet, as a JSON object.
+func pending(requests, answers []byte) json.RawMessage {
+	var req, ans map[string]json.RawMessage
+	if len(requests) == 0 || json.Unmarshal(requests, &req) != nil {
+		return json.RawMessage(`{}`)
+	}
+	if len(answers) > 0 && json.Unmarshal(answers, &ans) == nil {
+		for k := range ans {
+			delete(req, k)
+		}
+	}
+	b, err := json.Marshal(req)
+	if err != nil {
+		return json.RawMessage(`{}`)
+	}
+	return b
 }
