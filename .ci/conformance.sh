@@ -38,11 +38,10 @@ REVISIONS="2026-07-28 2025-11-25"
 # (we do not), so they pass without checking anything; they run so that a
 # server that starts declaring it is held to them.
 RUN_EXTENSION="sep-2640-skills-directory sep-2640-skills-enumeration sep-2640-skills-manifest"
-# The Tasks extension (io.modelcontextprotocol/tasks) runs as part of
-# --requirements 2026-07-28 (not scored there). Its scenarios must pass once
-# the server implements Tasks and test_tool_with_task: then set this empty.
-# Until then their results are printed, not enforced.
-TASKS_PENDING="tasks-lifecycle tasks-capability-negotiation tasks-wire-fields tasks-request-state-removal tasks-mrtr-input tasks-request-headers tasks-dispatch-and-envelope tasks-status-notifications tasks-required-task-error tasks-mrtr-composition"
+# The Tasks extension's scenarios (tasks-*) run as part of --requirements
+# 2026-07-28 (not scored there) against the conformance server, whose
+# fixtures (cmd/conformance-server/tasks.go) run on the product's task
+# machinery; they must pass like every other scenario.
 # Scenarios that need none of the reference fixtures, run against the
 # product binary itself. 2026-07-28 ones also against --stateless.
 PRODUCT_2026="tools-list resources-list prompts-list sep-2164-resource-not-found caching dns-rebinding-protection http-header-validation server-sse-multiple-streams"
@@ -128,13 +127,7 @@ run_requirements() {
 		SEEN[$s]=1
 		case "$line" in
 		"✓ "*) echo "pass  [conformance-server $rev] $line" ;;
-		*)
-			if [[ " $TASKS_PENDING " == *" $s "* ]]; then
-				echo "todo  [conformance-server $rev] $line (Tasks extension not implemented yet)"
-			else
-				fail "conformance [conformance-server $rev] $line"
-			fi
-			;;
+		*) fail "conformance [conformance-server $rev] $line" ;;
 		esac
 	done < <(sed -n '/^=== SUMMARY ===/,/^Total:/p' "$out")
 	if [ "$n" -eq 0 ]; then

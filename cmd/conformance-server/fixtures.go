@@ -74,8 +74,7 @@ func (f *fixtures) register(s *mcp.Server) {
 	f.inputRequiredTools(s)
 	f.resources(s)
 	f.prompts(s)
-	// test_tool_with_task (the io.modelcontextprotocol/tasks extension)
-	// is added by the Tasks work next to the product's task support.
+	f.taskTools(s) // the io.modelcontextprotocol/tasks extension's (tasks.go)
 }
 
 // tools are the fixtures of the tools-* scenarios of both revisions.

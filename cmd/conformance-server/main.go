@@ -38,6 +38,7 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/metrics"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/tasks"
 )
 
 // sandboxDeviceID is the fake Bitnovo Pay's device id.
@@ -142,10 +143,16 @@ func newHandler(ctx context.Context, addr string, stateless bool, log *slog.Logg
 	}
 	svc := payments.New(client, st, payments.Options{Sandbox: true, Logger: log})
 
-	s, err := mcpserver.New(mcpserver.Deps{Version: "conformance", Payments: svc, Sandbox: true, Logger: log, Subscribable: fixtureURI})
+	// Tasks: the product's machinery, with the fixtures' task kinds.
+	taskMgr := tasks.New(tasks.Options{Store: st, Logger: log})
+	taskKinds(taskMgr)
+	s, err := mcpserver.New(mcpserver.Deps{Version: "conformance", Payments: svc, Sandbox: true, Logger: log, Subscribable: fixtureURI, Tasks: taskMgr})
 	if err != nil {
 		return fail(err)
 	}
+	taskCtx, stopTasks := context.WithCancel(ctx)
+	taskMgr.Start(taskCtx)
+	closers = append(closers, func() { stopTasks(); taskMgr.Wait() })
 	newFixtures().register(s)
 	s.AddReceivingMiddleware(fixtureCompletions)
 	m := metrics.New()

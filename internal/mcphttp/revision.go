@@ -116,7 +116,9 @@ func NewMCPHandler(getServer func(*http.Request) *mcp.Server, o MCPOptions) *Rev
 
 func (rr *RevisionRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rr.session == nil {
-		rr.sessionless.ServeHTTP(w, r)
+		if checkTaskName(w, r, rr.maxBody) {
+			rr.sessionless.ServeHTTP(w, r)
+		}
 		return
 	}
 	sessionless, err := rr.route(w, r)
@@ -130,7 +132,9 @@ func (rr *RevisionRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sessionless {
-		rr.sessionless.ServeHTTP(w, r)
+		if checkTaskName(w, r, rr.maxBody) {
+			rr.sessionless.ServeHTTP(w, r)
+		}
 		return
 	}
 	rr.session.ServeHTTP(w, r)

@@ -55,6 +55,23 @@ func slotFrom(ctx context.Context) *taskSlot {
 	return s
 }
 
+// StartTask is for the handler of a tool with a task kind (registered on
+// Deps.Tasks before New) that is not one of the server's own: when the
+// call's client declared the extension it creates the task, with params
+// for the kind's Runner, and reports true; the handler then returns any
+// result (the client gets the CreateTaskResult). false: the client did not
+// declare the extension, and the handler answers synchronously.
+func StartTask(ctx context.Context, params any, message string) (bool, error) {
+	slot := slotFrom(ctx)
+	if slot == nil {
+		return false, nil
+	}
+	if err := slot.start(ctx, params, message); !errors.Is(err, errTaskStarted) {
+		return false, err
+	}
+	return true, nil
+}
+
 // errTaskStarted ends a handler whose work goes on as a task.
 var errTaskStarted = errors.New("task started")
 
@@ -121,7 +138,17 @@ func tasksMiddleware(e *env, m *tasks.Manager) mcp.Middleware {
 			switch method {
 			case "tools/call":
 				p, ok := req.GetParams().(*mcp.CallToolParamsRaw)
-				if !ok || !m.Supports(p.Name) || !declaresTasks(p.Meta, sessionOf(req)) {
+				if !ok {
+					break
+				}
+				k, task := m.Lookup(p.Name)
+				if !task {
+					break
+				}
+				if !declaresTasks(p.Meta, sessionOf(req)) {
+					if k.Required {
+						return nil, missingCapability()
+					}
 					break
 				}
 				slot := &taskSlot{m: m, log: e.log, owner: taskOwner(e.caller(req)), tool: p.Name}

@@ -52,6 +52,10 @@ type Kind struct {
 	Run          Runner
 	TTL          time.Duration // how long the task is kept after it was created
 	PollInterval time.Duration // suggested to clients
+	// Required: the tool cannot answer without a task, so a client that
+	// did not declare the extension gets Missing Required Client
+	// Capability (-32021) instead of a plain result.
+	Required bool
 }
 
 // Options configure a Manager.
@@ -110,15 +114,15 @@ func (m *Manager) Register(tool string, k Kind) {
 	m.kinds[tool] = k
 }
 
-// Supports reports whether tool has a task kind.
-func (m *Manager) Supports(tool string) bool {
+// Lookup returns tool's task kind, if it has one.
+func (m *Manager) Lookup(tool string) (Kind, bool) {
 	if m == nil {
-		return false
+		return Kind{}, false
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	_, ok := m.kinds[tool]
-	return ok
+	k, ok := m.kinds[tool]
+	return k, ok
 }
 
 // Start runs the background loop until ctx ends: it resumes orphaned
