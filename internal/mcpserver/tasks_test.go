@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -486,5 +487,44 @@ func TestAutoPayTask(t *testing.T) {
 	sc := done["result"].(map[string]any)["structuredContent"].(map[string]any)
 	if sc["payment"].(map[string]any)["invoice"].(map[string]any)["status"] != "all_delivered" {
 		t.Fatalf("completed auto_pay task = %v", done)
+	}
+}
+
+// TestStartTaskForOtherTools: a tool added outside this package runs as a
+// task through StartTask; a kind marked Required refuses clients without
+// the extension with -32021, and the capability is advertised.
+func TestStartTaskForOtherTools(t *testing.T) {
+	m := tasks.New(tasks.Options{Store: store.NewMemory()})
+	m.Register("echo_later", tasks.Kind{TTL: time.Minute, Required: true, Run: func(_ context.Context, r *tasks.Run) ([]byte, *jsonrpc.Error) {
+		return []byte(`{"content":[{"type":"text","text":` + string(r.Task().Params) + `}]}`), nil
+	}})
+	s, err := New(Deps{Version: "test", Payments: payments.New(nil, store.NewMemory(), payments.Options{}), Tasks: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Start(t.Context())
+	t.Cleanup(m.Wait)
+	s.AddTool(&mcp.Tool{Name: "echo_later", InputSchema: json.RawMessage(`{"type":"object"}`)},
+		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			ok, err := StartTask(ctx, "later", "echoing")
+			if !ok || err != nil {
+				t.Errorf("StartTask = %v, %v", ok, err)
+			}
+			return &mcp.CallToolResult{}, nil
+		})
+	c := rawConnect(t, s)
+	_, rerr := c.call("tools/call", map[string]any{"name": "echo_later"}, false)
+	if rpcCode(rerr) != -32021 || !strings.Contains(string(rerr.Data), tasks.ExtensionID) {
+		t.Fatalf("required task without the extension: %v", rerr)
+	}
+	created := c.ok("tools/call", map[string]any{"name": "echo_later"})
+	done := c.until(created["taskId"].(string), "completed")
+	if txt := done["result"].(map[string]any)["content"].([]any)[0].(map[string]any)["text"]; txt != "later" {
+		t.Fatalf("result = %v", done)
+	}
+	disc := c.ok("server/discover", map[string]any{})
+	caps, _ := disc["capabilities"].(map[string]any)
+	if ext, _ := caps["extensions"].(map[string]any); ext[tasks.ExtensionID] == nil || caps["tasks"] != nil || caps["logging"] == nil {
+		t.Fatalf("capabilities = %v", caps)
 	}
 }
