@@ -30,6 +30,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitnovo"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/fakebitnovo"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/logging"
@@ -146,7 +147,9 @@ func newHandler(ctx context.Context, addr string, stateless bool, log *slog.Logg
 	// Tasks: the product's machinery, with the fixtures' task kinds.
 	taskMgr := tasks.New(tasks.Options{Store: st, Logger: log})
 	taskKinds(taskMgr)
-	s, err := mcpserver.New(mcpserver.Deps{Version: "conformance", Payments: svc, Sandbox: true, Logger: log, Subscribable: fixtureURI, Tasks: taskMgr})
+	anon := access.Caller{Kind: access.KindAnonymous, Scopes: access.AllScopes()}
+	s, err := mcpserver.New(mcpserver.Deps{Version: "conformance", Payments: svc, Sandbox: true, Logger: log, Subscribable: fixtureURI,
+		Tasks: taskMgr, Anonymous: anon})
 	if err != nil {
 		return fail(err)
 	}
@@ -168,7 +171,8 @@ func newHandler(ctx context.Context, addr string, stateless bool, log *slog.Logg
 		return fail(err)
 	}
 	h, err := mcphttp.New(mcphttp.Options{
-		MCP:     mcphttp.NewMCPHandler(func(*http.Request) *mcp.Server { return s }, mo),
+		MCP: mcphttp.TaskListen(mcphttp.NewMCPHandler(func(*http.Request) *mcp.Server { return s }, mo),
+			func(*http.Request) (*tasks.Manager, string) { return taskMgr, mcpserver.TaskOwner(anon) }, mcp.DefaultMaxRequestBodyBytes, log),
 		Config:  mcphttp.Config{Listen: addr, Stateless: stateless},
 		Addr:    ln.Addr(),
 		Metrics: m,

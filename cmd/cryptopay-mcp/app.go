@@ -36,6 +36,7 @@ type app struct {
 	log     *slog.Logger
 	store   store.Store
 	server  *mcp.Server
+	tasks   *tasks.Manager       // the MCP Tasks extension's tasks of this app's store
 	metrics *metrics.Metrics     // served at /metrics by the HTTP transport
 	tel     *telemetry.Telemetry // OpenTelemetry tracing; nil when OTEL_* do not ask for it
 	closers []func()             // run in reverse order by Close
@@ -135,6 +136,7 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, o appOptio
 	}
 	a.onClose(stopShop)
 	taskMgr := tasks.New(tasks.Options{Store: st, Logger: a.log})
+	a.tasks = taskMgr
 	deps := mcpserver.Deps{
 		Version: buildVersion(), Payments: svc, Shop: shopSvc, Sandbox: cfg.Sandbox(), ToolTimeout: cfg.ToolTimeout, Logger: a.log,
 		Policy: cfg.Access, Anonymous: o.anonymous, Tasks: taskMgr,

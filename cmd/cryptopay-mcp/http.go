@@ -19,9 +19,11 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/logging"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/mcphttp"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/mcpserver"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/metrics"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/oauth"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/tasks"
 )
 
 // HTTP transport timings.
@@ -89,6 +91,7 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		m         *metrics.Metrics
 		log       *slog.Logger
 		admit     func(*auth.TokenInfo) error
+		tasksFor  func(*http.Request) (*tasks.Manager, string)
 	)
 	if cfg.Tenants != nil {
 		m = metrics.New()
@@ -99,9 +102,11 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		}
 		defer ts.Close()
 		servers, getServer, ready, admit = ts.servers(), ts.server, ts.ready, ts.admit
+		tasksFor = ts.taskManager
 		log = logging.New(stderr, cfg.LogLevel)
 	} else {
-		a, code := newApp(ctx, cfg, stderr, appOptions{anonymous: access.Caller{Kind: access.KindAnonymous, Scopes: access.AllScopes()}, getenv: getenv})
+		anonymous := access.Caller{Kind: access.KindAnonymous, Scopes: access.AllScopes()}
+		a, code := newApp(ctx, cfg, stderr, appOptions{anonymous: anonymous, getenv: getenv})
 		if a == nil {
 			_ = ln.Close()
 			return code
@@ -109,6 +114,9 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		defer a.Close()
 		server := a.server
 		servers, getServer, ready = []*mcp.Server{server}, func(*http.Request) *mcp.Server { return server }, storeReady(a.store)
+		tasksFor = func(r *http.Request) (*tasks.Manager, string) {
+			return a.tasks, mcpserver.TaskOwner(callerOf(r, anonymous))
+		}
 		m, log = a.metrics, a.log
 	}
 	for _, s := range servers {
@@ -125,7 +133,7 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	}
 	mh := mcphttp.NewMCPHandler(getServer, mo)
 	hopts := mcphttp.Options{
-		MCP: mh, Config: hc, Addr: ln.Addr(), Ready: ready, Metrics: m, Logger: log, Admit: admit,
+		MCP: mcphttp.TaskListen(mh, tasksFor, mcp.DefaultMaxRequestBodyBytes, log), Config: hc, Addr: ln.Addr(), Ready: ready, Metrics: m, Logger: log, Admit: admit,
 	}
 	resource := hc.ResourceURL(ln.Addr())
 	if hc.OAuth.Enabled() {

@@ -31,6 +31,7 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/fakebitnovo"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/logging"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/loopback"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/mcpserver"
 )
 
 // version, commit and date are set at link time by the release build
@@ -146,7 +147,8 @@ func runStdio(ctx context.Context, args []string, stdin io.ReadCloser, stdout, s
 		fmt.Fprintf(stderr, "cryptopay-mcp: config: %s: only for `cryptopay-mcp http` with MCP_OAUTH_ISSUER (stdio serves one merchant)\n", config.EnvTenantsFile)
 		return exitConfig
 	}
-	a, code := newApp(ctx, cfg, stderr, appOptions{anonymous: access.Caller{Kind: access.KindStdio, Scopes: access.AllScopes()}, getenv: getenv})
+	stdioCaller := access.Caller{Kind: access.KindStdio, Scopes: access.AllScopes()}
+	a, code := newApp(ctx, cfg, stderr, appOptions{anonymous: stdioCaller, getenv: getenv})
 	if a == nil {
 		return code
 	}
@@ -158,7 +160,9 @@ func runStdio(ctx context.Context, args []string, stdin io.ReadCloser, stdout, s
 		io.Reader
 		io.Closer
 	}{d.Reader(stdin), stdin}
-	err = server.Run(ctx, &mcp.IOTransport{Reader: in, Writer: nopWriteCloser{d.Writer(stdout)}})
+	// Task status listens are served next to the SDK (tasklisten.go).
+	err = server.Run(ctx, &taskListenTransport{Transport: &mcp.IOTransport{Reader: in, Writer: nopWriteCloser{d.Writer(stdout)}},
+		m: a.tasks, owner: mcpserver.TaskOwner(stdioCaller), log: log})
 	switch {
 	case err == nil, errors.Is(err, context.Canceled), errors.Is(err, io.EOF):
 		log.Info("cryptopay-mcp stopped")

@@ -304,3 +304,120 @@ func TestTaskOutlivesRestart(t *testing.T) {
 		}
 	})
 }
+
+// listenParams asks for the status notifications of taskID.
+func listenParams(taskID string) map[string]any {
+	return map[string]any{"_meta": meta2026(), "notifications": map[string]any{"taskIds": []string{taskID}}}
+}
+
+// checkListen reads a task listen's messages from next: the
+// acknowledgement, a working notification, then (after complete is
+// called) the completed one with the result, and the listen's end.
+func checkListen(t *testing.T, taskID string, next func() map[string]any, complete func()) {
+	t.Helper()
+	ack := next()
+	if ack["method"] != "notifications/subscriptions/acknowledged" {
+		t.Fatalf("first message = %v", ack)
+	}
+	if ids := ack["params"].(map[string]any)["notifications"].(map[string]any)["taskIds"].([]any); len(ids) != 1 || ids[0] != taskID {
+		t.Fatalf("acknowledged = %v", ack)
+	}
+	if n := next(); n["method"] != "notifications/tasks" || n["params"].(map[string]any)["status"] != "working" {
+		t.Fatalf("first notification = %v", n)
+	}
+	complete()
+	for {
+		n := next()
+		if n["result"] != nil { // the listen's end
+			t.Fatalf("the listen ended before the completed notification: %v", n)
+		}
+		p := n["params"].(map[string]any)
+		if n["method"] != "notifications/tasks" || p["taskId"] != taskID {
+			t.Fatalf("notification = %v", n)
+		}
+		if p["status"] == "completed" {
+			if p["result"].(map[string]any)["structuredContent"].(map[string]any)["reached"] != true {
+				t.Fatalf("completed notification = %v", n)
+			}
+			break
+		}
+	}
+	if end := next(); end["result"] == nil {
+		t.Fatalf("listen end = %v", end)
+	}
+}
+
+func payCO(t *testing.T, fake *fakebitnovo.Server, id string) func() {
+	return func() {
+		for _, s := range []string{"PE", "AC", "CO"} {
+			if err := fake.SetStatus(id, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestTaskStatusNotifications: a subscriptions/listen naming a task gets
+// notifications/tasks for it until it completes, over stdio and over HTTP.
+func TestTaskStatusNotifications(t *testing.T) {
+	t.Run("stdio", func(t *testing.T) {
+		fake, url := liveFake(t, testDevice, fakebitnovo.Options{})
+		env := baseEnv(t, t.TempDir())
+		env["BITNOVO_DEVICE_ID"], env["BITNOVO_BASE_URL"] = testDevice, url
+		c := startStdioRaw(t, env, false)
+		paymentID, taskID := startWaitTask(t, c)
+		c.n++
+		c.write(t, map[string]any{"jsonrpc": "2.0", "id": c.n, "method": "subscriptions/listen", "params": listenParams(taskID)})
+		next := func() map[string]any {
+			line, err := c.out.ReadBytes('\n')
+			if err != nil {
+				t.Fatalf("read: %v\n%s", err, c.p.stderr.String())
+			}
+			var m map[string]any
+			if err := json.Unmarshal(line, &m); err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}
+		checkListen(t, taskID, next, payCO(t, fake, paymentID))
+		c.stop(t)
+	})
+	t.Run("http", func(t *testing.T) {
+		fake, url := liveFake(t, testDevice, fakebitnovo.Options{})
+		env := baseEnv(t, t.TempDir())
+		env["BITNOVO_DEVICE_ID"], env["BITNOVO_BASE_URL"] = testDevice, url
+		p := startHTTP(t, env, "--listen", "127.0.0.1:0")
+		paymentID, taskID := startWaitTask(t, connectHTTPRaw(t, p, false))
+		b, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 77, "method": "subscriptions/listen", "params": listenParams(taskID)})
+		req, _ := http.NewRequest(http.MethodPost, p.mcpURL, strings.NewReader(string(b)))
+		for k, v := range mcpHeaders(map[string]string{"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "subscriptions/listen"}) {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+			body, _ := io.ReadAll(resp.Body)
+			t.Fatalf("listen: %d %s", resp.StatusCode, body)
+		}
+		sse := bufio.NewReader(resp.Body)
+		next := func() map[string]any {
+			for {
+				line, err := sse.ReadString('\n')
+				if err != nil {
+					t.Fatalf("read: %v", err)
+				}
+				if d, ok := strings.CutPrefix(strings.TrimRight(line, "\n"), "data: "); ok {
+					var m map[string]any
+					if err := json.Unmarshal([]byte(d), &m); err != nil {
+						t.Fatal(err)
+					}
+					return m
+				}
+			}
+		}
+		checkListen(t, taskID, next, payCO(t, fake, paymentID))
+	})
+}

@@ -93,9 +93,9 @@ func (s *taskSlot) start(ctx context.Context, params any, message string) error 
 	return errTaskStarted
 }
 
-// taskOwner is who owns a caller's tasks: the caller kind, and for OAuth
+// TaskOwner is who owns a caller's tasks: the caller kind, and for OAuth
 // the subject, client and tenant.
-func taskOwner(c access.Caller) string { return c.Kind + "|" + c.Namespace() }
+func TaskOwner(c access.Caller) string { return c.Kind + "|" + c.Namespace() }
 
 // declaresTasks reports whether the request's client declared the tasks
 // extension, in the request's own _meta (2026-07-28) or, failing that, at
@@ -151,7 +151,7 @@ func tasksMiddleware(e *env, m *tasks.Manager) mcp.Middleware {
 					}
 					break
 				}
-				slot := &taskSlot{m: m, log: e.log, owner: taskOwner(e.caller(req)), tool: p.Name}
+				slot := &taskSlot{m: m, log: e.log, owner: TaskOwner(e.caller(req)), tool: p.Name}
 				res, err := next(context.WithValue(ctx, taskSlotKey{}, slot), method, req)
 				if err != nil || slot.task == nil {
 					return res, err
@@ -202,7 +202,7 @@ func addTaskMethods(s *mcp.Server, m *tasks.Manager) error {
 		if p.TaskID == "" {
 			return "", &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "taskId is required"}
 		}
-		return taskOwner(access.CallerFrom(ctx)), nil // set by tasksMiddleware
+		return TaskOwner(access.CallerFrom(ctx)), nil // set by tasksMiddleware
 	}
 	if err := mcp.AddReceivingCustomMethod(s, methodTasksGet, func(ctx context.Context, ss *mcp.ServerSession, p *taskParams) (*tasks.GetTaskResult, error) {
 		owner, err := checked(ctx, ss, p)

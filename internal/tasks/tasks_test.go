@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -248,5 +249,107 @@ func TestWireShape(t *testing.T) {
 	b, _ = json.Marshal(GetTaskResult{ResultType: ResultTypeComplete, DetailedTask: Detailed(tk)})
 	if want := `{"resultType":"complete","taskId":"abc","status":"completed","createdAt":"2026-12-07T21:00:00.123Z","lastUpdatedAt":"2026-12-07T21:00:01.123Z","ttlMs":3600000,"pollIntervalMs":2000,"result":{"content":[]}}`; string(b) != want {
 		t.Fatalf("GetTaskResult:\n got %s\nwant %s", b, want)
+	}
+}
+
+// TestServeListen: a task listen is acknowledged with the caller's own
+// tasks only, notifies each state change as tasks/get shows it, and ends
+// with a result once the tasks are finished; without the extension it is
+// refused with -32021.
+func TestServeListen(t *testing.T) {
+	ctx := context.Background()
+	release := make(chan struct{})
+	k := Kind{TTL: time.Hour, Run: func(ctx context.Context, r *Run) ([]byte, *jsonrpc.Error) {
+		r.Status(ctx, "halfway")
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return nil, nil
+		}
+		return []byte(`{"content":[{"type":"text","text":"done"}]}`), nil
+	}}
+	m, _ := started(t, store.NewMemory(), time.Minute, map[string]Kind{"k": k}, nil)
+	mine, err := m.Create(ctx, "alice", "k", nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := m.Create(ctx, "bob", "k", nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, m, "alice", mine.ID, store.TaskWorking)
+
+	msgs := make(chan jsonrpc.Message, 16)
+	id, _ := jsonrpc.MakeID(float64(9))
+	params, _ := json.Marshal(map[string]any{
+		"_meta":         map[string]any{"io.modelcontextprotocol/clientCapabilities": map[string]any{"extensions": map[string]any{ExtensionID: map[string]any{}}}},
+		"notifications": map[string]any{"taskIds": []string{mine.ID, theirs.ID, "nope"}},
+	})
+	l, ok := ParseListen(params)
+	if !ok || !l.Declared || len(l.TaskIDs) != 3 {
+		t.Fatalf("ParseListen = %+v, %v", l, ok)
+	}
+	if _, ok := ParseListen(json.RawMessage(`{"notifications":{"taskIds":["a"],"toolsListChanged":true}}`)); ok {
+		t.Fatal("a listen asking for more than task ids is not ours")
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- m.ServeListen(ctx, "alice", id, l, func(msg jsonrpc.Message) error { msgs <- msg; return nil })
+	}()
+	next := func() map[string]any {
+		t.Helper()
+		select {
+		case msg := <-msgs:
+			var v map[string]any
+			switch x := msg.(type) {
+			case *jsonrpc.Request:
+				_ = json.Unmarshal(x.Params, &v)
+				v["method"] = x.Method
+			case *jsonrpc.Response:
+				_ = json.Unmarshal(x.Result, &v)
+				v["method"] = "(result)"
+			}
+			return v
+		case <-time.After(5 * time.Second):
+			t.Fatal("no message")
+			return nil
+		}
+	}
+	ack := next()
+	if ack["method"] != "notifications/subscriptions/acknowledged" || fmt.Sprint(ack["notifications"]) != fmt.Sprintf("map[taskIds:[%s]]", mine.ID) ||
+		ack["_meta"].(map[string]any)["io.modelcontextprotocol/subscriptionId"] != float64(9) {
+		t.Fatalf("ack = %v", ack)
+	}
+	first := next()
+	if first["method"] != MethodNotifyTasks || first["taskId"] != mine.ID || first["status"] != "working" {
+		t.Fatalf("first notification = %v", first)
+	}
+	close(release)
+	var last map[string]any
+	for last = next(); last["status"] != "completed"; last = next() {
+		if last["method"] != MethodNotifyTasks || last["status"] != "working" {
+			t.Fatalf("notification = %v", last)
+		}
+	}
+	if last["result"] == nil {
+		t.Fatalf("completed notification without the result: %v", last)
+	}
+	if end := next(); end["method"] != "(result)" || end["resultType"] != "complete" {
+		t.Fatalf("listen end = %v", end)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	_, _ = m.Cancel(ctx, "bob", theirs.ID)
+
+	// Without the extension: refused.
+	l.Declared = false
+	var refusal jsonrpc.Message
+	if err := m.ServeListen(ctx, "alice", id, l, func(msg jsonrpc.Message) error { refusal = msg; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	var we *jsonrpc.Error
+	if r, ok := refusal.(*jsonrpc.Response); !ok || !errors.As(r.Error, &we) || we.Code != -32021 {
+		t.Fatalf("undeclared listen = %#v", refusal)
 	}
 }
