@@ -421,3 +421,31 @@ func TestTaskStatusNotifications(t *testing.T) {
 		checkListen(t, taskID, next, payCO(t, fake, paymentID))
 	})
 }
+
+// TestTaskReplicas: two HTTP replicas on one PostgreSQL schema. A task
+// made on one is visible (to its owner) on the other; when the first
+// stops, the second takes the task over and completes it.
+func TestTaskReplicas(t *testing.T) {
+	db := replicaSchemaURL(t) // skips without CRYPTOPAY_TEST_DATABASE_URL
+	fake, url := liveFake(t, testDevice, fakebitnovo.Options{})
+	env := func() map[string]string {
+		e := baseEnv(t, t.TempDir())
+		e["BITNOVO_DEVICE_ID"], e["BITNOVO_BASE_URL"], e["CRYPTOPAY_DATABASE_URL"] = testDevice, url, db
+		return e
+	}
+	a := startHTTP(t, env(), "--listen", "127.0.0.1:0")
+	b := startHTTP(t, env(), "--listen", "127.0.0.1:0", "--stateless")
+	paymentID, taskID := startWaitTask(t, connectHTTPRaw(t, a, false))
+	onB := connectHTTPRaw(t, b, false)
+	if got := rawOK(t, onB, "tasks/get", map[string]any{"taskId": taskID}); got["status"] != "working" {
+		t.Fatalf("on the other replica: %v", got)
+	}
+	syscallTerm(t, a)
+	if code := a.wait(t, 15*time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	finishAfterRestart(t, onB, fake, paymentID, taskID)
+	if !strings.Contains(b.stderr.String(), `msg="task resumed" task_id=`+taskID) {
+		t.Fatalf("replica b did not resume the task:\n%s", b.stderr.String())
+	}
+}

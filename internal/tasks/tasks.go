@@ -125,15 +125,20 @@ func (m *Manager) Lookup(tool string) (Kind, bool) {
 	return k, ok
 }
 
+// sweepEvery is how often (at most) a Manager looks for orphaned tasks: a
+// task given back by a stopped process is resumed within it.
+const sweepEvery = 2 * time.Second
+
 // Start runs the background loop until ctx ends: it resumes orphaned
-// tasks (at once, then every half lease) and deletes expired ones. Call
+// tasks (at once, then every sweepEvery or half lease, whichever is
+// shorter) and deletes expired ones. Call
 // Wait after ctx ends.
 func (m *Manager) Start(ctx context.Context) {
 	m.mu.Lock()
 	m.base = ctx
 	m.mu.Unlock()
 	m.wg.Go(func() {
-		tick := time.NewTicker(m.lease / 2)
+		tick := time.NewTicker(min(m.lease/2, sweepEvery))
 		defer tick.Stop()
 		for {
 			m.sweep(ctx)
