@@ -42,6 +42,10 @@ type CreateTaskResult struct {
 	Task
 }
 
+// CreatedTask returns the task's id; it marks the result of a tools/call
+// answered with a task (for metrics).
+func (r *CreateTaskResult) CreatedTask() string { return r.TaskID }
+
 // GetTaskResult answers tasks/get.
 type GetTaskResult struct {
 	mcp.ResultBase
