@@ -22,9 +22,9 @@ type rpcClient interface {
 	rpc(t *testing.T, method string, params map[string]any) (result, rpcErr map[string]any)
 }
 
-// meta2026 is the _meta a 2026-07-28 request carries, declaring the
+// taskMeta2026 is the _meta a 2026-07-28 request carries, declaring the
 // tasks extension.
-func meta2026() map[string]any {
+func taskMeta2026() map[string]any {
 	return map[string]any{
 		"io.modelcontextprotocol/protocolVersion":    "2026-07-28",
 		"io.modelcontextprotocol/clientInfo":         map[string]any{"name": "e2e-raw", "version": "0"},
@@ -95,7 +95,7 @@ func (c *stdioRaw) write(t *testing.T, msg map[string]any) {
 func (c *stdioRaw) rpc(t *testing.T, method string, params map[string]any) (map[string]any, map[string]any) {
 	t.Helper()
 	if !c.legacy {
-		params["_meta"] = meta2026()
+		params["_meta"] = taskMeta2026()
 	}
 	c.n++
 	c.write(t, map[string]any{"jsonrpc": "2.0", "id": c.n, "method": method, "params": params})
@@ -178,7 +178,7 @@ func (c *httpRaw) rpc(t *testing.T, method string, params map[string]any) (map[s
 	if c.legacy {
 		hdr = map[string]string{"Mcp-Session-Id": c.session, "MCP-Protocol-Version": "2025-11-25"}
 	} else {
-		params["_meta"] = meta2026()
+		params["_meta"] = taskMeta2026()
 		switch method {
 		case "tools/call":
 			hdr["Mcp-Name"], _ = params["name"].(string)
@@ -307,7 +307,7 @@ func TestTaskOutlivesRestart(t *testing.T) {
 
 // listenParams asks for the status notifications of taskID.
 func listenParams(taskID string) map[string]any {
-	return map[string]any{"_meta": meta2026(), "notifications": map[string]any{"taskIds": []string{taskID}}}
+	return map[string]any{"_meta": taskMeta2026(), "notifications": map[string]any{"taskIds": []string{taskID}}}
 }
 
 // checkListen reads a task listen's messages from next: the

@@ -270,7 +270,7 @@ func toolResultJSON[Out any](e *env, out Output[Out], err error) ([]byte, *jsonr
 	var res *mcp.CallToolResult
 	if err != nil {
 		res = errorResult(e, toolerr.From(err))
-	} else if res, err = successResult(out); err != nil {
+	} else if res, err = successResult(out, nil); err != nil {
 		e.log.Error("encode task result", "error", err)
 		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "could not encode the result"}
 	}
