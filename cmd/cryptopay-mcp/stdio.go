@@ -49,7 +49,9 @@ func (dr *drainReader) Read(p []byte) (int, error) {
 	n, err := dr.r.Read(p)
 	d.mu.Lock()
 	eachLine(&d.inBuf, p[:n], func(line []byte) {
-		if id, isRequest := message(line); isRequest && id != "" {
+		// A subscriptions/listen is answered only when it ends, which
+		// may be never: the end of input does not wait for it.
+		if id, isRequest, method := message(line); isRequest && id != "" && method != "subscriptions/listen" {
 			d.pending[id] = true
 		}
 	})
@@ -89,7 +91,7 @@ func (dw *drainWriter) Write(p []byte) (int, error) {
 	d.mu.Lock()
 	shrank := false
 	eachLine(&d.outBuf, p[:n], func(line []byte) {
-		if id, isRequest := message(line); !isRequest && id != "" && d.pending[id] {
+		if id, isRequest, _ := message(line); !isRequest && id != "" && d.pending[id] {
 			delete(d.pending, id)
 			shrank = true
 		}
@@ -122,40 +124,39 @@ func eachLine(rest *[]byte, p []byte, f func([]byte)) {
 	}
 }
 
-// message reads a JSON-RPC message's id (as its JSON text) and whether it
-// is a request (it has a method), stopping as soon as both are known: an
-// answer's id comes before its (possibly large) result.
-func message(line []byte) (id string, isRequest bool) {
+// message reads a JSON-RPC message's id (as its JSON text), whether it
+// is a request (it has a method) and the method, stopping as soon as they
+// are known: an answer's id comes before its (possibly large) result.
+func message(line []byte) (id string, isRequest bool, method string) {
 	dec := json.NewDecoder(bytes.NewReader(line))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return "", false
+		return "", false, ""
 	}
 	var sawMethod, sawOther bool
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
-			return "", false
+			return "", false, ""
 		}
 		key, _ := t.(string)
 		switch key {
 		case "id":
 			var raw json.RawMessage
 			if dec.Decode(&raw) != nil {
-				return "", false
+				return "", false, ""
 			}
 			id = string(raw)
 		case "method":
 			sawMethod = true
-			var skip json.RawMessage
-			if dec.Decode(&skip) != nil {
-				return "", false
+			if dec.Decode(&method) != nil {
+				return "", false, ""
 			}
 		case "result", "error":
 			sawOther = true
 		default:
 			var skip json.RawMessage
 			if dec.Decode(&skip) != nil {
-				return "", false
+				return "", false, ""
 			}
 			continue
 		}
@@ -166,12 +167,12 @@ func message(line []byte) (id string, isRequest bool) {
 			// An answer whose id comes after its result: read on.
 			var skip json.RawMessage
 			if dec.Decode(&skip) != nil {
-				return "", false
+				return "", false, ""
 			}
 		}
 	}
 	if id == "null" {
 		id = ""
 	}
-	return id, sawMethod
+	return id, sawMethod, method
 }

@@ -15,21 +15,24 @@ func TestMessage(t *testing.T) {
 		line    string
 		id      string
 		request bool
+		method  string
 	}{
-		{`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`, "1", true},
-		{`{"method":"tools/call","params":{"a":[1,{"b":2}]},"id":"x-1","jsonrpc":"2.0"}`, `"x-1"`, true},
-		{`{"jsonrpc":"2.0","method":"notifications/initialized"}`, "", true},
-		{`{"jsonrpc":"2.0","id":7,"result":{"big":"` + strings.Repeat("a", 1000) + `"}}`, "7", false},
-		{`{"jsonrpc":"2.0","result":{},"id":8}`, "8", false},
-		{`{"jsonrpc":"2.0","id":9,"error":{"code":-32601,"message":"x"}}`, "9", false},
-		{`{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse"}}`, "", false},
-		{`not json`, "", false},
-		{`[1,2]`, "", false},
+		{`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`, "1", true, "initialize"},
+		{`{"method":"tools/call","params":{"a":[1,{"b":2}]},"id":"x-1","jsonrpc":"2.0"}`, `"x-1"`, true, "tools/call"},
+		{`{"jsonrpc":"2.0","method":"notifications/initialized"}`, "", true, "notifications/initialized"},
+		{`{"jsonrpc":"2.0","id":3,"method":"subscriptions/listen","params":{}}`, "3", true, "subscriptions/listen"},
+		{`{"jsonrpc":"2.0","id":7,"result":{"big":"` + strings.Repeat("a", 1000) + `"}}`, "7", false, ""},
+		{`{"jsonrpc":"2.0","result":{},"id":8}`, "8", false, ""},
+		{`{"jsonrpc":"2.0","id":9,"error":{"code":-32601,"message":"x"}}`, "9", false, ""},
+		{`{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse"}}`, "", false, ""},
+		{`{"jsonrpc":"2.0","id":4,"method":5}`, "", false, ""},
+		{`not json`, "", false, ""},
+		{`[1,2]`, "", false, ""},
 	}
 	for _, tt := range tests {
-		id, req := message([]byte(tt.line))
-		if id != tt.id || req != tt.request {
-			t.Errorf("%.60s: id %q request %t, want %q %t", tt.line, id, req, tt.id, tt.request)
+		id, req, method := message([]byte(tt.line))
+		if id != tt.id || req != tt.request || method != tt.method {
+			t.Errorf("%.60s: id %q request %t method %q, want %q %t %q", tt.line, id, req, method, tt.id, tt.request, tt.method)
 		}
 	}
 }
@@ -64,8 +67,16 @@ func TestDrainHoldsEOF(t *testing.T) {
 		t.Fatal("end of input held after the answer")
 	}
 
-	d = newDrain(context.Background(), 50*time.Millisecond)
+	// A listen is not waited for: it is answered only when it ends.
+	d = newDrain(context.Background(), 5*time.Second)
 	start := time.Now()
+	_, _ = io.ReadAll(d.Reader(strings.NewReader("{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"subscriptions/listen\",\"params\":{}}\n")))
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("a pending listen held the end of input for %v", el)
+	}
+
+	d = newDrain(context.Background(), 50*time.Millisecond)
+	start = time.Now()
 	_, _ = io.ReadAll(d.Reader(strings.NewReader("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n")))
 	if el := time.Since(start); el < 50*time.Millisecond || el > time.Second {
 		t.Errorf("unanswered request held the end for %v, want the 50 ms bound", el)
