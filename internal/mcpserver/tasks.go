@@ -30,10 +30,6 @@ const (
 // CodeTaskLimit: the caller has too many unfinished tasks.
 const CodeTaskLimit = "TASK_LIMIT_REACHED"
 
-// Task tool names (the tools that answer with a task for clients that
-// declare the extension).
-var taskToolNames = []string{"wait_for_payment", "pay_invoice", "create_invoice"}
-
 // codeMissingCapability is SEP-2575's Missing Required Client Capability.
 const codeMissingCapability = -32021
 
@@ -75,8 +71,8 @@ func StartTask(ctx context.Context, params any, message string) (bool, error) {
 // errTaskStarted ends a handler whose work goes on as a task.
 var errTaskStarted = errors.New("task started")
 
-// startTask creates the task of the current call (its slot must be in
-// ctx). A caller over its cap gets TASK_LIMIT_REACHED.
+// start creates the task of the slot's call and returns errTaskStarted.
+// A caller over its cap gets TASK_LIMIT_REACHED.
 func (s *taskSlot) start(ctx context.Context, params any, message string) error {
 	b, err := json.Marshal(params)
 	if err != nil {
