@@ -94,7 +94,7 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, o appOptio
 		if o.tenant != "" {
 			deviceID = cmp.Or(cfg.DeviceID, SandboxDeviceID) // a tenant's own id, in its own fake
 		}
-		fake, baseURL, stop, err := startFake(deviceID, "127.0.0.1:0")
+		fake, baseURL, stop, err := startSandboxFake(cfg.DataDir, deviceID, a.log)
 		if err != nil {
 			return fail(exitFail, "cannot start the sandbox: %v", err)
 		}

@@ -165,23 +165,3 @@ func TestHTTPListenPaymentUpdates(t *testing.T) {
 		t.Errorf("shutdown took %v with a listen stream open", d)
 	}
 }
-
-// waitTunnel waits until the sandbox's fake tunnel is connected, so that
-// the fake provider's webhooks reach the server.
-func waitTunnel(t *testing.T, s *server) {
-	t.Helper()
-	var tun struct {
-		Status string `json:"status"`
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s.ok(t, "get_tunnel_status", nil, &tun)
-		if tun.Status == "connected" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("tunnel: %+v", tun)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,15 +32,13 @@ type webhooks struct {
 }
 
 // webhookKey returns the HMAC key: the device secret, or in sandbox mode
-// without one a random secret shared with the fake.
+// without one the data dir's sandbox secret, shared with the fake.
 func webhookKey(cfg config.Config) (key []byte, secretHex string, err error) {
 	secretHex = cfg.DeviceSecret
 	if secretHex == "" && cfg.Sandbox() {
-		b := make([]byte, 32)
-		if _, err := rand.Read(b); err != nil {
-			return nil, "", fmt.Errorf("sandbox webhook secret: %w", err)
+		if secretHex, err = sandboxWebhookSecret(cfg.DataDir); err != nil {
+			return nil, "", err
 		}
-		secretHex = hex.EncodeToString(b)
 	}
 	if secretHex == "" {
 		return nil, "", nil // WEBHOOK_ALLOW_UNSIGNED (config refuses anything else)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,9 +20,10 @@ import (
 // The browser test drives the checkout page in headless Chromium. It is
 // skipped when no Chromium is installed, unless CRYPTOPAY_REQUIRE_BROWSER=1
 // (CI), which turns a missing browser into a failure. With
-// CRYPTOPAY_UPDATE_SCREENSHOT=1 it rewrites docs/sandbox-checkout.png.
+// CRYPTOPAY_UPDATE_SCREENSHOT=1 it rewrites docs/sandbox-checkout.png
+// (desktop) and docs/sandbox-checkout-mobile.png (390 px wide).
 
-const screenshotPath = "../../docs/sandbox-checkout.png"
+const screenshotDir = "../../docs"
 
 // chromiumPath finds the browser or skips (fails when it is required).
 func chromiumPath(t *testing.T) string {
@@ -143,6 +145,13 @@ func TestBrowserCheckout(t *testing.T) {
 			if meaning, err := chromedp.Run(tab, chromedp.Text(chromedp.ID("status-text"))); err != nil || meaning != statusNames[tc.final][1] {
 				t.Errorf("status text %q, %v", meaning, err)
 			}
+			if tc.final == "CO" { // the currency chosen while paying: its QR appeared
+				if _, err := chromedp.Run(tab, chromedp.Poll[bool](
+					`(() => { const i = document.getElementById("qr"); return !document.getElementById("pay").hidden && i.complete && i.naturalWidth > 0; })()`,
+					chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+					t.Errorf("no QR after the currency was chosen: %v", err)
+				}
+			}
 
 			// Every change arrived at the receiver, signed.
 			deadline := time.Now().Add(5 * time.Second)
@@ -168,16 +177,6 @@ func TestBrowserCheckout(t *testing.T) {
 				}
 			}
 
-			if tc.final == "CO" && os.Getenv("CRYPTOPAY_UPDATE_SCREENSHOT") == "1" {
-				png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(filepath.FromSlash(screenshotPath), png, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				t.Logf("wrote %s (%d bytes)", screenshotPath, len(png))
-			}
 		})
 	}
 }
@@ -208,4 +207,165 @@ func createRedirectOrder(t *testing.T, ts *httptest.Server) (id, webURL string) 
 		t.Fatalf("web_url %q not on %s", out.WebURL, ts.URL)
 	}
 	return out.Identifier, out.WebURL
+}
+
+// TestBrowserCheckoutPage checks the parts of the page a paying person
+// uses, at desktop width and at 390 px: the QR image loads, the countdown
+// runs, the copy buttons hand the address and the amount to the clipboard
+// and say so in a live region, nothing overflows sideways, the status
+// change is announced, and an unknown link is a readable 404 page.
+func TestBrowserCheckoutPage(t *testing.T) {
+	chromiumPath(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	browser := newBrowser(t, ctx)
+	fake := New(Options{DeviceID: testDevice})
+	t.Cleanup(func() { _ = fake.Close() })
+	ts := httptest.NewServer(fake)
+	t.Cleanup(ts.Close)
+
+	for _, vp := range []struct {
+		name          string
+		width, height int64
+		shot          string
+	}{
+		{"desktop", 1280, 900, "sandbox-checkout.png"},
+		{"390px", 390, 844, "sandbox-checkout-mobile.png"},
+	} {
+		t.Run(vp.name, func(t *testing.T) {
+			order := createOnchainOrder(t, ts, "42.50", "ETH")
+			tab, closeTab := chromedp.NewContext(browser)
+			defer closeTab()
+			if err := chromedp.Do(tab,
+				chromedp.EmulateViewport(vp.width, vp.height),
+				chromedp.Navigate(order.WebURL),
+				chromedp.WaitVisible(chromedp.ID("copy-address")),
+			); err != nil {
+				t.Fatalf("open %s: %v", order.WebURL, err)
+			}
+			if _, err := chromedp.Run(tab, chromedp.Poll[bool](
+				`(() => { const i = document.getElementById("qr"); return i.complete && i.naturalWidth === `+strconv.Itoa(qrSize)+`; })()`,
+				chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+				t.Fatalf("QR image did not load: %v", err)
+			}
+			if amount, err := chromedp.Run(tab, chromedp.Text(chromedp.ID("crypto-amount"))); err != nil || amount != "0.01416667 ETH" {
+				t.Errorf("amount %q, %v", amount, err)
+			}
+
+			// The countdown runs down from the 15-minute window.
+			first, err := chromedp.Run(tab, chromedp.Text(chromedp.ID("countdown")))
+			if err != nil || !strings.HasPrefix(first, "14:") && first != "15:00" {
+				t.Fatalf("countdown %q, %v", first, err)
+			}
+			if _, err := chromedp.Run(tab, chromedp.Poll[bool](`document.getElementById("countdown").textContent !== "`+first+`"`,
+				chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+				t.Fatalf("countdown stuck at %q: %v", first, err)
+			}
+
+			// Copy buttons: what reaches the clipboard API, and the live
+			// announcement.
+			if err := chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](
+				`window.copiedTexts = []; navigator.clipboard.writeText = t => { window.copiedTexts.push(t); return Promise.resolve(); };`)); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []struct{ button, want, said string }{
+				{"copy-address", order.Address, "Address copied"},
+				{"copy-amount", "0.01416667", "Amount copied"},
+			} {
+				if err := chromedp.Do(tab, chromedp.Click(chromedp.ID(c.button))); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := chromedp.Run(tab, chromedp.Poll[bool](`document.getElementById("copy-status").textContent === "`+c.said+`"`,
+					chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+					t.Errorf("%s: no %q announcement: %v", c.button, c.said, err)
+				}
+			}
+			copiedTexts, err := chromedp.Run(tab, chromedp.Evaluate[[]string](`window.copiedTexts`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]string{order.Address, "0.01416667"}, copiedTexts); diff != "" {
+				t.Errorf("copied (-want +got):\n%s", diff)
+			}
+
+			// Nothing wider than the screen.
+			if wide, err := chromedp.Run(tab, chromedp.Evaluate[bool](
+				`document.documentElement.scrollWidth > window.innerWidth`)); err != nil || wide {
+				w, _ := chromedp.Run(tab, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+				t.Errorf("page is %d px wide in a %d px viewport (%v)", w, vp.width, err)
+			}
+			live, err := chromedp.Run(tab, chromedp.Evaluate[[]string](
+				`[document.getElementById("status-box").getAttribute("aria-live"), document.querySelector("#test-controls legend").textContent]`))
+			if err != nil || len(live) != 2 || live[0] != "polite" || !strings.Contains(live[1], "Test controls") {
+				t.Errorf("live region and test controls: %v %v", live, err)
+			}
+
+			if os.Getenv("CRYPTOPAY_UPDATE_SCREENSHOT") == "1" {
+				if err := chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](`document.getElementById("copy-status").textContent = ""`)); err != nil {
+					t.Fatal(err)
+				}
+				png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
+				if err != nil {
+					t.Fatal(err)
+				}
+				path := filepath.Join(filepath.FromSlash(screenshotDir), vp.shot)
+				if err := os.WriteFile(path, png, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("wrote %s (%d bytes)", path, len(png))
+			}
+
+			// A test control: the status change lands in the live region.
+			if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("pay-full"))); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := chromedp.Run(tab, chromedp.Poll[bool](
+				`document.getElementById("status-box").textContent.includes("Payment completed and confirmed")`,
+				chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+				t.Errorf("completion not in the live region: %v", err)
+			}
+			if hidden, err := chromedp.Run(tab, chromedp.Evaluate[bool](`document.getElementById("timer").hidden`)); err != nil || !hidden {
+				t.Errorf("countdown still shown on a completed payment (%v)", err)
+			}
+		})
+	}
+
+	t.Run("404", func(t *testing.T) {
+		tab, closeTab := chromedp.NewContext(browser)
+		defer closeTab()
+		if err := chromedp.Do(tab, chromedp.Navigate(ts.URL+"/ZZZZZZZZ/")); err != nil {
+			t.Fatal(err)
+		}
+		if title, err := chromedp.Run(tab, chromedp.Title()); err != nil || !strings.HasPrefix(title, "Payment not found") {
+			t.Errorf("title %q, %v", title, err)
+		}
+	})
+}
+
+type onchainOrder struct {
+	Identifier string `json:"identifier"`
+	WebURL     string `json:"web_url"`
+	Address    string `json:"address"`
+}
+
+// createOnchainOrder creates an order with a currency through the API.
+func createOnchainOrder(t *testing.T, ts *httptest.Server, fiat, symbol string) onchainOrder {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, ts.URL+"/api/v1/orders/",
+		strings.NewReader(`{"expected_output_amount":"`+fiat+`","input_currency":"`+symbol+`","notes":"Order #1042 · 2 × coffee beans"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Device-Id", testDevice)
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out onchainOrder
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %v", resp.StatusCode, err)
+	}
+	return out
 }

@@ -18,7 +18,7 @@ type Currency struct {
 	MinAmount  string
 	MaxAmount  string
 	Blockchain string
-	Decimals   int
+	Decimals   int // of the coin's smallest unit (18 for ether); amounts are quoted at most at 8
 	RateEUR    string
 }
 
@@ -48,6 +48,17 @@ type catalogEntry struct {
 	rate         money.Decimal
 	min, max     money.Decimal // max "" = no limit
 }
+
+// maxQuoteDecimals bounds the decimals of the crypto amounts the fake
+// quotes. Ether has 18 (the wei), but an amount such as 0.014166666666666667
+// ETH is unreadable and nobody can type it: amounts are quoted at 8
+// decimals at most (rounded half up, within half a unit of the exact
+// price), and only the EIP-681 value is in wei.
+const maxQuoteDecimals = 8
+
+// places is the number of decimals of the entry's amounts: its Decimals,
+// at most maxQuoteDecimals.
+func (e *catalogEntry) places() int { return min(e.Decimals, maxQuoteDecimals) }
 
 // requiresMemo reports whether orders in this currency carry a tag/memo.
 func (e *catalogEntry) requiresMemo() bool {
@@ -134,55 +145,9 @@ const (
 	alphaBech32  = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 	alphaBase58  = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 	alphaRipple  = "rpshnaf39wBUDNEGHJKLM4PQRST7VWXYZ2bcdeCg65jkm8oFqi1tuvAxyz"
-	alphaBase32  = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-	alphaHexLow  = "0123456789abcdef"
 	memoModulus  = 4294967295 // destination tags are uint32
 	memoMinValue = 100000
 )
-
-// deterministicString derives n characters from alphabet using a SHA-256
-// stream seeded by seed. The same order always gets the same address.
-func deterministicString(seed, alphabet string, n int) string {
-	out := make([]byte, 0, n)
-	for block := 0; len(out) < n; block++ {
-		sum := sha256.Sum256([]byte(seed + "/" + strconv.Itoa(block)))
-		for _, b := range sum {
-			if len(out) == n {
-				break
-			}
-			out = append(out, alphabet[int(b)%len(alphabet)])
-		}
-	}
-	return string(out)
-}
-
-// fakeAddress returns a plausible-looking address for the entry's chain.
-func fakeAddress(e *catalogEntry, orderID string) string {
-	seed := "address/" + e.Symbol + "/" + orderID
-	switch e.chain {
-	case chainBitcoin:
-		return "bc1q" + deterministicString(seed, alphaBech32, 38)
-	case chainBitcoinTest:
-		return "tb1q" + deterministicString(seed, alphaBech32, 38)
-	case chainLitecoin:
-		return "ltc1q" + deterministicString(seed, alphaBech32, 38)
-	case chainBitcoinCash:
-		return "q" + deterministicString(seed, alphaBech32, 41)
-	case chainDash:
-		return "X" + deterministicString(seed, alphaBase58, 33)
-	case chainEthereum, chainEVMToken:
-		return "0x" + deterministicString(seed, alphaHexLow, 40)
-	case chainTron:
-		return "T" + deterministicString(seed, alphaBase58, 33)
-	case chainXRP:
-		return "r" + deterministicString(seed, alphaRipple, 33)
-	case chainStellar:
-		return "G" + deterministicString(seed, alphaBase32, 55)
-	case chainAlgorand:
-		return deterministicString(seed, alphaBase32, 58)
-	}
-	return deterministicString(seed, alphaBase58, 34)
-}
 
 // fakeMemo returns a numeric destination tag / memo for memo chains.
 func fakeMemo(orderID string) string {
@@ -201,14 +166,17 @@ func paymentURI(e *catalogEntry, address, amount, memo string) string {
 	case chainLitecoin:
 		scheme = "litecoin"
 	case chainBitcoinCash:
-		scheme = "bitcoincash"
+		// The CashAddr carries its network prefix, which is the URI scheme.
+		q.Set("amount", amount)
+		return address + "?" + q.Encode()
 	case chainDash:
 		scheme = "dash"
 	case chainEthereum:
-		// EIP-681: value is an integer number of wei.
-		return "ethereum:" + address + "?value=" + money.Decimal(amount).Units(e.Decimals)
+		// EIP-681: value is an integer number of wei, on a test chain.
+		return "ethereum:" + address + "@" + strconv.Itoa(evmChainID(e)) + "?value=" + money.Decimal(amount).Units(e.Decimals)
 	case chainEVMToken:
 		scheme = "ethereum"
+		address += "@" + strconv.Itoa(evmChainID(e))
 	case chainTron:
 		scheme = "tron"
 	case chainXRP:

@@ -5,27 +5,37 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/qr"
 )
 
-// The checkout page at an order's web_url lets a person play the customer:
+// The checkout page at an order's web_url is what a paying person sees,
+// with test controls to play the customer:
 //
 //	GET  /{shortid}/            the page (HTML, inline CSS and JS only)
 //	GET  /{shortid}/status      the order as the page shows it (JSON)
+//	GET  /{shortid}/qr.png      the QR code of the payment URI (404 until a currency is chosen)
 //	POST /{shortid}/simulate    {"action":"pay|underpay|expire|cancel|choose","currency":"ETH"}
+//
+// An unknown short id gets an HTML "payment not found" page (404).
 //
 // simulate drives the lifecycle with SelectCurrency, Pay and so on, and
 // answers the new state, or 409 with a message for an impossible
 // transition. It follows the admin rules (loopback only, no proxy headers,
-// application/json). status and simulate bypass faults and request counts,
-// like the admin surface; the page itself is counted like any request.
+// application/json). status, qr.png and simulate bypass faults and request
+// counts, like the admin surface; the page itself is counted like any
+// request.
 //
-// Stable element ids: #status (code), #status-text (meaning), #pay-full,
-// #underpay, #expire, #cancel, #currency and #choose (the picker, NR orders
-// without a currency), #crypto-amount, #received, #timeline (one li per
-// status change, data-status set), #message (errors).
+// Stable element ids: #status (code), #status-text (meaning), #status-box
+// (the aria-live region), #pay-full, #underpay, #expire, #cancel (the test
+// controls), #currency and #choose (the picker, NR orders without a
+// currency), #qr, #crypto-amount, #address, #memo and their #copy-amount,
+// #copy-address, #copy-memo buttons, #copy-status, #countdown, #received,
+// #timeline (one li per status change, data-status set), #message (errors).
 
 // checkoutShortID extracts the short id from "/{shortid}/" or "/{shortid}",
 // where shortid is 4–20 ASCII letters and digits.
@@ -50,10 +60,11 @@ func validShortID(id string) bool {
 	return true
 }
 
-// checkoutControlPath splits "/{shortid}/status" and "/{shortid}/simulate".
+// checkoutControlPath splits "/{shortid}/status", "/{shortid}/qr.png" and
+// "/{shortid}/simulate".
 func checkoutControlPath(p string) (short, sub string, ok bool) {
 	short, sub, found := strings.Cut(strings.TrimPrefix(p, "/"), "/")
-	if !found || (sub != "status" && sub != "simulate") || !validShortID(short) {
+	if !found || (sub != "status" && sub != "simulate" && sub != "qr.png") || !validShortID(short) {
 		return "", "", false
 	}
 	return short, sub, true
@@ -62,6 +73,7 @@ func checkoutControlPath(p string) (short, sub string, ok bool) {
 // orderByShort returns a snapshot of the order with web_url short id short.
 func (s *Server) orderByShort(short string) (OrderInfo, bool) {
 	s.mu.Lock()
+	s.sync()
 	o, ok := s.byShort[short]
 	id := ""
 	if ok {
@@ -124,10 +136,11 @@ type checkoutState struct {
 	TagMemo      string         `json:"tag_memo"`
 	PaymentURI   string         `json:"payment_uri"`
 	ExpiredTime  time.Time      `json:"expired_time"`
+	SecondsLeft  int            `json:"seconds_left"` // of the payment window, by the server's clock; 0 once closed
 	Timeline     []checkoutStep `json:"timeline"`
 }
 
-func newCheckoutState(inf OrderInfo) checkoutState {
+func newCheckoutState(inf OrderInfo, now time.Time) checkoutState {
 	st := checkoutState{
 		Identifier:   inf.Identifier,
 		Status:       inf.Status,
@@ -145,6 +158,9 @@ func newCheckoutState(inf OrderInfo) checkoutState {
 		ExpiredTime:  inf.ExpiredTime,
 		Timeline:     make([]checkoutStep, 0, len(inf.History)),
 	}
+	if open := inf.Status == StatusNotReady || inf.Status == StatusPending; open && inf.ExpiredTime.After(now) {
+		st.SecondsLeft = int(inf.ExpiredTime.Sub(now).Seconds())
+	}
 	for _, h := range inf.History {
 		st.Timeline = append(st.Timeline, checkoutStep{h.Status, statusNames[h.Status][0], statusNames[h.Status][1], h.At.UTC()})
 	}
@@ -160,6 +176,15 @@ type checkoutPage struct {
 	Currencies  []string
 	Default     string // preselected currency
 	CanUnderpay bool
+	Countdown   string // "14:59", the window left when the page was made
+}
+
+// countdown formats seconds as m:ss (or h:mm:ss).
+func countdown(sec int) string {
+	if sec >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", sec/3600, sec/60%60, sec%60)
+	}
+	return fmt.Sprintf("%02d:%02d", sec/60, sec%60)
 }
 
 // pickable lists the currencies whose limits admit the order's amount.
@@ -184,18 +209,19 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request, short st
 	}
 	inf, ok := s.orderByShort(short)
 	if !ok {
-		writeNotFound(w)
+		writeCheckoutNotFound(w, r)
 		return
 	}
 	var nb [16]byte
 	_, _ = rand.Read(nb[:]) // crypto/rand.Read never fails
 	page := checkoutPage{
-		checkoutState: newCheckoutState(inf),
+		checkoutState: newCheckoutState(inf, s.now()),
 		Notes:         inf.Notes,
 		Base:          "/" + short + "/",
 		Nonce:         hex.EncodeToString(nb[:]),
 		CanUnderpay:   inf.Status == StatusNotReady || inf.Status == StatusPending,
 	}
+	page.Countdown = countdown(page.SecondsLeft)
 	if inf.CurrencyID == "" && inf.Status == StatusNotReady {
 		page.Currencies = s.pickable(inf)
 		for _, c := range page.Currencies {
@@ -210,12 +236,60 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request, short st
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-"+page.Nonce+
-		"'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	writeHTML(w, http.StatusOK, page.Nonce, buf.Bytes())
+}
+
+// writeHTML writes a page of the checkout with its security headers; nonce
+// is its inline script's ("" for none).
+func writeHTML(w http.ResponseWriter, status int, nonce string, body []byte) {
+	script := "'none'"
+	if nonce != "" {
+		script = "'nonce-" + nonce + "'"
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; script-src "+script+
+		"; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// writeCheckoutNotFound answers an unknown checkout link with a page a
+// person can read.
+func writeCheckoutNotFound(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodHead {
+		writeHTML(w, http.StatusNotFound, "", nil)
+		return
+	}
+	writeHTML(w, http.StatusNotFound, "", []byte(notFoundHTML))
+}
+
+// qrSize is the width of the page's QR image in pixels (shown at 220 CSS
+// pixels: sharp on 2x screens).
+const qrSize = 440
+
+// serveQR answers GET /{shortid}/qr.png with the QR code of the payment URI.
+func (s *Server) serveQR(w http.ResponseWriter, r *http.Request, short string) {
+	if !allowMethods(w, r, http.MethodGet) {
+		return
+	}
+	inf, ok := s.orderByShort(short)
+	if !ok || inf.PaymentURI == "" {
+		writeNotFound(w)
+		return
+	}
+	png, err := qr.Render(inf.PaymentURI, qr.Options{Size: qrSize, Style: qr.StyleBasic})
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "INTERNAL_ERROR", "could not draw the QR code")
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(buf.Bytes())
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(png)
+	}
 }
 
 // Actions accepted by POST /{shortid}/simulate.
@@ -230,7 +304,11 @@ const (
 // serveCheckoutControl serves /{shortid}/status and /{shortid}/simulate.
 func (s *Server) serveCheckoutControl(w http.ResponseWriter, r *http.Request, short, sub string) {
 	w.Header().Set("Cache-Control", "no-store")
-	if sub == "status" {
+	switch sub {
+	case "qr.png":
+		s.serveQR(w, r, short)
+		return
+	case "status":
 		if !allowMethods(w, r, http.MethodGet) {
 			return
 		}
@@ -239,7 +317,7 @@ func (s *Server) serveCheckoutControl(w http.ResponseWriter, r *http.Request, sh
 			writeNotFound(w)
 			return
 		}
-		writeJSON(w, http.StatusOK, newCheckoutState(inf))
+		writeJSON(w, http.StatusOK, newCheckoutState(inf, s.now()))
 		return
 	}
 	if !localOnly(w, r) || !allowMethods(w, r, http.MethodPost) {
@@ -288,7 +366,7 @@ func (s *Server) serveCheckoutControl(w http.ResponseWriter, r *http.Request, sh
 	}
 	switch {
 	case err == nil:
-		writeJSON(w, http.StatusOK, newCheckoutState(now))
+		writeJSON(w, http.StatusOK, newCheckoutState(now, s.now()))
 	case errors.Is(err, ErrInvalidTransition):
 		msg := "Cannot " + body.Action + " this payment: it is " + now.Status + " (" + statusNames[now.Status][0] + ")."
 		writeError(w, http.StatusConflict, "INVALID_TRANSITION", msg)
@@ -299,161 +377,3 @@ func (s *Server) serveCheckoutControl(w http.ResponseWriter, r *http.Request, sh
 		writeAdminErr(w, err)
 	}
 }
-
-const checkoutHTML = `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Bitnovo Pay sandbox · {{.FiatAmount}} {{.Fiat}}</title>
-<style>
-:root{--ink:#1d2433;--muted:#667085;--line:#e4e7ec;--brand:#2454d6;--ok:#12805c;--bad:#c4320a;--wait:#b54708}
-*{box-sizing:border-box}
-body{margin:0;background:#f2f4f7;color:var(--ink);font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}
-header{background:#101828;color:#fff;padding:14px 24px;display:flex;align-items:center;gap:12px}
-header h1{font-size:17px;margin:0;font-weight:600;letter-spacing:.2px}
-.pill{font-size:11px;font-weight:700;letter-spacing:.6px;text-transform:uppercase;background:#fec84b;color:#101828;border-radius:99px;padding:2px 9px}
-main{max-width:560px;margin:28px auto;padding:0 16px}
-.card{background:#fff;border:1px solid var(--line);border-radius:14px;padding:24px;box-shadow:0 1px 3px rgba(16,24,40,.06)}
-.amount{font-size:34px;font-weight:700;margin:0}
-.sub{color:var(--muted);margin:2px 0 18px}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:6px 16px;margin:0 0 18px}
-dt{color:var(--muted)}
-dd{margin:0;min-width:0}
-code{font:13px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;word-break:break-all}
-.status{display:flex;align-items:center;gap:12px;padding:12px 14px;border-radius:10px;background:#fffaeb;border:1px solid #fedf89;margin-bottom:18px}
-.status.ok{background:#ecfdf3;border-color:#abefc6}
-.status.bad{background:#fef3f2;border-color:#fecdca}
-.badge{font:700 14px/1 ui-monospace,Menlo,Consolas,monospace;background:var(--wait);color:#fff;border-radius:6px;padding:6px 8px}
-.ok .badge{background:var(--ok)}
-.bad .badge{background:var(--bad)}
-.buttons{display:grid;grid-template-columns:1fr 1fr;gap:10px}
-button,select{font:inherit;border-radius:9px;padding:10px 12px;border:1px solid var(--line);background:#fff;color:var(--ink);cursor:pointer}
-button.primary{background:var(--brand);border-color:var(--brand);color:#fff;font-weight:600}
-button.danger{color:var(--bad);border-color:#fda29b}
-button:disabled{opacity:.45;cursor:not-allowed}
-.picker{display:flex;gap:8px;margin:0 0 18px}
-.picker select{flex:1}
-#message{min-height:1.4em;color:var(--bad);margin:10px 0 0;font-size:14px}
-h2{font-size:13px;text-transform:uppercase;letter-spacing:.6px;color:var(--muted);margin:10px 0 8px}
-ol{list-style:none;margin:0;padding:0;border-left:2px solid var(--line)}
-ol li{position:relative;padding:2px 0 8px 16px}
-ol li:before{content:"";position:absolute;left:-6px;top:8px;width:10px;height:10px;border-radius:50%;background:var(--brand)}
-ol li time{color:var(--muted);font-size:13px;margin-left:6px}
-.note{color:var(--muted);font-size:13px;text-align:center;margin-top:16px}
-[hidden]{display:none!important}
-</style>
-</head>
-<body>
-<header><h1>Bitnovo Pay — sandbox</h1><span class="pill">Test mode</span></header>
-<main id="checkout" data-base="{{.Base}}">
-<div class="card">
-<p class="amount"><span id="fiat-amount">{{.FiatAmount}}</span> <span id="fiat">{{.Fiat}}</span></p>
-<p class="sub">Payment <code id="identifier">{{.Identifier}}</code></p>
-<div id="status-box" class="status{{if eq .Status "CO"}} ok{{else if .Final}} bad{{end}}">
-<span class="badge" id="status">{{.Status}}</span>
-<span><strong id="status-name">{{.Name}}</strong><br><span id="status-text">{{.Meaning}}</span></span>
-</div>
-<div class="picker" id="picker"{{if not .Currencies}} hidden{{end}}>
-<select id="currency" aria-label="Currency">{{range .Currencies}}<option value="{{.}}"{{if eq . $.Default}} selected{{end}}>{{.}}</option>{{end}}</select>
-<button type="button" id="choose">Choose currency</button>
-</div>
-<dl>
-<dt>Currency</dt><dd id="currency-name">{{if .Currency}}{{.Currency}}{{else}}not chosen yet{{end}}</dd>
-<dt>Amount</dt><dd id="crypto-amount">{{if .Currency}}{{.CryptoAmount}} {{.Currency}}{{else}}—{{end}}</dd>
-<dt>Received</dt><dd id="received">{{if .Currency}}{{.Received}} {{.Currency}}{{else}}—{{end}}</dd>
-<dt>Address</dt><dd><code id="address">{{if .Address}}{{.Address}}{{else}}—{{end}}</code></dd>
-<dt{{if not .TagMemo}} hidden{{end}} id="memo-label">Tag / memo</dt><dd{{if not .TagMemo}} hidden{{end}}><code id="memo">{{.TagMemo}}</code></dd>
-{{- if .Notes}}
-<dt>Notes</dt><dd>{{.Notes}}</dd>
-{{- end}}
-<dt>Expires</dt><dd id="expires">{{.ExpiredTime.UTC.Format "2006-01-02 15:04:05 UTC"}}</dd>
-</dl>
-<div class="buttons">
-<button type="button" class="primary" id="pay-full" data-action="pay"{{if .Final}} disabled{{end}}>Pay in full</button>
-<button type="button" id="underpay" data-action="underpay"{{if not .CanUnderpay}} disabled{{end}}>Underpay</button>
-<button type="button" id="expire" data-action="expire"{{if .Final}} disabled{{end}}>Let it expire</button>
-<button type="button" class="danger" id="cancel" data-action="cancel"{{if .Final}} disabled{{end}}>Cancel</button>
-</div>
-<p id="message" role="status"></p>
-<h2>Timeline</h2>
-<ol id="timeline">
-{{- range .Timeline}}
-<li data-status="{{.Status}}"><code>{{.Status}}</code> {{.Name}}<time>{{.At.Format "15:04:05 UTC"}}</time></li>
-{{- end}}
-</ol>
-</div>
-<p class="note">Sandbox: no real money moves. The buttons act as the customer would.</p>
-</main>
-<script nonce="{{.Nonce}}">
-(function () {
-  "use strict";
-  var root = document.getElementById("checkout");
-  var base = root.getAttribute("data-base");
-  var $ = function (id) { return document.getElementById(id); };
-  var buttons = ["pay-full", "underpay", "expire", "cancel"].map($);
-  var busy = false, last = null;
-
-  function render(st) {
-    last = st;
-    $("status").textContent = st.status;
-    $("status-name").textContent = st.name || "";
-    $("status-text").textContent = st.meaning || "";
-    $("status-box").className = "status" + (st.status === "CO" ? " ok" : st.final ? " bad" : "");
-    $("currency-name").textContent = st.currency || "not chosen yet";
-    $("crypto-amount").textContent = st.currency ? st.crypto_amount + " " + st.currency : "—";
-    $("received").textContent = st.currency ? st.received_amount + " " + st.currency : "—";
-    $("address").textContent = st.address || "—";
-    $("memo").textContent = st.tag_memo || "";
-    $("memo-label").hidden = $("memo").parentNode.hidden = !st.tag_memo;
-    $("picker").hidden = !!st.currency || st.status !== "NR" || !$("currency").options.length;
-    $("expires").textContent = st.expired_time.replace("T", " ").replace(/\.\d+/, "").replace("Z", " UTC");
-    var ol = $("timeline");
-    while (ol.firstChild) { ol.removeChild(ol.firstChild); }
-    (st.timeline || []).forEach(function (step) {
-      var li = document.createElement("li"), code = document.createElement("code"), t = document.createElement("time");
-      li.setAttribute("data-status", step.status);
-      code.textContent = step.status;
-      t.textContent = step.at.substr(11, 8) + " UTC";
-      li.appendChild(code);
-      li.appendChild(document.createTextNode(" " + step.name));
-      li.appendChild(t);
-      ol.appendChild(li);
-    });
-    buttons.forEach(function (b) { b.disabled = busy || st.final; });
-    $("underpay").disabled = busy || !(st.status === "NR" || st.status === "PE");
-    $("choose").disabled = busy;
-  }
-
-  function poll() {
-    fetch(base + "status", { cache: "no-store" })
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (st) { if (st && !busy) { render(st); } })
-      .catch(function () {})
-      .then(function () { setTimeout(poll, 1000); });
-  }
-
-  function act(action) {
-    busy = true;
-    if (last) { render(last); }
-    $("message").textContent = "";
-    var body = { action: action };
-    if (!$("picker").hidden) { body.currency = $("currency").value; }
-    fetch(base + "simulate", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
-      .then(function (r) {
-        return r.json().then(function (j) {
-          busy = false;
-          if (r.ok) { render(j); } else { $("message").textContent = j.message || ("Error " + r.status); if (last) { render(last); } }
-        });
-      })
-      .catch(function (e) { busy = false; $("message").textContent = String(e); if (last) { render(last); } });
-  }
-
-  buttons.forEach(function (b) { b.addEventListener("click", function () { act(b.getAttribute("data-action")); }); });
-  $("choose").addEventListener("click", function () { act("choose"); });
-  poll();
-})();
-</script>
-</body>
-</html>
-`

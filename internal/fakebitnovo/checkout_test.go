@@ -1,13 +1,18 @@
 package fakebitnovo
 
 import (
+	"bytes"
 	"encoding/json"
+	"image/png"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/makiuchi-d/gozxing"
+	gzqr "github.com/makiuchi-d/gozxing/qrcode"
 )
 
 // shortOf returns the short id of a created order.
@@ -191,5 +196,108 @@ func TestCheckoutPageContents(t *testing.T) {
 	}
 	if strings.Contains(body, `id="picker">`) {
 		t.Error("picker shown on a cancelled order")
+	}
+}
+
+// An unknown checkout link is a page a person can read, not raw JSON.
+func TestCheckoutNotFoundPage(t *testing.T) {
+	s := New(Options{})
+	rec := call(t, s, http.MethodGet, "/ZZZZZZZZ/", "", "")
+	if rec.Code != http.StatusNotFound || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
+		t.Fatalf("%d %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	body := rec.Body.String()
+	for _, want := range []string{"<title>Payment not found", "There is no payment at this address", "Test payment"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("404 page lacks %q", want)
+		}
+	}
+	if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'none'") {
+		t.Errorf("CSP %q", csp)
+	}
+	if rec := call(t, s, http.MethodHead, "/ZZZZZZZZ/", "", ""); rec.Code != http.StatusNotFound || rec.Body.Len() != 0 {
+		t.Errorf("HEAD: %d, %d bytes", rec.Code, rec.Body.Len())
+	}
+}
+
+// The page's QR image encodes exactly the payment URI, and decodes without
+// the forgiving TryHarder mode.
+func TestCheckoutQRImage(t *testing.T) {
+	s := New(Options{})
+	for _, sym := range []string{"ETH", "XRP", "BCH", "USDC_POLYGON"} {
+		m := createJSON(t, s, `{"expected_output_amount":"42.50","input_currency":"`+sym+`"}`)
+		rec := call(t, s, http.MethodGet, "/"+shortOf(t, m)+"/qr.png", "", "")
+		if rec.Code != 200 || rec.Header().Get("Content-Type") != "image/png" {
+			t.Fatalf("%s: %d %q", sym, rec.Code, rec.Header().Get("Content-Type"))
+		}
+		img, err := png.Decode(bytes.NewReader(rec.Body.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := gzqr.NewQRCodeReader().Decode(bmp, nil)
+		if err != nil {
+			t.Fatalf("%s: decode: %v", sym, err)
+		}
+		if got, want := res.GetText(), m["payment_uri"]; got != want {
+			t.Errorf("%s: QR says %q, payment_uri %q", sym, got, want)
+		}
+	}
+	gateway := createJSON(t, s, `{"expected_output_amount":"42.50"}`)
+	if rec := call(t, s, http.MethodGet, "/"+shortOf(t, gateway)+"/qr.png", "", ""); rec.Code != 404 {
+		t.Errorf("QR before a currency is chosen: %d", rec.Code)
+	}
+	if rec := call(t, s, http.MethodGet, "/ZZZZZZZZ/qr.png", "", ""); rec.Code != 404 {
+		t.Errorf("QR of an unknown order: %d", rec.Code)
+	}
+}
+
+// The page of an on-chain order shows what a customer needs: the QR,
+// amount and address with copy buttons, a countdown, amounts at the
+// currency's decimals, an aria-live status, and the test controls marked.
+func TestCheckoutPagePaysLikeACheckout(t *testing.T) {
+	clock := newClock()
+	s := New(Options{Now: clock.Now})
+	m := createJSON(t, s, `{"expected_output_amount":"42.50","input_currency":"ETH"}`)
+	short := shortOf(t, m)
+	body := call(t, s, http.MethodGet, "/"+short+"/", "", "").Body.String()
+	for _, want := range []string{
+		`<img id="qr" src="/` + short + `/qr.png"`,
+		`data-amount="0.01416667">0.01416667 ETH</span>`, // not 0.014166666666666667
+		`id="copy-amount"`, `id="copy-address"`, `<code id="address">` + m["address"].(string) + `</code>`,
+		`role="timer"`, `>15:00</time>`,
+		`id="status-box" class="status" role="status" aria-live="polite"`,
+		`<fieldset class="test-controls" id="test-controls">`, `<legend>Test controls · sandbox only</legend>`,
+		`<title>Test payment · 42.50 EUR`, `id="test-banner"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+	if strings.Contains(body, "0.014166666666666667") {
+		t.Error("page shows the amount to the wei")
+	}
+
+	clock.Advance(5*time.Minute + 30*time.Second)
+	if st := pageState(t, s, short); st.SecondsLeft != 570 {
+		t.Errorf("seconds_left after 5m30s = %d, want 570", st.SecondsLeft)
+	}
+	if body := call(t, s, http.MethodGet, "/"+short+"/", "", "").Body.String(); !strings.Contains(body, ">09:30</time>") {
+		t.Error("countdown not 09:30 after 5m30s")
+	}
+	clock.Advance(10 * time.Minute)
+	if st := pageState(t, s, short); st.SecondsLeft != 0 || st.Status != StatusExpired {
+		t.Errorf("after the window: %d s left, %s", st.SecondsLeft, st.Status)
+	}
+}
+
+func TestCountdown(t *testing.T) {
+	for sec, want := range map[int]string{0: "00:00", 59: "00:59", 900: "15:00", 3599: "59:59", 3600: "1:00:00", 7384: "2:03:04"} {
+		if got := countdown(sec); got != want {
+			t.Errorf("countdown(%d) = %q, want %q", sec, got, want)
+		}
 	}
 }

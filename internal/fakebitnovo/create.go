@@ -314,6 +314,7 @@ func newShortID(n int) string {
 func (s *Server) createOrder(p createParams, deviceID, base string) OrderInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.sync() // ids taken by another process on the same state file
 	now := s.now().UTC()
 	o := &order{
 		id:            newUUID(),
@@ -345,15 +346,8 @@ func (s *Server) createOrder(p createParams, deviceID, base string) OrderInfo {
 		o.status = StatusPending
 	}
 	o.recordStatus(now)
-	if len(s.seq) >= maxOrders {
-		old := s.orders[s.seq[0]]
-		delete(s.orders, old.id)
-		delete(s.byShort, old.shortID)
-		s.seq = s.seq[1:] // append reallocates as needed, copying only live ids
-	}
-	s.orders[o.id] = o
-	s.byShort[o.shortID] = o
-	s.seq = append(s.seq, o.id)
+	s.put(o)
+	s.save(o)
 	return o.info()
 }
 

@@ -44,12 +44,12 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 // call sends one request straight to h and returns the recorded answer.
-func call(t *testing.T, h http.Handler, method, path, contentType, body string) *httptest.ResponseRecorder {
+func call(t testing.TB, h http.Handler, method, path, contentType, body string) *httptest.ResponseRecorder {
 	t.Helper()
 	return callHdr(t, h, method, path, contentType, body, map[string]string{"X-Device-Id": testDevice})
 }
 
-func callHdr(t *testing.T, h http.Handler, method, path, contentType, body string, hdr map[string]string) *httptest.ResponseRecorder {
+func callHdr(t testing.TB, h http.Handler, method, path, contentType, body string, hdr map[string]string) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest(method, "http://sandbox.test"+path, strings.NewReader(body))
 	req.RemoteAddr = "127.0.0.1:40000"
@@ -65,7 +65,7 @@ func callHdr(t *testing.T, h http.Handler, method, path, contentType, body strin
 }
 
 // decodeJSON decodes a recorded body keeping numbers as json.Number.
-func decodeJSON(t *testing.T, b []byte) any {
+func decodeJSON(t testing.TB, b []byte) any {
 	t.Helper()
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
@@ -76,7 +76,7 @@ func decodeJSON(t *testing.T, b []byte) any {
 	return v
 }
 
-func decodeObject(t *testing.T, b []byte) map[string]any {
+func decodeObject(t testing.TB, b []byte) map[string]any {
 	t.Helper()
 	m, ok := decodeJSON(t, b).(map[string]any)
 	if !ok {
@@ -86,7 +86,7 @@ func decodeObject(t *testing.T, b []byte) map[string]any {
 }
 
 // createJSON creates an order from a JSON body and returns the response object.
-func createJSON(t *testing.T, h http.Handler, body string) map[string]any {
+func createJSON(t testing.TB, h http.Handler, body string) map[string]any {
 	t.Helper()
 	rec := call(t, h, http.MethodPost, "/api/v1/orders/", "application/json", body)
 	if rec.Code != http.StatusCreated {
@@ -96,7 +96,7 @@ func createJSON(t *testing.T, h http.Handler, body string) map[string]any {
 }
 
 // mustCreate creates an order and returns its identifier.
-func mustCreate(t *testing.T, h http.Handler, body string) string {
+func mustCreate(t testing.TB, h http.Handler, body string) string {
 	t.Helper()
 	id, _ := createJSON(t, h, body)["identifier"].(string)
 	if id == "" {

@@ -90,7 +90,7 @@ func TestCurrencySelectionRestartsTheWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if inf.Status != StatusPending || inf.CurrencyID != "ETH" || inf.CryptoAmount != "0.010000000000000000" {
+	if inf.Status != StatusPending || inf.CurrencyID != "ETH" || inf.CryptoAmount != "0.01000000" {
 		t.Errorf("after selection: %+v", inf)
 	}
 	if want := clk.Now().Add(defaultOrderTTL); !inf.ExpiredTime.Equal(want) {

@@ -177,7 +177,7 @@ func (o *order) decimals() int {
 	if o.entry == nil {
 		return 0
 	}
-	return o.entry.Decimals
+	return o.entry.places()
 }
 
 // sums returns confirmed, unconfirmed and received amounts.
@@ -250,7 +250,7 @@ func merchantDeviceNumber(deviceID string) int64 {
 // chosen).
 func (s *Server) assignCurrency(o *order, e *catalogEntry, now time.Time) {
 	o.entry = e
-	crypto, err := o.fiatAmount.Quo(e.rate, e.Decimals, money.HalfUp)
+	crypto, err := o.fiatAmount.Quo(e.rate, e.places(), money.HalfUp)
 	if err != nil {
 		// Rates are positive catalog constants and fiat amounts were
 		// validated below 10^12: a failure is a programming error.
@@ -318,7 +318,7 @@ func (o *order) fraction(num, den int64) (string, error) {
 		return "", fmt.Errorf("order %s: crypto amount %q: %w", o.id, o.cryptoAmount, err)
 	}
 	n, d := money.Decimal(strconv.FormatInt(num, 10)), money.Decimal(strconv.FormatInt(den, 10))
-	f, err := a.Mul(n).Quo(d, o.entry.Decimals, money.Down)
+	f, err := a.Mul(n).Quo(d, o.entry.places(), money.Down)
 	if err != nil {
 		return "", fmt.Errorf("order %s: %s × %d/%d: %w", o.id, o.cryptoAmount, num, den, err)
 	}
@@ -334,11 +334,16 @@ func (s *Server) withOrder(id string, fn func(o *order, now time.Time, events *[
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		defer func() { s.queueWebhooks(events) }()
+		s.sync()
 		o, ok := s.orders[id]
 		if !ok {
 			return fmt.Errorf("order %q: %w", id, ErrNotFound)
 		}
-		return fn(o, s.now(), &events)
+		err := fn(o, s.now(), &events)
+		if len(events) > 0 { // every change records a status
+			s.save(o)
+		}
+		return err
 	}()
 	s.emit(events)
 	return err
@@ -415,7 +420,7 @@ func payOutcome(o *order, outcome string, now time.Time, events *[]OrderInfo) er
 				return fmt.Errorf("order %s: %w", o.id, err)
 			}
 			if rest := expected.Sub(received); rest.Sign() > 0 {
-				o.addTx(rest.Round(o.entry.Decimals, money.HalfUp).String(), now)
+				o.addTx(rest.Round(o.entry.places(), money.HalfUp).String(), now)
 			}
 			if err := setStatus(o, StatusAwaitingCompletion, now, events); err != nil {
 				return err
@@ -518,11 +523,16 @@ func (s *Server) Order(id string) (OrderInfo, error) {
 func (s *Server) Orders() []OrderInfo {
 	var events []OrderInfo
 	s.mu.Lock()
+	s.sync()
 	now := s.now()
 	out := make([]OrderInfo, 0, len(s.seq))
 	for _, id := range s.seq {
 		o := s.orders[id]
+		n := len(events)
 		expireIfDue(o, now, &events)
+		if len(events) > n {
+			s.save(o)
+		}
 		out = append(out, o.info())
 	}
 	s.queueWebhooks(events)
@@ -535,5 +545,6 @@ func (s *Server) Orders() []OrderInfo {
 func (s *Server) OrderCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.sync()
 	return len(s.orders)
 }

@@ -16,6 +16,7 @@
 //	GET  /health                            {"status":"ok"}
 //	GET  /{shortid}/                        HTML checkout page, see checkout.go
 //	GET  /{shortid}/status                  the page's JSON view of the order
+//	GET  /{shortid}/qr.png                  the page's QR code of the payment URI
 //	POST /{shortid}/simulate                the page's buttons (loopback only)
 //	/_sandbox/...                           admin surface (loopback only), see admin.go
 //
@@ -37,6 +38,10 @@
 //   - Every error body is {"detail","code","message"}.
 //   - Bounded memory: at most 10000 orders (oldest forgotten) and 4096
 //     request counters (then counted under their route prefix).
+//   - Amounts are quoted at the currency's decimals, at most 8; addresses
+//     are ones real wallets refuse (address.go).
+//   - New keeps orders in memory; Open keeps them in a state file across
+//     restarts (persist.go).
 package fakebitnovo
 
 import (
@@ -104,6 +109,7 @@ type Server struct {
 	seq      []string          // identifiers in creation order
 	faults   []*faultState
 	requests map[requestKey]int
+	journal  *journal // nil: orders live in memory only (see Open)
 }
 
 type requestKey struct{ method, path string }

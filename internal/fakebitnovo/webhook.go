@@ -293,14 +293,16 @@ func (s *Server) WebhookStats() WebhookStats {
 
 // Close stops webhook delivery: an attempt in flight is cancelled, queued
 // status changes are discarded, and later ones are not sent. It waits for
-// the delivery goroutine to exit. The API keeps working. Close is
-// idempotent and always returns nil.
+// the delivery goroutine to exit. The API keeps working (in memory only: a
+// state file of Open is closed). Close is idempotent; it returns the error
+// closing the state file, if any.
 func (s *Server) Close() error {
+	jerr := s.closeJournal()
 	h := s.hooks
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
-		return nil
+		return jerr
 	}
 	h.closed = true
 	started := h.started
@@ -310,7 +312,7 @@ func (s *Server) Close() error {
 		<-h.done
 	}
 	h.transport.CloseIdleConnections()
-	return nil
+	return jerr
 }
 
 // enqueue queues the webhook for one status change. It never blocks and

@@ -302,7 +302,9 @@ func waitRunner(svc *payments.Service, e *env) tasks.Runner {
 		var waited float64
 		checks := 0
 		for {
-			res, err := svc.Wait(ctx, payments.WaitInput{Identifier: p.Identifier, Timeout: payments.MaxWait, Targets: p.Targets}, progress)
+			// Streaming: a task's client hears from it (tasks/get, status
+			// notifications), so each round may last MaxWait.
+			res, err := svc.Wait(ctx, payments.WaitInput{Identifier: p.Identifier, Timeout: payments.MaxWait, Targets: p.Targets, Streaming: true}, progress)
 			if ctx.Err() != nil {
 				return nil, nil
 			}

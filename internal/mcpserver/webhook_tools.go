@@ -297,7 +297,7 @@ func notEnabledMiddleware(e *env) mcp.Middleware {
 
 type waitArgs struct {
 	Identifier     string   `json:"identifier" jsonschema:"payment identifier returned by create_payment_onchain or create_payment_link"`
-	TimeoutSeconds int      `json:"timeout_seconds,omitempty" jsonschema:"how long to wait at most, 1 to 300 seconds (default 60)"`
+	TimeoutSeconds int      `json:"timeout_seconds,omitempty" jsonschema:"how long to wait at most in seconds (default 45); without a progress token at most 45 (more is cut to 45, so the call ends inside the client's 60 s request timeout), with one up to 300"`
 	TargetStatuses []string `json:"target_statuses,omitempty" jsonschema:"statuses that end the wait (default [\"CO\"]); the wait also ends early if the payment reaches another final status"`
 }
 
@@ -308,18 +308,19 @@ func waitForPayment(svc *payments.Service) Tool[waitArgs, payments.WaitResult] {
 			Name:  "wait_for_payment",
 			Title: "Wait for a payment",
 			Description: "Wait until a payment reaches a target status (default CO, completed) and return as soon as it does, " +
-				"or when it ends in another final status (expired, cancelled, failed), or after timeout_seconds (max 300). " +
-				"Sends progress notifications while waiting. With webhooks enabled it wakes on Bitnovo's push; otherwise it polls with backoff. " +
+				"or when it ends in another final status (expired, cancelled, failed), or after timeout_seconds (default 45). " +
+				"Without a progress token the wait lasts at most 45 s, inside clients' 60 s request timeouts; with one it may last up to 300 s and sends progress every 5 s. " +
+				"With webhooks enabled it wakes on Bitnovo's push; otherwise it polls with backoff. " +
 				"Prefer this over calling get_payment_status in a loop. Needs the identifier from create_payment_link or create_payment_onchain; read-only. " +
 				"Returns status, the flags reached, ended_terminal and timed_out, payment (the get_payment_status result), waited_seconds, checks and woken_by_webhook; " +
-				"after timed_out, call again or ask the user. Errors: PAYMENT_NOT_FOUND, INVALID_ARGUMENT.",
+				"timed_out means still pending: call it again (next says so) or ask the user. Errors: PAYMENT_NOT_FOUND, INVALID_ARGUMENT.",
 			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(true)},
 		},
 		NoDeadline: true,
 		Patch: func(s *jsonschema.Schema) {
 			t := prop(s, "timeout_seconds")
 			t.Minimum, t.Maximum = ptr(1.0), ptr(payments.MaxWait.Seconds())
-			setDefault(t, 60)
+			setDefault(t, payments.DefaultWait.Seconds())
 			ts := prop(s, "target_statuses")
 			ts.Types, ts.Type = nil, "array"
 			ts.MinItems, ts.MaxItems = ptr(1), ptr(9)
@@ -332,9 +333,10 @@ func waitForPayment(svc *payments.Service) Tool[waitArgs, payments.WaitResult] {
 				return Output[payments.WaitResult]{}, slot.start(ctx, waitParams{Identifier: in.Identifier, Targets: in.TargetStatuses},
 					"waiting for payment "+in.Identifier)
 			}
-			timeout := time.Duration(in.TimeoutSeconds) * time.Second // the schema's default is 60
+			timeout := time.Duration(in.TimeoutSeconds) * time.Second // 0: the default
 			progress := progressReporter(ctx, req)
-			return value(svc.Wait(ctx, payments.WaitInput{Identifier: in.Identifier, Timeout: timeout, Targets: in.TargetStatuses}, progress))
+			return value(svc.Wait(ctx, payments.WaitInput{Identifier: in.Identifier, Timeout: timeout, Targets: in.TargetStatuses,
+				Streaming: progress != nil}, progress))
 		},
 	}
 }

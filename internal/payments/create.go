@@ -43,7 +43,7 @@ type OnchainResult struct {
 	QRAddress            string  `json:"qr_address,omitempty" jsonschema:"PNG data URL of a QR code of the address"`
 	QRPaymentURI         string  `json:"qr_payment_uri,omitempty" jsonschema:"PNG data URL of a QR code of the payment URI (address and amount)"`
 	IdempotentReplay     bool    `json:"idempotent_replay,omitempty" jsonschema:"true when an earlier call with the same idempotency_key created this payment"`
-	Sandbox              bool    `json:"sandbox,omitempty" jsonschema:"true in sandbox mode: no real payment exists"`
+	Sandbox              bool    `json:"sandbox,omitempty" jsonschema:"true in sandbox mode: a test payment; real wallets refuse its testnet or deliberately invalid address"`
 	Images               []Image `json:"-"`
 }
 
@@ -67,7 +67,7 @@ type LinkResult struct {
 	Status           string  `json:"status,omitempty"`
 	QRWebURL         string  `json:"qr_web_url,omitempty" jsonschema:"PNG data URL of a QR code of web_url"`
 	IdempotentReplay bool    `json:"idempotent_replay,omitempty" jsonschema:"true when an earlier call with the same idempotency_key created this payment"`
-	Sandbox          bool    `json:"sandbox,omitempty" jsonschema:"true in sandbox mode: no real payment exists"`
+	Sandbox          bool    `json:"sandbox,omitempty" jsonschema:"true in sandbox mode: a test payment; its page says so and real wallets refuse its addresses"`
 	Images           []Image `json:"-"`
 }
 

@@ -1,6 +1,7 @@
 package payments
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -40,6 +41,9 @@ type Options struct {
 	// the latest verified webhook and falls back to it when Bitnovo cannot
 	// be reached, and Wait relies on webhooks instead of fast polling.
 	Events store.Events
+	// MaxPlainWait caps a Wait that is not Streaming; 0 means MaxPlainWait
+	// (tests shorten it).
+	MaxPlainWait time.Duration
 }
 
 // Service implements the payment tools.
@@ -74,7 +78,7 @@ func New(api API, st store.Store, o Options) *Service {
 	return &Service{
 		api: api, store: st, qr: o.QRCache, now: o.Now, log: o.Logger, sandbox: o.Sandbox, pending: o.PendingTimeout,
 		catalog: newCatalog(api, o.Now, o.Logger),
-		events:  o.Events, poll: pollTimes{pollMin, pollMax, pollWithWebhook, heartbeat},
+		events:  o.Events, poll: pollTimes{pollMin, pollMax, pollWithWebhook, heartbeat, cmp.Or(o.MaxPlainWait, MaxPlainWait)},
 	}
 }
 

@@ -1,6 +1,7 @@
 package payments
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,8 +13,18 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
 )
 
-// MaxWait is the longest wait_for_payment may wait.
-const MaxWait = 300 * time.Second
+// How long a wait may last. A call whose client gets no progress
+// notifications must answer inside the client's request timeout: 60 s in the
+// TypeScript SDK, and so in Claude Desktop, Cursor and the MCP Inspector
+// (docs/waits.md lists the clients). Such a wait ends by MaxPlainWait, 15 s
+// inside it, with a "still pending, call again" result. A caller that gets
+// progress (a progress token: a notification every heartbeat, or a task) may
+// wait up to MaxWait.
+const (
+	DefaultWait  = 45 * time.Second
+	MaxPlainWait = 45 * time.Second
+	MaxWait      = 300 * time.Second
+)
 
 // Poll intervals of Wait: with webhooks a verified delivery wakes the waiter
 // and polling is only a safety net; without them the status is polled with
@@ -22,17 +33,23 @@ const (
 	pollMin         = time.Second
 	pollMax         = 15 * time.Second
 	pollWithWebhook = 30 * time.Second
-	heartbeat       = 5 * time.Second
+	heartbeat       = 5 * time.Second // ≤ 10 s: clients that reset their timeout on progress
 )
 
-// pollTimes are Wait's intervals (shortened by tests).
-type pollTimes struct{ min, max, webhook, heartbeat time.Duration }
+// pollTimes are Wait's intervals and its cap without progress (shortened by
+// tests).
+type pollTimes struct{ min, max, webhook, heartbeat, plainCap time.Duration }
 
 // WaitInput is what wait_for_payment asks for.
 type WaitInput struct {
 	Identifier string
-	Timeout    time.Duration
-	Targets    []string // statuses that end the wait; empty means CO
+	Timeout    time.Duration // 0 means DefaultWait
+	Targets    []string      // statuses that end the wait; empty means CO
+	// Streaming says the caller hears from the wait while it lasts (a
+	// progress token, so notifications every few seconds, or a task): it may
+	// wait up to MaxWait. Otherwise a longer Timeout is cut to MaxPlainWait
+	// and the result says so (Capped).
+	Streaming bool
 }
 
 // WaitResult is the output of wait_for_payment.
@@ -40,7 +57,9 @@ type WaitResult struct {
 	Identifier     string        `json:"identifier"`
 	Status         string        `json:"status" jsonschema:"the last status seen"`
 	Reached        bool          `json:"reached" jsonschema:"the payment reached one of the target statuses"`
-	TimedOut       bool          `json:"timed_out" jsonschema:"the wait ended because timeout_seconds passed"`
+	TimedOut       bool          `json:"timed_out" jsonschema:"the wait ended because its time passed while the payment is still open: call wait_for_payment again to keep waiting"`
+	Capped         bool          `json:"capped,omitempty" jsonschema:"timeout_seconds was cut to 45 because the call carried no progress token (the client would time out first)"`
+	Next           string        `json:"next,omitempty" jsonschema:"what to do now when the wait ended without an answer"`
 	EndedTerminal  bool          `json:"ended_terminal" jsonschema:"the payment reached a final status that is not a target, so waiting longer is pointless"`
 	TargetStatuses []string      `json:"target_statuses"`
 	WaitedSeconds  float64       `json:"waited_seconds"`
@@ -131,8 +150,13 @@ func (s *Service) Wait(ctx context.Context, in WaitInput, progress func(Progress
 	if err != nil {
 		return nil, err
 	}
-	if in.Timeout <= 0 || in.Timeout > MaxWait {
+	if in.Timeout < 0 || in.Timeout > MaxWait {
 		return nil, invalidArg("timeout_seconds", fmt.Sprintf("must be from 1 to %d", int(MaxWait.Seconds())))
+	}
+	res := &WaitResult{Identifier: in.Identifier, TargetStatuses: targets, Sandbox: s.sandbox}
+	limit := cmp.Or(in.Timeout, DefaultWait)
+	if !in.Streaming && limit > s.poll.plainCap {
+		limit, res.Capped = s.poll.plainCap, true
 	}
 	if progress == nil {
 		progress = func(Progress) {}
@@ -141,16 +165,18 @@ func (s *Service) Wait(ctx context.Context, in WaitInput, progress func(Progress
 	defer unsubscribe()
 
 	start := s.now()
-	deadline := time.NewTimer(in.Timeout)
+	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
 	beat := time.NewTicker(s.poll.heartbeat)
 	defer beat.Stop()
 
-	res := &WaitResult{Identifier: in.Identifier, TargetStatuses: targets, Sandbox: s.sandbox}
 	finish := func() *WaitResult {
 		res.WaitedSeconds = float64(s.now().Sub(start).Milliseconds()) / 1000
 		if res.Payment != nil {
 			res.Status = res.Payment.Status
+		}
+		if res.TimedOut {
+			res.Next = stillPending(res, limit)
 		}
 		return res
 	}
@@ -165,7 +191,7 @@ func (s *Service) Wait(ctx context.Context, in WaitInput, progress func(Progress
 		switch {
 		case err == nil:
 			res.Payment = st
-			progress(Progress{Elapsed: s.now().Sub(start), Total: in.Timeout, Status: st.Status,
+			progress(Progress{Elapsed: s.now().Sub(start), Total: limit, Status: st.Status,
 				Message: fmt.Sprintf("payment %s is %s (%s)", in.Identifier, st.Status, st.StatusName)})
 			if slices.Contains(targets, st.Status) {
 				res.Reached, res.WokenByWebhook = true, byWebhook
@@ -180,7 +206,7 @@ func (s *Service) Wait(ctx context.Context, in WaitInput, progress func(Progress
 		case ctx.Err() != nil:
 			return nil, err
 		default: // transient: keep waiting, the next read may work
-			progress(Progress{Elapsed: s.now().Sub(start), Total: in.Timeout, Message: "status read failed, retrying: " + AsError(err).Message})
+			progress(Progress{Elapsed: s.now().Sub(start), Total: limit, Message: "status read failed, retrying: " + AsError(err).Message})
 		}
 		byWebhook = false
 		timer := time.NewTimer(poll)
@@ -197,7 +223,7 @@ func (s *Service) Wait(ctx context.Context, in WaitInput, progress func(Progress
 				if res.Payment != nil {
 					last = res.Payment.Status
 				}
-				progress(Progress{Elapsed: s.now().Sub(start), Total: in.Timeout, Status: last, Message: "waiting for the payment"})
+				progress(Progress{Elapsed: s.now().Sub(start), Total: limit, Status: last, Message: "waiting for the payment"})
 			case <-deadline.C:
 				timer.Stop()
 				res.TimedOut = true
@@ -212,6 +238,16 @@ func (s *Service) Wait(ctx context.Context, in WaitInput, progress func(Progress
 			poll = min(poll*2, s.poll.max)
 		}
 	}
+}
+
+// stillPending is the advice of a wait that ran out of time.
+func stillPending(res *WaitResult, waited time.Duration) string {
+	status := "not readable right now"
+	if res.Payment != nil {
+		status = res.Payment.Status + " (" + res.Payment.StatusName + ")"
+	}
+	return fmt.Sprintf("still pending after %d s: the payment is %s. Call wait_for_payment again with the same identifier to keep waiting, "+
+		"or ask the user; nothing was lost by stopping here", int(waited.Round(time.Second).Seconds()), status)
 }
 
 // isPermanent reports errors that waiting will not fix.

@@ -2,6 +2,7 @@ package payments
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func newWaitService(t *testing.T, webhooks bool) (*Service, *stubAPI) {
 	api := newStub()
 	api.setStatus(waitID, "PE")
 	s := New(api, store.NewMemory(), Options{})
-	s.poll = pollTimes{min: 5 * time.Millisecond, max: 20 * time.Millisecond, webhook: time.Hour, heartbeat: 10 * time.Millisecond}
+	s.poll = pollTimes{min: 5 * time.Millisecond, max: 20 * time.Millisecond, webhook: time.Hour, heartbeat: 10 * time.Millisecond, plainCap: MaxPlainWait}
 	if webhooks {
 		s.events = store.NewMemory()
 	}
@@ -130,5 +131,76 @@ func TestWaitHonoursCancellation(t *testing.T) {
 	defer cancel()
 	if _, err := s.Wait(ctx, WaitInput{Identifier: waitID, Timeout: 10 * time.Second}, nil); err == nil {
 		t.Fatal("want an error after cancellation")
+	}
+}
+
+// A call without progress notifications must end inside the clients' 60 s
+// request timeout: a longer timeout is cut, and the result says to call
+// again.
+func TestWaitWithoutProgressIsCapped(t *testing.T) {
+	s, _ := newWaitService(t, false)
+	s.poll.plainCap = 60 * time.Millisecond // stands for MaxPlainWait
+	res, err := s.Wait(context.Background(), WaitInput{Identifier: waitID, Timeout: MaxWait}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.TimedOut || !res.Capped || res.Reached || res.Status != "PE" {
+		t.Fatalf("%+v", res)
+	}
+	if !strings.Contains(res.Next, "still pending") || !strings.Contains(res.Next, "Call wait_for_payment again") {
+		t.Fatalf("next = %q", res.Next)
+	}
+	if res.WaitedSeconds > 5 {
+		t.Fatalf("waited %v s, want the cap", res.WaitedSeconds)
+	}
+}
+
+// With progress the caller may wait past the plain cap, and hears from the
+// wait every heartbeat meanwhile.
+func TestWaitStreamingOutlastsThePlainCap(t *testing.T) {
+	s, api := newWaitService(t, false)
+	s.poll.plainCap = 20 * time.Millisecond
+	s.poll.min, s.poll.max = time.Hour, time.Hour // only the heartbeat speaks
+	var mu sync.Mutex
+	beats := 0
+	done := make(chan struct{})
+	time.AfterFunc(200*time.Millisecond, func() {
+		api.setStatus(waitID, "CO")
+		close(done)
+	})
+	res, err := s.Wait(context.Background(), WaitInput{Identifier: waitID, Timeout: 400 * time.Millisecond, Streaming: true}, func(p Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		if p.Message == "waiting for the payment" {
+			beats++
+		}
+		if p.Total != 400*time.Millisecond {
+			t.Errorf("progress total %v, want the requested timeout", p.Total)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if res.Capped || !res.TimedOut || res.Next == "" {
+		t.Fatalf("%+v", res) // polls hourly: the CO is not read, the full 400 ms pass
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if beats < 3 {
+		t.Fatalf("%d heartbeats in 400 ms at a 10 ms heartbeat", beats)
+	}
+}
+
+func TestWaitDefaultsFitTheClients(t *testing.T) {
+	const tsSDKDefault = 60 * time.Second // DEFAULT_REQUEST_TIMEOUT_MSEC, docs/waits.md
+	if DefaultWait > MaxPlainWait || MaxPlainWait > tsSDKDefault-10*time.Second || heartbeat > 10*time.Second {
+		t.Fatalf("default %v, plain cap %v, heartbeat %v: a plain call must end ≥ 10 s inside %v", DefaultWait, MaxPlainWait, heartbeat, tsSDKDefault)
+	}
+	s, api := newWaitService(t, false)
+	api.setStatus(waitID, "CO")
+	res, err := s.Wait(context.Background(), WaitInput{Identifier: waitID}, nil) // Timeout 0: the default
+	if err != nil || !res.Reached || res.Capped {
+		t.Fatalf("%+v %v", res, err)
 	}
 }
