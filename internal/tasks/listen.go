@@ -29,8 +29,9 @@ const (
 	codeMissingClientCp = -32021
 )
 
-// watchPoll is how often a listen reads its tasks from the store (so it
-// sees changes made by any replica).
+// watchPoll is how often a listen reads its tasks from the store, so it
+// sees changes made by other replicas; this process's own changes wake it
+// at once.
 const watchPoll = 500 * time.Millisecond
 
 // Listen is a subscriptions/listen request that asks for task status
@@ -117,6 +118,7 @@ func (m *Manager) ServeListen(ctx context.Context, owner string, id jsonrpc.ID, 
 	tick := time.NewTicker(watchPoll)
 	defer tick.Stop()
 	for {
+		changed := m.nextChange() // taken before reading: a change made meanwhile is not missed
 		open := 0
 		for _, tid := range agreed {
 			t, err := m.Get(ctx, owner, tid)
@@ -152,6 +154,7 @@ func (m *Manager) ServeListen(ctx context.Context, owner string, id jsonrpc.ID, 
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		case <-changed:
 		}
 	}
 }

@@ -65,9 +65,6 @@ type Options struct {
 	MaxActive int           // unfinished tasks per owner; default DefaultMaxActive
 	Lease     time.Duration // how long a run holds a task without renewing; default DefaultLease
 	Now       func() time.Time
-	// OnChange, if set, is called after every change of a task's state
-	// made by this process (for status notifications). It must not block.
-	OnChange func(store.Task)
 }
 
 // Manager creates, runs, resumes and answers for tasks.
@@ -77,7 +74,6 @@ type Manager struct {
 	maxActive int
 	lease     time.Duration
 	now       func() time.Time
-	onChange  func(store.Task)
 	holder    string // this process's lease holder id
 
 	mu      sync.Mutex
@@ -85,12 +81,16 @@ type Manager struct {
 	running map[string]context.CancelFunc
 	base    context.Context // set by Start; runs end with it
 	wg      sync.WaitGroup
+	// changes is closed (and replaced) whenever this process changes a
+	// task, waking the status listens at once; changes made by other
+	// processes are seen by their polling.
+	changes chan struct{}
 }
 
 // New returns a Manager; Start it before creating tasks.
 func New(o Options) *Manager {
-	m := &Manager{st: o.Store, log: o.Logger, maxActive: o.MaxActive, lease: o.Lease, now: o.Now, onChange: o.OnChange,
-		holder: "p-" + rand.Text(), kinds: map[string]Kind{}, running: map[string]context.CancelFunc{}}
+	m := &Manager{st: o.Store, log: o.Logger, maxActive: o.MaxActive, lease: o.Lease, now: o.Now,
+		holder: "p-" + rand.Text(), kinds: map[string]Kind{}, running: map[string]context.CancelFunc{}, changes: make(chan struct{})}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -211,7 +211,7 @@ func (m *Manager) Create(ctx context.Context, owner, tool string, params []byte,
 	}
 	t.CreatedAt, t.UpdatedAt, t.ExpiresAt = time.UnixMilli(now.UnixMilli()), time.UnixMilli(now.UnixMilli()), time.UnixMilli(t.ExpiresAt.UnixMilli())
 	m.launch(t)
-	m.changed(t)
+	m.changed()
 	return t, nil
 }
 
@@ -239,7 +239,7 @@ func (m *Manager) Cancel(ctx context.Context, owner, id string) (store.Task, err
 		stop()
 	}
 	if !store.TaskTerminal(before.Status) {
-		m.changed(t)
+		m.changed()
 	}
 	return t, nil
 }
@@ -254,10 +254,20 @@ func (m *Manager) Answer(ctx context.Context, owner, id string, responses json.R
 	return err
 }
 
-func (m *Manager) changed(t store.Task) {
-	if m.onChange != nil {
-		m.onChange(t)
-	}
+// changed wakes the listens after this process changed a task.
+func (m *Manager) changed() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	close(m.changes)
+	m.changes = make(chan struct{})
+}
+
+// nextChange returns a channel closed at the next change made by this
+// process.
+func (m *Manager) nextChange() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.changes
 }
 
 // launch runs t in its own goroutine, renewing its lease.
@@ -323,7 +333,7 @@ func (m *Manager) run(ctx context.Context, cancel context.CancelFunc, k Kind, t 
 	if done {
 		m.log.Info("task finished", "task_id", t.ID, "tool", t.Tool, "status", status)
 		t.Status, t.StatusMessage, t.Result, t.Error, t.UpdatedAt, t.InputRequests = status, msg, result, errJSON, time.UnixMilli(now.UnixMilli()), nil
-		m.changed(t)
+		m.changed()
 	}
 }
 
@@ -383,7 +393,7 @@ func (r *Run) Status(ctx context.Context, message string) {
 		return
 	}
 	if t.Status == store.TaskWorking {
-		r.m.changed(t)
+		r.m.changed()
 	}
 }
 
@@ -413,7 +423,7 @@ func (r *Run) Ask(ctx context.Context, requests map[string]json.RawMessage, mess
 	if t.Status != store.TaskInputRequired {
 		return nil, fmt.Errorf("task %s is %s", t.ID, t.Status)
 	}
-	r.m.changed(t)
+	r.m.changed()
 	poll := time.NewTicker(100 * time.Millisecond)
 	defer poll.Stop()
 	for {
@@ -439,7 +449,7 @@ func (r *Run) Ask(ctx context.Context, requests map[string]json.RawMessage, mess
 		if len(got) == len(requests) {
 			t, err := r.m.st.UpdateTask(ctx, t.ID, r.m.holder, store.TaskUpdate{Status: store.TaskWorking, InputRequests: []byte{}}, r.m.now())
 			if err == nil && t.Status == store.TaskWorking {
-				r.m.changed(t)
+				r.m.changed()
 			}
 			return got, nil
 		}
