@@ -218,6 +218,10 @@ func addTaskMethods(s *mcp.Server, m *tasks.Manager) error {
 		if err != nil {
 			return nil, err
 		}
+		var responses map[string]json.RawMessage
+		if len(p.InputResponses) > 0 && json.Unmarshal(p.InputResponses, &responses) != nil {
+			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "inputResponses must be an object keyed by input request id"}
+		}
 		if err := m.Answer(ctx, owner, p.TaskID, p.InputResponses); err != nil {
 			return nil, taskLookupError(p.TaskID, err)
 		}

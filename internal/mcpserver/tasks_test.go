@@ -301,6 +301,9 @@ func TestTaskMethodsErrorsAndCancel(t *testing.T) {
 			t.Errorf("%s by another caller: %v, want -32602", method, err)
 		}
 	}
+	if _, err := c.call("tasks/update", map[string]any{"taskId": taskID, "inputResponses": []any{1}}, true); rpcCode(err) != jsonrpc.CodeInvalidParams {
+		t.Fatalf("inputResponses not an object: %v, want -32602", err)
+	}
 	if ack := c.ok("tasks/update", map[string]any{"taskId": taskID, "inputResponses": map[string]any{"unknown": map[string]any{}}}); ack["resultType"] != "complete" {
 		t.Fatalf("update ack = %v", ack)
 	}
