@@ -32,14 +32,17 @@ import (
 // app is everything one server process runs, whatever the transport: the
 // store, the sandbox fakes, the provider clients and the MCP server.
 type app struct {
-	cfg     config.Config
-	log     *slog.Logger
-	store   store.Store
-	server  *mcp.Server
-	tasks   *tasks.Manager       // the MCP Tasks extension's tasks of this app's store
-	metrics *metrics.Metrics     // served at /metrics by the HTTP transport
-	tel     *telemetry.Telemetry // OpenTelemetry tracing; nil when OTEL_* do not ask for it
-	closers []func()             // run in reverse order by Close
+	cfg    config.Config
+	log    *slog.Logger
+	store  store.Store
+	server *mcp.Server
+	tasks  *tasks.Manager // the MCP Tasks extension's tasks of this app's store
+	// readOnly names the tools that change nothing (their calls need not
+	// finish when a stdio client goes away).
+	readOnly map[string]bool
+	metrics  *metrics.Metrics     // served at /metrics by the HTTP transport
+	tel      *telemetry.Telemetry // OpenTelemetry tracing; nil when OTEL_* do not ask for it
+	closers  []func()             // run in reverse order by Close
 }
 
 // newApp builds the app from a validated config. On failure it prints one
@@ -144,6 +147,7 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, o appOptio
 	if wh != nil {
 		deps.Webhooks = wh
 	}
+	a.readOnly = mcpserver.ReadOnlyTools(deps)
 	a.server, err = mcpserver.New(deps)
 	if err != nil {
 		return fail(exitFail, "%v", err)

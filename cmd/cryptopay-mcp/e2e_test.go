@@ -8,7 +8,9 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -256,7 +258,15 @@ func TestErrorCodes(t *testing.T) {
 					t.Errorf("details = %v", e.Error.Details)
 				}
 			}},
-		{"lowercase symbol", "create_payment_onchain", map[string]any{"amount_eur": 10, "input_currency": "btc"}, "INVALID_ARGUMENT", nil},
+		// "btc" and "Bitcoin" are taken as BTC (issue 21); what cannot be
+		// placed is refused with the symbols meant.
+		{"a bare asset on several networks", "create_payment_onchain", map[string]any{"amount_eur": 10, "input_currency": "usdt"}, "CURRENCY_NOT_SUPPORTED",
+			func(t *testing.T, e toolError) {
+				if !strings.Contains(e.Error.Message, "did you mean USDT_ERC20 or USDT_TRC20?") {
+					t.Errorf("message = %q", e.Error.Message)
+				}
+			}},
+		{"a symbol that is not one", "create_payment_onchain", map[string]any{"amount_eur": 10, "input_currency": "btc!"}, "INVALID_ARGUMENT", nil},
 		{"below minimum", "create_payment_onchain", map[string]any{"amount_eur": 1, "input_currency": "BTC"}, "AMOUNT_TOO_LOW",
 			func(t *testing.T, e toolError) {
 				if e.Error.Details["min_amount"] != "5.00" {
@@ -543,6 +553,26 @@ func TestConfigErrors(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "CRYPTOPAY_DATA_DIR") {
 			t.Fatalf("exit %v, output %s", err, out)
+		}
+	})
+	t.Run("corrupt store", func(t *testing.T) {
+		// A corrupt database is one line naming the file and the way out,
+		// exit 2, no stack trace (issue 19, finding 3).
+		dir := t.TempDir()
+		db := filepath.Join(dir, "cryptopay.db")
+		if err := os.WriteFile(db, []byte(strings.Repeat("garbage, not SQLite ", 400)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(binPath)
+		cmd.Env = envList(baseEnv(t, dir))
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+			t.Fatalf("exit %v, want status 2; output:\n%s", err, out)
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if len(lines) != 1 || !strings.HasPrefix(lines[0], "cryptopay-mcp: config: ") ||
+			!strings.Contains(lines[0], db) || !strings.Contains(lines[0], "corrupt") || !strings.Contains(lines[0], "aside") {
+			t.Fatalf("want one line naming %s and the way out, got:\n%s", db, out)
 		}
 	})
 	t.Run("unknown command", func(t *testing.T) {

@@ -11,6 +11,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,14 +25,14 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
-
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/fakebitnovo"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/logging"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/loopback"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/mcpserver"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/stdio"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 )
 
 // version, commit and date are set at link time by the release build
@@ -48,6 +49,11 @@ const (
 )
 
 func main() {
+	// A client that closes our stdout must not kill the process: by
+	// default Go dies of SIGPIPE on the first write to a broken stdout,
+	// while creates in flight have yet to record their outcome. Ignored,
+	// the write fails with EPIPE and every exit path drains (internal/stdio).
+	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 	stop()
@@ -154,15 +160,33 @@ func runStdio(ctx context.Context, args []string, stdin io.ReadCloser, stdout, s
 	}
 	defer a.Close()
 	log, server := a.log, a.server
-	// Answers to requests already read still go out after stdin ends.
-	d := newDrain(ctx, cfg.ToolTimeout+5*time.Second)
-	in := struct {
-		io.Reader
-		io.Closer
-	}{d.Reader(stdin), stdin}
+	// The project's own transport (internal/stdio says why not the
+	// go-sdk's): a bad line gets an error and the session goes on. Every
+	// end (end of input, a read error, a signal) takes the same path: the
+	// calls already read are answered, so a create that reached Bitnovo
+	// records its outcome, before the session and then the store close.
+	// Hence the server runs without the signal's context and the transport
+	// takes the signal as the end of input.
 	// Task status listens are served next to the SDK (tasklisten.go).
-	err = server.Run(ctx, &taskListenTransport{Transport: &mcp.IOTransport{Reader: in, Writer: nopWriteCloser{d.Writer(stdout)}},
-		m: a.tasks, owner: mcpserver.TaskOwner(stdioCaller), log: log})
+	err = server.Run(context.WithoutCancel(ctx), &taskListenTransport{m: a.tasks, owner: mcpserver.TaskOwner(stdioCaller), log: log, Transport: &stdio.Transport{
+		In:    stdin,
+		Out:   stdout,
+		Drain: cfg.ToolTimeout + 5*time.Second,
+		Stop:  ctx.Done(),
+		Log:   log,
+		// A read-only call (a wait_for_payment, a status) is cancelled at
+		// the end of input rather than waited for: it has nothing to
+		// record and nobody is left to read its answer.
+		Abandon: func(req *jsonrpc.Request) bool {
+			if req.Method != "tools/call" {
+				return true
+			}
+			var p struct {
+				Name string `json:"name"`
+			}
+			return json.Unmarshal(req.Params, &p) == nil && a.readOnly[p.Name]
+		},
+	}})
 	switch {
 	case err == nil, errors.Is(err, context.Canceled), errors.Is(err, io.EOF):
 		log.Info("cryptopay-mcp stopped")
@@ -179,10 +203,6 @@ func sandboxURL(cfg config.Config) string {
 	}
 	return ""
 }
-
-type nopWriteCloser struct{ io.Writer }
-
-func (nopWriteCloser) Close() error { return nil }
 
 // startFake serves the fake Bitnovo API on addr and returns its base URL
 // and a function that stops it.

@@ -88,7 +88,7 @@ func (c *taskListenConn) Read(ctx context.Context) (jsonrpc.Message, error) {
 				c.mu.Unlock()
 				if stop != nil {
 					stop()
-					continue
+					continue // the SDK never saw the listen
 				}
 			}
 		case tasks.MethodListen:
@@ -122,6 +122,13 @@ func (c *taskListenConn) serve(id jsonrpc.ID, l tasks.Listen) {
 		err := c.t.m.ServeListen(ctx, c.t.owner, id, l, func(m jsonrpc.Message) error { return c.Connection.Write(ctx, m) })
 		if err != nil && ctx.Err() == nil {
 			c.t.log.Warn("task status listen ended", "error", err)
+		}
+		if ctx.Err() != nil && c.ctx.Err() == nil {
+			// Cancelled (by the client, or at the end of input): the
+			// transport drops the answer to a cancelled call, but learns
+			// from it that the call is over and need not be waited for.
+			res, _ := json.Marshal(map[string]any{"_meta": map[string]any{mcp.MetaKeySubscriptionID: id.Raw()}})
+			_ = c.Connection.Write(c.ctx, &jsonrpc.Response{ID: id, Result: res})
 		}
 	})
 }

@@ -174,6 +174,9 @@ type Order struct {
 	Commission     Decimal          `json:"commission,omitempty"`
 	User           *User            `json:"user,omitempty"`
 	Invoice        *OrderInvoiceRef `json:"invoice,omitempty"`
+	// Quantity is how many units the order holds when Bitrefill groups
+	// them in one order; absent means one.
+	Quantity Decimal `json:"quantity,omitempty"`
 }
 
 // Invoice is a v2 invoice.

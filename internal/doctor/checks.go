@@ -14,6 +14,7 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitnovo"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitrefill"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
 )
 
 // DataDir checks that dir exists (or can be created, mode 0700) and that a
@@ -40,18 +41,34 @@ func DataDir(dir string) Check {
 	}}
 }
 
-// Store checks that the store opens (which runs its migrations) and
-// closes. what names it in the output ("SQLite in /x/cryptopay.db").
+// Store checks that the store opens (which runs its migrations and, for
+// SQLite, a quick_check of the file), that it can keep what it is given
+// (Check: the file is the one opened and passes quick_check), and closes.
+// what names it in the output ("SQLite in /x/cryptopay.db").
 func Store(what string, open func(ctx context.Context) (io.Closer, error)) Check {
 	return Check{Name: "store", Run: func(ctx context.Context) Result {
 		st, err := open(ctx)
 		if err != nil {
+			if errors.Is(err, store.ErrCorrupt) {
+				return Failed("move the database file and its -wal and -shm files aside (or restore them from a backup), then start again",
+					"%s: %v", what, err)
+			}
 			return Failed("fix the path or CRYPTOPAY_DATABASE_URL in the message; a store another version migrated further needs that version", "%s: %v", what, err)
+		}
+		if c, ok := st.(interface{ Check(context.Context) error }); ok {
+			if err := c.Check(ctx); err != nil {
+				_ = st.Close()
+				fix := "check the disk, then restart the server"
+				if errors.Is(err, store.ErrCorrupt) {
+					fix = "move the database file and its -wal and -shm files aside (or restore them from a backup), then start again"
+				}
+				return Failed(fix, "%s cannot keep what it is given: %v", what, err)
+			}
 		}
 		if err := st.Close(); err != nil {
 			return Failed("check the disk or the database server", "%s opened but did not close cleanly: %v", what, err)
 		}
-		return Passed("%s opens and is migrated", what)
+		return Passed("%s opens, is migrated and passes its integrity check", what)
 	}}
 }
 

@@ -172,6 +172,10 @@ func TestDataDir(t *testing.T) {
 
 func TestStore(t *testing.T) {
 	dir := t.TempDir()
+	corrupt := filepath.Join(dir, "corrupt.db")
+	if err := os.WriteFile(corrupt, []byte(strings.Repeat("not a database ", 512)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		open func(ctx context.Context) (io.Closer, error)
@@ -184,11 +188,26 @@ func TestStore(t *testing.T) {
 			return store.OpenSQLite(ctx, dir)
 		}, Fail},
 		{"open error", func(context.Context) (io.Closer, error) { return nil, errors.New("boom") }, Fail},
+		{"corrupt sqlite", func(ctx context.Context) (io.Closer, error) {
+			return store.OpenSQLite(ctx, corrupt)
+		}, Fail},
+		{"file removed while open", func(ctx context.Context) (io.Closer, error) {
+			path := filepath.Join(dir, "removed.db")
+			st, err := store.OpenSQLite(ctx, path)
+			if err == nil {
+				err = os.Remove(path)
+			}
+			return st, err
+		}, Fail},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := runChecks(t, Store("test store", tt.open))["store"]; got.Status != tt.want {
+			got := runChecks(t, Store("test store", tt.open))["store"]
+			if got.Status != tt.want {
 				t.Errorf("got %+v, want %s", got, tt.want)
+			}
+			if strings.Contains(tt.name, "corrupt") && (!strings.Contains(got.Detail, "corrupt") || !strings.Contains(got.Fix, "aside")) {
+				t.Errorf("corrupt store reported as %+v", got)
 			}
 		})
 	}

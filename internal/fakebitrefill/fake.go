@@ -59,6 +59,10 @@ type Config struct {
 	Balance string
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// OrderQuantities makes an invoice hold one order per product line,
+	// carrying its "quantity", instead of one order per unit: the other
+	// shape an invoice may take, so that spend caps are tested on both.
+	OrderQuantities bool
 }
 
 // Fault is an injected failure. A request matches when Method (empty: any)
@@ -115,6 +119,7 @@ type Fake struct {
 	requests     map[[2]string]int
 	omitProducts bool
 	holdDelivery bool
+	orderQty     bool // Config.OrderQuantities
 }
 
 // New returns a Fake. It fails only on an invalid Config.Balance.
@@ -131,6 +136,7 @@ func New(cfg Config) (*Fake, error) {
 		invoiceByID: map[string]*invoice{},
 		orderByID:   map[string]*order{},
 		requests:    map[[2]string]int{},
+		orderQty:    cfg.OrderQuantities,
 	}
 	if f.apiID == "" {
 		f.apiID = DefaultAPIID

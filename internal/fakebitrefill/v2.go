@@ -58,6 +58,7 @@ type order struct {
 	Delivered   time.Time
 	PhoneNumber string
 	Commission  money.Decimal
+	Quantity    int // > 1 only with Config.OrderQuantities
 }
 
 // paymentCurrency maps a payment method to the currency of the invoice.
@@ -112,6 +113,9 @@ func (f *Fake) orderDoc(o *order) map[string]any {
 	}
 	if o.PhoneNumber != "" {
 		d["phone_number"] = o.PhoneNumber
+	}
+	if f.orderQty {
+		d["quantity"] = o.Quantity
 	}
 	if o.Status == orderDelivered {
 		d["delivered_time"] = fmtTime(o.Delivered)
@@ -351,10 +355,14 @@ func (f *Fake) createInvoice(req *createReq) (map[string]any, error) {
 		Currency: cur, Price: price, PriceUSD: totalUSD, PaymentStatus: paymentUnpaid, WebhookURL: req.WebhookURL,
 	}
 	for _, l := range lines {
-		for range l.qty {
+		orders, qty := l.qty, 1
+		if f.orderQty {
+			orders, qty = 1, l.qty
+		}
+		for range orders {
 			o := &order{
-				ID: f.nextID('o'), InvoiceID: inv.ID, Product: l.p, Value: l.k.Value, Status: orderCreated,
-				Created: now, PhoneNumber: l.phone, Commission: l.k.UsdPrice.Mul("0.01").Round(2, money.HalfUp),
+				ID: f.nextID('o'), InvoiceID: inv.ID, Product: l.p, Value: l.k.Value, Status: orderCreated, Quantity: qty,
+				Created: now, PhoneNumber: l.phone, Commission: l.k.UsdPrice.Mul(money.Decimal(strconv.Itoa(qty))).Mul("0.01").Round(2, money.HalfUp),
 			}
 			f.orders = append(f.orders, o)
 			f.orderByID[o.ID] = o

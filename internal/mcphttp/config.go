@@ -36,6 +36,10 @@ const (
 	EnvOAuthIssuer    = "MCP_OAUTH_ISSUER"
 	EnvOAuthJWKS      = "MCP_OAUTH_JWKS_URL"
 	EnvOAuthAudience  = "MCP_OAUTH_AUDIENCE"
+	// EnvOAuthRequireATJWT: "true" refuses access tokens whose JOSE header
+	// lacks typ "at+jwt" (RFC 9068 §2.1), so an ID token or another JWT of
+	// the same issuer is never taken for an access token.
+	EnvOAuthRequireATJWT = "MCP_OAUTH_REQUIRE_AT_JWT"
 )
 
 // DefaultListen is the address served when --listen is not given.
@@ -75,6 +79,9 @@ type OAuthConfig struct {
 	Issuer   string // MCP_OAUTH_ISSUER
 	JWKSURL  string // MCP_OAUTH_JWKS_URL; "": discovered from the issuer
 	Audience string // MCP_OAUTH_AUDIENCE: accepted as aud besides the resource URL
+	// RequireATJWT (MCP_OAUTH_REQUIRE_AT_JWT): tokens must carry typ
+	// "at+jwt" (RFC 9068).
+	RequireATJWT bool
 }
 
 // Enabled reports whether OAuth is configured.
@@ -137,6 +144,13 @@ func LoadConfig(getenv func(string) string, listen string, stateless bool) (Conf
 			c.TokenScopes = sc
 		}
 	}
+	switch v := strings.ToLower(get(EnvOAuthRequireATJWT)); v {
+	case "", "0", "false", "no", "off":
+	case "1", "true", "yes", "on":
+		c.OAuth.RequireATJWT = true
+	default:
+		p = append(p, fmt.Sprintf("%s: %q is not a boolean (use true or false)", EnvOAuthRequireATJWT, v))
+	}
 	if c.OAuth.Enabled() {
 		if msg := checkURL(c.OAuth.Issuer); msg != "" {
 			p = append(p, EnvOAuthIssuer+": "+msg)
@@ -152,7 +166,7 @@ func LoadConfig(getenv func(string) string, listen string, stateless bool) (Conf
 			}
 		}
 	} else {
-		for _, k := range []string{EnvOAuthJWKS, EnvOAuthAudience} {
+		for _, k := range []string{EnvOAuthJWKS, EnvOAuthAudience, EnvOAuthRequireATJWT} {
 			if get(k) != "" {
 				p = append(p, fmt.Sprintf("%s: only applies with %s", k, EnvOAuthIssuer))
 			}

@@ -81,7 +81,8 @@ func createPaymentOnchain(svc *payments.Service) Tool[createOnchainArgs, payment
 		},
 		Patch: func(s *jsonschema.Schema) {
 			patchCreateCommon(s)
-			prop(s, "input_currency").Pattern = `^[A-Z0-9_]+$`
+			cur := prop(s, "input_currency")
+			cur.Pattern, cur.MaxLength = `^[A-Z0-9_]+$`, ptr(40)
 			prop(s, "idempotency_key").Description = idempotencyKeyDoc
 		},
 		Handler: func(ctx context.Context, _ *mcp.CallToolRequest, a createOnchainArgs) (Output[payments.OnchainResult], error) {

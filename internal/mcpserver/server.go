@@ -60,6 +60,18 @@ func Tools(d Deps) []registrar {
 	}, append(webhookTools(d.Webhooks, d.Sandbox), shopTools(d.Shop)...)...)
 }
 
+// ReadOnlyTools returns the names of the tools whose annotations say they
+// change nothing (readOnlyHint).
+func ReadOnlyTools(d Deps) map[string]bool {
+	out := map[string]bool{}
+	for _, t := range Tools(d) {
+		if t.readOnly() {
+			out[t.name()] = true
+		}
+	}
+	return out
+}
+
 // New builds the MCP server with all tools registered.
 func New(d Deps) (*mcp.Server, error) {
 	if d.Logger == nil {

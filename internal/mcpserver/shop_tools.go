@@ -13,6 +13,7 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitrefill"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/shop"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/toolerr"
 )
 
 // shopTools returns the shop toolset in the reference's registration
@@ -377,7 +378,14 @@ func shopCreateInvoice(svc *shop.Service) Tool[createInvoiceArgs, shop.CreateRes
 				in.Products = append(in.Products, shop.LineInput{ProductID: p.ProductID, Quantity: p.Quantity, Value: p.Value,
 					PackageID: p.PackageID, PhoneNumber: p.PhoneNumber, SendEmail: p.SendEmail, SendSMS: p.SendSMS})
 			}
-			r, err := svc.CreateInvoice(ctx, confirmer(req), in)
+			var r *shop.CreateResult
+			var err error
+			if id, ok := resumedInvoice(req); ok && in.AutoPay {
+				// The retry of a round trip: the invoice exists; pay it.
+				r, err = svc.ResumeCreate(ctx, confirmer(req), id)
+			} else {
+				r, err = svc.CreateInvoice(ctx, confirmer(req), in)
+			}
 			if err != nil {
 				return Output[shop.CreateResult]{}, err
 			}
@@ -456,18 +464,41 @@ const confirmInput = "confirm_payment"
 // confirmer asks the user through MCP elicitation when the client declared
 // the capability; nil otherwise (the quote/token flow is used). It uses
 // multi round-trip requests: the first invocation ends with an input
-// request, the SDK (or a 2026-07-28 client) asks the user, and the tool is
-// invoked again with the answer in InputResponses.
+// request and a requestState, the SDK (2025-11-25: an elicitation/create
+// round trip it makes itself) or a 2026-07-28 client asks the user, and the
+// tool is invoked again with the answer in InputResponses and the
+// requestState echoed. The requestState is "<nonce>.<invoice id>": the
+// nonce is single-use, stored server-side (hashed) and bound to the
+// invoice and the amount, so an answer counts only for the question this
+// server asked (a client sending inputResponses on its first call, or
+// replaying an old answer, gets CONFIRMATION_INVALID). The invoice id only
+// tells a create_invoice retry which invoice its first round created.
 func confirmer(req *mcp.CallToolRequest) shop.Confirmer {
-	if req == nil || req.Session == nil || req.Params == nil {
+	if req == nil || req.Params == nil {
 		return nil
 	}
-	ip := req.Session.InitializeParams()
-	if ip == nil || ip.Capabilities == nil || ip.Capabilities.Elicitation == nil {
+	p := req.Params
+	answer, answered := p.InputResponses[confirmInput]
+	if !elicits(req) {
+		if answered || p.RequestState != "" {
+			// An answer from a client that cannot be asked: no question
+			// was put to it.
+			return func(ctx context.Context, q shop.Question) (bool, error) {
+				return false, q.Redeem(ctx, "")
+			}
+		}
 		return nil
 	}
-	return func(_ context.Context, msg string) (bool, error) {
-		if answer, ok := req.Params.InputResponses[confirmInput]; ok {
+	return func(ctx context.Context, q shop.Question) (bool, error) {
+		if answered || p.RequestState != "" {
+			nonce, _, _ := strings.Cut(p.RequestState, ".")
+			if err := q.Redeem(ctx, nonce); err != nil {
+				return false, err
+			}
+			if !answered {
+				return false, toolerr.New(shop.CodeConfirmationInvalid, "the call carries the question's state but no answer to it; nothing was paid. Call pay_invoice again so that the user is asked.",
+					map[string]any{"reason": "no_answer"})
+			}
 			res, ok := answer.(*mcp.ElicitResult)
 			if !ok || res.Action != "accept" {
 				return false, nil
@@ -475,8 +506,12 @@ func confirmer(req *mcp.CallToolRequest) shop.Confirmer {
 			yes, _ := res.Content["confirm"].(bool)
 			return yes, nil
 		}
-		return false, &inputRequired{requests: mcp.InputRequestMap{confirmInput: &mcp.ElicitParams{
-			Message: msg,
+		nonce, err := q.Issue(ctx)
+		if err != nil {
+			return false, err
+		}
+		return false, &inputRequired{state: nonce + "." + q.InvoiceID, requests: mcp.InputRequestMap{confirmInput: &mcp.ElicitParams{
+			Message: q.Message,
 			RequestedSchema: &jsonschema.Schema{
 				Type: "object",
 				Properties: map[string]*jsonschema.Schema{
@@ -486,6 +521,26 @@ func confirmer(req *mcp.CallToolRequest) shop.Confirmer {
 			},
 		}}, err: shop.ErrConfirmationPending}
 	}
+}
+
+// elicits reports whether the client declared the elicitation capability.
+func elicits(req *mcp.CallToolRequest) bool {
+	if req.Session == nil {
+		return false
+	}
+	ip := req.Session.InitializeParams()
+	return ip != nil && ip.Capabilities != nil && ip.Capabilities.Elicitation != nil
+}
+
+// resumedInvoice is the invoice a create_invoice retry (a call carrying a
+// requestState) answers for; the nonce beside it is checked when the
+// answer is read.
+func resumedInvoice(req *mcp.CallToolRequest) (string, bool) {
+	if req == nil || req.Params == nil || req.Params.RequestState == "" {
+		return "", false
+	}
+	_, id, ok := strings.Cut(req.Params.RequestState, ".")
+	return id, ok && id != ""
 }
 
 // addShopResources adds the reference's resources: payment methods,

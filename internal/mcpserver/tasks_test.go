@@ -469,7 +469,7 @@ func TestAutoPayTask(t *testing.T) {
 	if _, ok := reqs[confirmInput]; !ok {
 		t.Fatalf("round 1 input requests = %v", reqs)
 	}
-	second := c.ok("tools/call", map[string]any{"name": "create_invoice", "arguments": args,
+	second := c.ok("tools/call", map[string]any{"name": "create_invoice", "arguments": args, "requestState": first["requestState"],
 		"inputResponses": map[string]any{confirmInput: map[string]any{"action": "accept", "content": map[string]any{"confirm": true}}}})
 	taskID, _ := second["taskId"].(string)
 	if second["resultType"] != "task" || taskID == "" || second["requestState"] != nil || second["inputRequests"] != nil {

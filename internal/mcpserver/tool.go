@@ -70,7 +70,7 @@ type registrar interface {
 }
 
 func (t Tool[In, Out]) definition() (*mcp.Tool, error) {
-	def, _, err := t.build()
+	def, _, _, err := t.build()
 	return def, err
 }
 
@@ -93,30 +93,36 @@ type env struct {
 }
 
 // build infers the schemas and returns the finished tool definition with
-// its resolved input schema.
-func (t Tool[In, Out]) build() (*mcp.Tool, *jsonschema.Resolved, error) {
+// its resolved input schema and what normalizes arguments toward it.
+// Every string argument gets a maxLength (boundStrings).
+func (t Tool[In, Out]) build() (*mcp.Tool, *jsonschema.Resolved, *argSchema, error) {
 	in, err := jsonschema.For[In](nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("tool %s: input schema: %w", t.Def.Name, err)
+		return nil, nil, nil, fmt.Errorf("tool %s: input schema: %w", t.Def.Name, err)
 	}
 	if t.Patch != nil {
 		t.Patch(in)
 	}
+	boundStrings(in)
 	resolved, err := in.Resolve(nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("tool %s: resolve input schema: %w", t.Def.Name, err)
+		return nil, nil, nil, fmt.Errorf("tool %s: resolve input schema: %w", t.Def.Name, err)
+	}
+	args, err := newArgSchema(in)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("tool %s: input schema: %w", t.Def.Name, err)
 	}
 	out, err := jsonschema.For[Out](nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("tool %s: output schema: %w", t.Def.Name, err)
+		return nil, nil, nil, fmt.Errorf("tool %s: output schema: %w", t.Def.Name, err)
 	}
 	def := t.Def
 	def.InputSchema, def.OutputSchema = in, out
-	return &def, resolved, nil
+	return &def, resolved, args, nil
 }
 
 func (t Tool[In, Out]) register(s *mcp.Server, e *env) error {
-	def, resolved, err := t.build()
+	def, resolved, args, err := t.build()
 	if err != nil {
 		return err
 	}
@@ -130,9 +136,17 @@ func (t Tool[In, Out]) register(s *mcp.Server, e *env) error {
 		return fmt.Errorf("tool %s: encode input schema: %w", def.Name, err)
 	}
 	def.InputSchema = json.RawMessage(rawIn)
+	s.AddTool(def, t.handler(def, resolved, args, e))
+	return nil
+}
+
+// handler is the one wrapper every tool call goes through: argument
+// validation, the deadline, the error envelope, the log line.
+func (t Tool[In, Out]) handler(def *mcp.Tool, resolved *jsonschema.Resolved, args *argSchema, e *env) mcp.ToolHandler {
 	memo := &textMemo{}
-	s.AddTool(def, func(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.CallToolResult, _ error) {
+	return func(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.CallToolResult, _ error) {
 		start := time.Now()
+		callCtx := ctx // the client's: cancelled by notifications/cancelled or a gone connection
 		code := "OK"
 		defer func() {
 			if r := recover(); r != nil {
@@ -144,10 +158,10 @@ func (t Tool[In, Out]) register(s *mcp.Server, e *env) error {
 		}()
 
 		ctx = access.WithCaller(ctx, e.caller(req))
-		in, perr := decodeArgs[In](req.Params.Arguments, resolved)
+		in, perr := decodeArgs[In](req.Params.Arguments, resolved, args)
 		if perr != nil {
 			code = perr.Code
-			return errorResult(e, perr), nil
+			return errorResult(e, boundEcho(perr, req.Params.Arguments)), nil
 		}
 		if !t.NoDeadline {
 			var cancel context.CancelFunc
@@ -163,15 +177,23 @@ func (t Tool[In, Out]) register(s *mcp.Server, e *env) error {
 		var ir *inputRequired
 		if errors.As(err, &ir) {
 			code = "INPUT_REQUIRED"
-			return &mcp.CallToolResult{InputRequests: ir.requests}, nil
+			return &mcp.CallToolResult{InputRequests: ir.requests, RequestState: ir.state}, nil
 		}
 		if err != nil {
 			pe := toolerr.From(err)
+			if callCtx.Err() != nil && !knownOutcome(pe.Code) {
+				// The client cancelled the call (or went away): not a
+				// failure of ours, so no warning and no error metric. Over
+				// stdio the transport sends no answer at all (MCP spec);
+				// where an answer goes out anyway, it says what happened.
+				code = toolerr.CodeCancelled
+				return errorResult(e, &toolerr.Error{Code: toolerr.CodeCancelled, Message: "the call was cancelled by the client"}), nil
+			}
 			if pe.Code == toolerr.CodeInternal || strings.HasPrefix(pe.Code, "UPSTREAM") {
 				e.log.Warn("tool failed", "tool", def.Name, "error", err)
 			}
 			code = pe.Code
-			return errorResult(e, pe), nil
+			return errorResult(e, boundEcho(pe, req.Params.Arguments)), nil
 		}
 		r, err := successResult(out, memo)
 		if err != nil {
@@ -180,22 +202,35 @@ func (t Tool[In, Out]) register(s *mcp.Server, e *env) error {
 			return errorResult(e, &toolerr.Error{Code: toolerr.CodeInternal, Message: "could not encode the result"}), nil
 		}
 		return r, nil
-	})
-	return nil
+	}
+}
+
+// knownOutcome reports whether a tool error says something about the
+// call's effect that a cancellation must not hide (a create whose outcome
+// is unknown, a conflict found before the cancel): only the generic
+// codes a cancelled context produces become CANCELLED.
+func knownOutcome(code string) bool {
+	switch code {
+	case toolerr.CodeInternal, "API_TIMEOUT", toolerr.CodeCancelled:
+		return false
+	}
+	return !strings.HasPrefix(code, "UPSTREAM")
 }
 
 // inputRequired ends a call with input requests for the client (multi
 // round-trip requests, SEP-2322); the call is made again with the answers.
 type inputRequired struct {
 	requests mcp.InputRequestMap
+	state    string // requestState: echoed back by the client with the answers
 	err      error
 }
 
 func (e *inputRequired) Error() string { return "input required: " + e.err.Error() }
 func (e *inputRequired) Unwrap() error { return e.err }
 
-// decodeArgs applies schema defaults, validates, and decodes into In.
-func decodeArgs[In any](raw json.RawMessage, resolved *jsonschema.Resolved) (In, *toolerr.Error) {
+// decodeArgs normalizes the arguments' unambiguous forms, applies schema
+// defaults, validates, and decodes into In.
+func decodeArgs[In any](raw json.RawMessage, resolved *jsonschema.Resolved, schema *argSchema) (In, *toolerr.Error) {
 	var in In
 	args := map[string]any{}
 	if len(raw) > 0 && string(raw) != "null" {
@@ -204,11 +239,21 @@ func decodeArgs[In any](raw json.RawMessage, resolved *jsonschema.Resolved) (In,
 		}
 	}
 	var v any = args
+	if schema != nil {
+		if _, perr := schema.normalize("", schema.root, v); perr != nil {
+			perr.Message = "invalid arguments: " + perr.Message
+			return in, perr
+		}
+	}
 	if err := resolved.ApplyDefaults(&v); err != nil {
 		return in, &toolerr.Error{Code: toolerr.CodeInvalidArgument, Message: "invalid arguments: " + err.Error()}
 	}
 	if err := resolved.Validate(v); err != nil {
-		return in, &toolerr.Error{Code: toolerr.CodeInvalidArgument, Message: "invalid arguments: " + cleanSchemaError(err)}
+		msg := cleanSchemaError(err)
+		if schema != nil {
+			msg = schema.explain(err)
+		}
+		return in, &toolerr.Error{Code: toolerr.CodeInvalidArgument, Message: "invalid arguments: " + msg}
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -324,8 +369,12 @@ func successResult[Out any](out Output[Out], memo *textMemo) (*mcp.CallToolResul
 			m[k] = fmt.Sprintf("%s… (%d bytes of PNG, attached as image #%d)", dataURLPrefix, len(v)-2-len(dataURLPrefix), index[k])
 			continue
 		}
+		// Numbers decode as json.Number, written back as the same text:
+		// through float64, 1e400 failed and long decimals were rounded.
+		d := json.NewDecoder(bytes.NewReader(v))
+		d.UseNumber()
 		var val any
-		if err := json.Unmarshal(v, &val); err != nil {
+		if err := d.Decode(&val); err != nil {
 			return nil, fmt.Errorf("result field %s: %w", k, err)
 		}
 		m[k] = val

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -114,7 +115,7 @@ type WebhookEventOut struct {
 	Status     string         `json:"status"`
 	ReceivedAt string         `json:"received_at"`
 	Validated  bool           `json:"validated"`
-	Payload    map[string]any `json:"payload" jsonschema:"the JSON body exactly as Bitnovo sent it"`
+	Payload    map[string]any `json:"payload" jsonschema:"the JSON body as Bitnovo sent it, numbers as their exact text (a number beyond the float64 range, such as 1e400, as a string of that text)"`
 }
 
 type webhookEventsOut struct {
@@ -182,7 +183,11 @@ func getWebhookEvents(w Webhooks, sandbox bool) Tool[webhookEventsArgs, webhookE
 	}
 }
 
-// rawObject decodes a stored payload keeping numbers exact.
+// rawObject decodes a stored payload keeping every number as its exact
+// text (json.Number, written back verbatim). A number beyond the float64
+// range (1e400) becomes a string of the same text: as a JSON number it
+// would make common clients (the go-sdk's among them) fail to decode the
+// whole result, so one such delivery would break every listing.
 func rawObject(b []byte) map[string]any {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
@@ -190,7 +195,30 @@ func rawObject(b []byte) map[string]any {
 	if err := d.Decode(&m); err != nil || m == nil {
 		return map[string]any{"_raw": string(b)}
 	}
+	for k, v := range m {
+		m[k] = decodableNumbers(v)
+	}
 	return m
+}
+
+// decodableNumbers replaces, in a decoded JSON value, the numbers no
+// float64 can hold by strings of their exact text.
+func decodableNumbers(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		if _, err := strconv.ParseFloat(v.String(), 64); errors.Is(err, strconv.ErrRange) {
+			return v.String()
+		}
+	case map[string]any:
+		for k, e := range v {
+			v[k] = decodableNumbers(e)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = decodableNumbers(e)
+		}
+	}
+	return v
 }
 
 type webhookURLArgs struct {

@@ -1,6 +1,7 @@
 package mcpserver
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -219,4 +221,107 @@ func TestValidIdentifier(t *testing.T) {
 			t.Errorf("validIdentifier(%q) = %v, want %v", tt.in, got, tt.want)
 		}
 	}
+}
+
+// TestWebhookEventsKeepNumbersExact: payload numbers travel as their exact
+// text, however large, small or long, and an event is always listable. On
+// main a signed payload with 1e400 made every get_webhook_events fail with
+// INTERNAL_ERROR (the result went through float64), and long numbers were
+// rounded. A number beyond the float64 range comes as a string of its text,
+// so that clients which decode into float64 (the go-sdk's) still list it.
+func TestWebhookEventsKeepNumbersExact(t *testing.T) {
+	const id = "1040095a-737d-41a2-a2e1-d031d19ec8cd"
+	tests := []struct {
+		name, value, want string
+	}{
+		{"overflow", `1e400`, `"1e400"`},
+		{"negative overflow", `-1E+400`, `"-1E+400"`},
+		{"underflow", `1e-400`, `1e-400`},
+		{"long mantissa", `0.100000000000000000000000000000000000000000000000000000001`, `0.100000000000000000000000000000000000000000000000000000001`},
+		{"huge integer", `123456789012345678901234567890123456789012345678901234567890`, `123456789012345678901234567890123456789012345678901234567890`},
+		{"int64 edge", `9223372036854775808`, `9223372036854775808`},
+		{"minus zero", `-0`, `-0`},
+		{"largest float64", `1.7976931348623157e308`, `1.7976931348623157e308`},
+		{"plain", `1.21461894`, `1.21461894`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			st := store.NewMemory()
+			body := fmt.Sprintf(`{"identifier": %q, "status": "CO", "crypto_amount": %s, "nested": {"list": [%s, {"x": %s}]}}`, id, tt.value, tt.value, tt.value)
+			if _, err := st.SaveEvent(ctx, store.Event{Identifier: id, Status: "CO", Nonce: "1", Validated: true, Payload: []byte(body)}, "", time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			cs := connectInMemory(t, Deps{Payments: payments.New(nil, st, payments.Options{}), Webhooks: &fakeWebhooks{events: st}})
+			for range 2 { // listable every time
+				res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "get_webhook_events", Arguments: map[string]any{}})
+				if err != nil {
+					t.Fatalf("the client cannot decode the listing: %v", err)
+				}
+				text := res.Content[0].(*mcp.TextContent).Text
+				if res.IsError {
+					t.Fatalf("listing failed: %s", text)
+				}
+				var compact bytes.Buffer
+				if err := json.Compact(&compact, []byte(text)); err != nil {
+					t.Fatalf("text content is not JSON: %v", err)
+				}
+				for _, want := range []string{`"crypto_amount":` + tt.want, `"list":[` + tt.want + `,{"x":` + tt.want + `}]`} {
+					if !strings.Contains(compact.String(), want) {
+						t.Errorf("text content lacks %s: %s", want, compact.String())
+					}
+				}
+			}
+		})
+	}
+}
+
+// FuzzWebhookPayloadListable: whatever JSON object a delivery carried, its
+// listing encodes, decodes in a float64-based client, and keeps every
+// number that a float64 can hold as its exact text.
+func FuzzWebhookPayloadListable(f *testing.F) {
+	for _, s := range []string{`{"a":1e400}`, `{"a":[-1E+400,{"b":1e-400}]}`, `{"a":0.1000000000000000000001}`, `{"a":"x","b":null,"c":true}`, `{}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, payload string) {
+		var probe map[string]json.RawMessage
+		if json.Unmarshal([]byte(payload), &probe) != nil || probe == nil {
+			t.Skip()
+		}
+		out := WebhookEventOut{EventID: "x:1", Identifier: "x", Status: "CO", Payload: rawObject([]byte(payload))}
+		res, err := successResult(Output[WebhookEventOut]{Value: out}, nil)
+		if err != nil {
+			t.Fatalf("payload %q: %v", payload, err)
+		}
+		var decoded any
+		if err := json.Unmarshal(res.StructuredContent.(json.RawMessage), &decoded); err != nil {
+			t.Fatalf("payload %q: a float64 client cannot decode %s: %v", payload, res.StructuredContent, err)
+		}
+		// Every number of the input (as decoded: the last of duplicate
+		// keys) that float64 holds is in the output byte for byte.
+		d := json.NewDecoder(strings.NewReader(payload))
+		d.UseNumber()
+		var in any
+		if err := d.Decode(&in); err != nil {
+			t.Skip()
+		}
+		var walk func(v any)
+		walk = func(v any) {
+			switch v := v.(type) {
+			case json.Number:
+				if _, err := strconv.ParseFloat(v.String(), 64); err == nil && !bytes.Contains(res.StructuredContent.(json.RawMessage), []byte(v.String())) {
+					t.Fatalf("payload %q: number %s lost in %s", payload, v, res.StructuredContent)
+				}
+			case map[string]any:
+				for _, e := range v {
+					walk(e)
+				}
+			case []any:
+				for _, e := range v {
+					walk(e)
+				}
+			}
+		}
+		walk(in)
+	})
 }

@@ -20,6 +20,7 @@ const (
 	CodeProtocol  = "PROTOCOL_ERROR" // a JSON-RPC error instead of a result
 	CodeUnlabeled = "UNKNOWN"        // isError without a readable {"error":{"code"}} envelope
 	CodeTask      = "TASK_CREATED"   // answered with a task handle (the Tasks extension)
+	CodeCancelled = "CANCELLED"      // the client cancelled the call: outcome "cancelled", not an error
 )
 
 // createdTask is a tools/call answered with a task handle instead of a
@@ -50,6 +51,13 @@ func (m *Metrics) MCPMiddleware() mcp.Middleware {
 			defer m.toolInFlight.Add(-1)
 			res, err := next(ctx, method, req)
 			tool, outcome, code := classifyToolCall(call.Params.Name, res, err)
+			if outcome == "error" && ctx.Err() != nil && (code == CodeProtocol || code == CodeUnlabeled || code == "INTERNAL_ERROR") {
+				// The client cancelled the call or went away, and the
+				// handler's error says nothing more: no failure of the
+				// server's. A code that tells of the call's effect (say
+				// PAYMENT_OUTCOME_UNKNOWN) is kept.
+				outcome, code = "cancelled", CodeCancelled
+			}
 			m.ToolCall(tool, outcome, code, time.Since(start))
 			return res, err
 		}
@@ -85,7 +93,11 @@ func classifyToolCall(name string, res mcp.Result, err error) (tool, outcome, co
 	if !r.IsError {
 		return name, "ok", CodeOK
 	}
-	return name, "error", EnvelopeCode(r)
+	code = EnvelopeCode(r)
+	if code == CodeCancelled {
+		return name, "cancelled", code
+	}
+	return name, "error", code
 }
 
 // EnvelopeCode reads {"error":{"code":"X"}} from the first text content of

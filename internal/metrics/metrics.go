@@ -95,7 +95,7 @@ func New() *Metrics {
 		reg:     reg,
 		handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		toolCalls: capVec(counter("cryptopay_tool_calls_total",
-			"MCP tool calls by tool and outcome. outcome is ok or error; code is OK, the error envelope's code (e.g. PAYMENT_NOT_FOUND), INPUT_REQUIRED, or PROTOCOL_ERROR for JSON-RPC errors (unknown tool: tool=\"_unknown_\").",
+			"MCP tool calls by tool and outcome. outcome is ok, error, or cancelled (by the client); code is OK, the error envelope's code (e.g. PAYMENT_NOT_FOUND), INPUT_REQUIRED, or PROTOCOL_ERROR for JSON-RPC errors (unknown tool: tool=\"_unknown_\").",
 			"tool", "outcome", "code"), DefaultMaxSeries),
 		toolDuration: capVec(histogram("cryptopay_tool_call_duration_seconds",
 			"Duration of MCP tool calls, from the request reaching the server to the result.", buckets, "tool"), DefaultMaxSeries),

@@ -70,7 +70,63 @@ func scrape(t *testing.T, m *Metrics) string {
 	return rec.Body.String()
 }
 
-// TestMCPMiddleware drives a real *mcp.Server over in-memory transports.
+// TestMCPMiddlewareCancelled: a call the client cancels is counted as
+// cancelled, not as an error.
+func TestMCPMiddlewareCancelled(t *testing.T) {
+	m := New()
+	s := mcp.NewServer(&mcp.Implementation{Name: "s", Version: "0"}, nil)
+	s.AddReceivingMiddleware(m.MCPMiddleware())
+	started := make(chan struct{}, 1)
+	mcp.AddTool(s, &mcp.Tool{Name: "block"}, func(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+		started <- struct{}{}
+		<-ctx.Done()
+		return nil, nil, ctx.Err()
+	})
+	mcp.AddTool(s, &mcp.Tool{Name: "create"}, func(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+		started <- struct{}{}
+		<-ctx.Done()
+		return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{
+			Text: `{"error":{"code":"PAYMENT_OUTCOME_UNKNOWN","message":"retry with the same key"}}`}}}, nil, nil
+	})
+	ctx := context.Background()
+	st, ct := mcp.NewInMemoryTransports()
+	ss, err := s.Connect(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "0"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	for _, tool := range []string{"block", "create"} {
+		cctx, cancel := context.WithCancel(ctx)
+		go func() {
+			<-started
+			cancel()
+		}()
+		if _, err := cs.CallTool(cctx, &mcp.CallToolParams{Name: tool}); err == nil {
+			t.Fatalf("cancelled %s succeeded", tool)
+		}
+	}
+	for _, want := range []string{
+		`cryptopay_tool_calls_total{code="CANCELLED",outcome="cancelled",tool="block"} 1`,
+		`cryptopay_tool_calls_total{code="PAYMENT_OUTCOME_UNKNOWN",outcome="error",tool="create"} 1`,
+	} {
+		deadline := time.Now().Add(5 * time.Second)
+		for out := scrape(t, m); !strings.Contains(out, want+"\n"); out = scrape(t, m) {
+			if time.Now().After(deadline) {
+				t.Fatalf("missing %s in:\n%s", want, out)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if out := scrape(t, m); strings.Contains(out, `outcome="error",tool="block"`) {
+		t.Errorf("the cancelled call counted as an error:\n%s", out)
+	}
+}
+
 // taskHandle is a tools/call result that is a task handle.
 type taskHandle struct {
 	mcp.ResultBase
@@ -79,6 +135,7 @@ type taskHandle struct {
 
 func (h *taskHandle) CreatedTask() string { return h.TaskID }
 
+// TestMCPMiddleware drives a real *mcp.Server over in-memory transports.
 func TestMCPMiddleware(t *testing.T) {
 	m := New()
 	s := mcp.NewServer(&mcp.Implementation{Name: "s", Version: "0"}, nil)
@@ -103,6 +160,9 @@ func TestMCPMiddleware(t *testing.T) {
 				Text: `{"error":{"code":"lower case is not a code"}}`}}}, nil, nil
 		case "plain":
 			return nil, nil, errors.New("boom")
+		case "cancelled-envelope":
+			return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{
+				Text: `{"error":{"code":"CANCELLED","message":"the call was cancelled by the client"}}`}}}, nil, nil
 		}
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ok"}}}, nil, nil
 	})
@@ -118,7 +178,7 @@ func TestMCPMiddleware(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cs.Close()
-	for _, mode := range []string{"", "", "envelope", "bad-envelope", "plain", "task"} {
+	for _, mode := range []string{"", "", "envelope", "bad-envelope", "plain", "cancelled-envelope", "task"} {
 		if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"mode": mode}}); err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +196,8 @@ func TestMCPMiddleware(t *testing.T) {
 		`cryptopay_tool_calls_total{code="UNKNOWN",outcome="error",tool="echo"} 2`,
 		`cryptopay_tool_calls_total{code="PROTOCOL_ERROR",outcome="error",tool="_unknown_"} 1`,
 		`cryptopay_tool_calls_total{code="TASK_CREATED",outcome="ok",tool="echo"} 1`,
-		`cryptopay_tool_call_duration_seconds_count{tool="echo"} 6`,
+		`cryptopay_tool_calls_total{code="CANCELLED",outcome="cancelled",tool="echo"} 1`,
+		`cryptopay_tool_call_duration_seconds_count{tool="echo"} 7`,
 		`cryptopay_tool_calls_in_flight 0`,
 	} {
 		if !strings.Contains(out, want+"\n") {

@@ -59,7 +59,10 @@ type Config struct {
 	Audiences []string
 	// TenantClaim, when set, is the claim whose (string) value names the
 	// caller's tenant (CRYPTOPAY_TENANTS_FILE's claim).
-	TenantClaim  string
+	TenantClaim string
+	// RequireATJWT refuses tokens whose header lacks typ "at+jwt" (or
+	// "application/at+jwt", RFC 9068 §2.1): MCP_OAUTH_REQUIRE_AT_JWT.
+	RequireATJWT bool
 	Leeway       time.Duration // 0: DefaultLeeway
 	RefetchEvery time.Duration // 0: DefaultRefetchEvery
 	HTTPClient   *http.Client  // nil: a client with a 10 s timeout
@@ -221,10 +224,15 @@ type Checked struct {
 // Caller is who the token speaks for.
 func (c Checked) Caller() access.Caller { return c.caller }
 
-// Check verifies token and returns its caller and expiry.
+// Check verifies token and returns its caller and expiry. Besides the
+// signature and registered claims (jwt/v5), it refuses a header with
+// "crit" (RFC 7515 §4.1.11: this server understands no extension, so any
+// critical one is unknown), exp/nbf/iat that are not JSON numbers (jwt/v5
+// takes the string "9999999999" for a date), and, with RequireATJWT, a typ
+// other than at+jwt.
 func (v *Verifier) Check(ctx context.Context, token string) (Checked, error) {
 	var c claims
-	_, err := v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx))
+	tok, err := v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx))
 	if errors.Is(err, jwkset.ErrKeyNotFound) && v.refetch.Allow() {
 		// Key rotation: the issuer signs with a key published after our
 		// last fetch. Refetch (rate-limited) and try once more.
@@ -232,10 +240,20 @@ func (v *Verifier) Check(ctx context.Context, token string) (Checked, error) {
 			v.log.WarnContext(ctx, "cannot refetch the OAuth key set", "error", lerr)
 		} else {
 			c = claims{}
-			_, err = v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx))
+			tok, err = v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx))
 		}
 	}
 	if err != nil {
+		return Checked{}, err
+	}
+	if err := v.checkHeader(tok.Header); err != nil {
+		return Checked{}, err
+	}
+	payload, err := v.payload(token)
+	if err != nil {
+		return Checked{}, err
+	}
+	if err := numericDates(payload); err != nil {
 		return Checked{}, err
 	}
 	if !audienceMatches(c.Audience, v.cfg.Audiences) {
@@ -251,27 +269,65 @@ func (v *Verifier) Check(ctx context.Context, token string) (Checked, error) {
 	}
 	caller := access.Caller{Kind: access.KindOAuth, Subject: c.Subject, ClientID: client, Scopes: c.scopes()}
 	if v.cfg.TenantClaim != "" {
-		caller.Tenant = v.claimString(token, v.cfg.TenantClaim)
+		var raw map[string]json.RawMessage
+		if json.Unmarshal(payload, &raw) == nil {
+			_ = json.Unmarshal(raw[v.cfg.TenantClaim], &caller.Tenant) // not a string: no tenant
+		}
 	}
 	return Checked{caller: caller, expires: c.ExpiresAt.Time}, nil
 }
 
-// claimString reads one string claim of an already verified token.
-func (v *Verifier) claimString(token, name string) string {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return ""
+// checkHeader applies the header rules jwt/v5 leaves to the caller.
+func (v *Verifier) checkHeader(h map[string]any) error {
+	if crit, ok := h["crit"]; ok {
+		return fmt.Errorf("%w: critical header extension %v is not understood", jwt.ErrTokenUnverifiable, crit)
 	}
-	b, err := v.parser.DecodeSegment(parts[1])
+	if v.cfg.RequireATJWT {
+		typ, _ := h["typ"].(string)
+		if t := strings.TrimPrefix(strings.ToLower(typ), "application/"); t != "at+jwt" {
+			return fmt.Errorf("%w: typ %q is not at+jwt (RFC 9068 access token required)", jwt.ErrTokenUnverifiable, typ)
+		}
+	}
+	return nil
+}
+
+// payload is the decoded claims segment of an already verified token.
+func (v *Verifier) payload(token string) ([]byte, error) {
+	_, rest, _ := strings.Cut(token, ".")
+	seg, _, ok := strings.Cut(rest, ".")
+	if !ok {
+		return nil, fmt.Errorf("%w: not three segments", jwt.ErrTokenMalformed)
+	}
+	b, err := v.parser.DecodeSegment(seg)
 	if err != nil {
-		return ""
+		return nil, fmt.Errorf("%w: claims: %w", jwt.ErrTokenMalformed, err)
 	}
-	var m map[string]any
-	if json.Unmarshal(b, &m) != nil {
-		return ""
+	return b, nil
+}
+
+// numericDates requires exp, nbf and iat, when present, to be JSON
+// numbers (RFC 7519 §2 NumericDate), not strings or null.
+func numericDates(payload []byte) error {
+	var d struct {
+		Exp json.RawMessage `json:"exp"`
+		Nbf json.RawMessage `json:"nbf"`
+		Iat json.RawMessage `json:"iat"`
 	}
-	s, _ := m[name].(string)
-	return s
+	if err := json.Unmarshal(payload, &d); err != nil {
+		return fmt.Errorf("%w: claims: %w", jwt.ErrTokenMalformed, err)
+	}
+	for _, c := range []struct {
+		name string
+		v    json.RawMessage
+	}{{"exp", d.Exp}, {"nbf", d.Nbf}, {"iat", d.Iat}} {
+		if c.v == nil {
+			continue // absent (a null arrives as the 4 bytes "null")
+		}
+		if c.v[0] != '-' && (c.v[0] < '0' || c.v[0] > '9') {
+			return fmt.Errorf("%w: %s is not a number: %.40s", jwt.ErrTokenMalformed, c.name, c.v)
+		}
+	}
+	return nil
 }
 
 func audienceMatches(aud jwt.ClaimStrings, want []string) bool {

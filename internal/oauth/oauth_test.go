@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -281,5 +282,60 @@ func TestSecureRedirect(t *testing.T) {
 		if err := secureRedirect(req, nil); (err == nil) != tt.ok {
 			t.Errorf("%s: %v", tt.url, err)
 		}
+	}
+}
+
+// TestHeaderAndDateRules: what jwt/v5 lets through and the verifier must
+// not: a critical header extension (RFC 7515 §4.1.11), dates that are not
+// JSON numbers, and, when configured, a typ other than at+jwt (RFC 9068).
+// On main each "refused" row was accepted.
+func TestHeaderAndDateRules(t *testing.T) {
+	as := newAS(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	plain := newVerifier(t, as, as.JWKSURL())
+	strict, err := New(ctx, Config{Issuer: as.Issuer, JWKSURL: as.JWKSURL(), Audiences: []string{resource}, RequireATJWT: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := time.Now().Add(time.Hour).Unix()
+	tests := []struct {
+		name          string
+		tok           oauthtest.Token
+		plain, strict string // "" = accepted, else the public reason
+	}{
+		{"typ at+jwt", oauthtest.Token{Header: map[string]any{"typ": "at+jwt"}}, "", ""},
+		{"typ application/at+JWT", oauthtest.Token{Header: map[string]any{"typ": "application/at+JWT"}}, "", ""},
+		{"typ JWT", oauthtest.Token{Header: map[string]any{"typ": "JWT"}}, "", "token is unverifiable"},
+		{"no typ", oauthtest.Token{Header: map[string]any{"typ": nil}}, "", "token is unverifiable"},
+		{"typ not a string", oauthtest.Token{Header: map[string]any{"typ": 1}}, "", "token is unverifiable"},
+		{"crit with an unknown extension", oauthtest.Token{Header: map[string]any{"typ": "at+jwt", "crit": []string{"exp-ext"}, "exp-ext": 1}},
+			"token is unverifiable", "token is unverifiable"},
+		{"crit empty", oauthtest.Token{Header: map[string]any{"typ": "at+jwt", "crit": []string{}}}, "token is unverifiable", "token is unverifiable"},
+		{"exp as a numeric string", oauthtest.Token{Header: map[string]any{"typ": "at+jwt"}, Extra: map[string]any{"exp": fmt.Sprint(exp)}},
+			"token is malformed", "token is malformed"},
+		{"nbf as a string", oauthtest.Token{Header: map[string]any{"typ": "at+jwt"}, Extra: map[string]any{"nbf": "0"}}, "token is malformed", "token is malformed"},
+		{"iat null", oauthtest.Token{Header: map[string]any{"typ": "at+jwt"}, Extra: map[string]any{"iat": nil}}, "token is malformed", "token is malformed"},
+		{"exp fractional number", oauthtest.Token{Header: map[string]any{"typ": "at+jwt"}, Extra: map[string]any{"exp": float64(exp) + 0.5}}, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tok := mint(t, as, tt.tok)
+			for _, c := range []struct {
+				v    *Verifier
+				want string
+				name string
+			}{{plain, tt.plain, "default"}, {strict, tt.strict, "RequireATJWT"}} {
+				_, err := c.v.Verify(context.Background(), tok, nil)
+				switch {
+				case c.want == "" && err != nil:
+					t.Errorf("%s: refused: %v", c.name, err)
+				case c.want != "" && err == nil:
+					t.Errorf("%s: accepted, want %q", c.name, c.want)
+				case c.want != "" && (!errors.Is(err, auth.ErrInvalidToken) || !strings.Contains(err.Error(), c.want)):
+					t.Errorf("%s: %v, want %q", c.name, err, c.want)
+				}
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package payments
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sort"
 	"strings"
@@ -230,4 +231,111 @@ func (c Currency) accepts(amount string) (tooLow, tooHigh bool) {
 		}
 	}
 	return tooLow, tooHigh
+}
+
+// resolve turns what an agent wrote for a currency into the catalog's
+// symbol when that is unambiguous: the symbol in any case ("btc"), or a
+// currency's name ("Bitcoin", "usd coin (polygon)"). A bare asset on
+// several networks ("USDC"), or anything else, is refused with the symbols
+// meant suggested: the network decides where the money goes, so it is
+// never guessed. Without a catalog (Bitnovo down, nothing cached) the
+// input is returned as is and the create reports the failure.
+func (c *catalog) resolve(ctx context.Context, input string) (string, error) {
+	list, _, err := c.get(ctx)
+	if err != nil || len(list) == 0 {
+		return input, nil
+	}
+	key := currencyKey(input)
+	var named, sameAsset []string
+	for _, cur := range list {
+		switch {
+		case cur.Symbol == input:
+			return cur.Symbol, nil
+		case currencyKey(cur.Symbol) == key:
+			return cur.Symbol, nil
+		case currencyKey(cur.Name) == key:
+			named = append(named, cur.Symbol)
+		case baseSymbol(cur.Symbol) == strings.ToUpper(strings.TrimSpace(input)) && !strings.HasSuffix(cur.Symbol, "_TEST"):
+			sameAsset = append(sameAsset, cur.Symbol)
+		}
+	}
+	if len(named) == 1 {
+		return named[0], nil
+	}
+	shown := input
+	if len([]rune(shown)) > 40 {
+		shown = string([]rune(shown)[:40]) + "…"
+	}
+	symbols := make([]string, len(list))
+	for i, cur := range list {
+		symbols[i] = cur.Symbol
+	}
+	suggestions := append(named, sameAsset...)
+	if len(suggestions) == 0 {
+		suggestions = closeSymbols(key, list)
+	}
+	msg := fmt.Sprintf("%q is not a supported currency symbol", shown)
+	switch {
+	case len(sameAsset) > 1 || len(named) > 1:
+		msg = fmt.Sprintf("%q is on several networks: say which", shown)
+	case len(sameAsset) == 1:
+		msg = fmt.Sprintf("%q is not a currency symbol here", shown)
+	}
+	if len(suggestions) > 0 {
+		msg += "; did you mean " + strings.Join(suggestions, " or ") + "?"
+	} else {
+		msg += "; use a symbol from supported_currencies (see list_currencies_catalog)"
+	}
+	return "", newError(CodeCurrencyNotSupported, msg, map[string]any{"input_currency": shown, "suggestions": suggestions, "supported_currencies": symbols})
+}
+
+// currencyKey compares symbols and names loosely: case, spaces and
+// punctuation do not count.
+func currencyKey(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// closeSymbols returns the symbols (or the symbols of names) within a
+// small edit distance of key: "btcc" → BTC, "etherium" → ETH.
+func closeSymbols(key string, list []Currency) []string {
+	if key == "" || len(key) > 64 {
+		return nil
+	}
+	var out []string
+	for _, cur := range list {
+		for _, cand := range []string{currencyKey(cur.Symbol), currencyKey(cur.Name)} {
+			if d := editDistance(key, cand); d <= max(1, len(cand)/4) || len(key) >= 3 && strings.HasPrefix(cand, key) {
+				out = append(out, cur.Symbol)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// editDistance is the Levenshtein distance of a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

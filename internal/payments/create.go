@@ -14,6 +14,7 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitnovo"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/qr"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/toolerr"
 )
 
 // OnchainInput are the arguments of create_payment_onchain.
@@ -43,6 +44,7 @@ type OnchainResult struct {
 	QRAddress            string  `json:"qr_address,omitempty" jsonschema:"PNG data URL of a QR code of the address"`
 	QRPaymentURI         string  `json:"qr_payment_uri,omitempty" jsonschema:"PNG data URL of a QR code of the payment URI (address and amount)"`
 	IdempotentReplay     bool    `json:"idempotent_replay,omitempty" jsonschema:"true when an earlier call with the same idempotency_key created this payment"`
+	NotRecorded          string  `json:"not_recorded,omitempty" jsonschema:"set when Bitnovo created the payment but this server could not record it (its store failed): the payment is real and can be paid, but a retry with the same idempotency_key will not find it and the server's QR and resource views lack it"`
 	Sandbox              bool    `json:"sandbox,omitempty" jsonschema:"true in sandbox mode: a test payment; real wallets refuse its testnet or deliberately invalid address"`
 	Images               []Image `json:"-"`
 }
@@ -67,6 +69,7 @@ type LinkResult struct {
 	Status           string  `json:"status,omitempty"`
 	QRWebURL         string  `json:"qr_web_url,omitempty" jsonschema:"PNG data URL of a QR code of web_url"`
 	IdempotentReplay bool    `json:"idempotent_replay,omitempty" jsonschema:"true when an earlier call with the same idempotency_key created this payment"`
+	NotRecorded      string  `json:"not_recorded,omitempty" jsonschema:"set when Bitnovo created the payment but this server could not record it (its store failed): the payment is real and can be paid, but a retry with the same idempotency_key will not find it and the server's QR and resource views lack it"`
 	Sandbox          bool    `json:"sandbox,omitempty" jsonschema:"true in sandbox mode: a test payment; its page says so and real wallets refuse its addresses"`
 	Images           []Image `json:"-"`
 }
@@ -85,6 +88,11 @@ func (s *Service) CreateOnchain(ctx context.Context, in OnchainInput) (*OnchainR
 	}
 	fiat, err := checkFiat(in.Fiat)
 	if err != nil {
+		return nil, err
+	}
+	// "btc", "Bitcoin": the symbol meant, before the idempotency record
+	// compares arguments, so a retry written either way is the same call.
+	if in.InputCurrency, err = s.catalog.resolve(ctx, in.InputCurrency); err != nil {
 		return nil, err
 	}
 	if !currencyRE.MatchString(in.InputCurrency) {
@@ -152,6 +160,7 @@ func (s *Service) CreateOnchain(ctx context.Context, in OnchainInput) (*OnchainR
 		ExpiresAt:            providerTime(p.ExpiresAt),
 		Status:               s.outcomeStatus(ctx, p.Identifier, replay),
 		IdempotentReplay:     replay.replayed,
+		NotRecorded:          replay.notRecorded,
 		Sandbox:              s.sandbox,
 	}
 	jobs, done := early.result(s, p, qrJobs)
@@ -210,6 +219,7 @@ func (s *Service) CreateLink(ctx context.Context, in LinkInput) (*LinkResult, er
 		ExpiresAt:        providerTime(p.ExpiresAt),
 		Status:           s.outcomeStatus(ctx, p.Identifier, replay),
 		IdempotentReplay: replay.replayed,
+		NotRecorded:      replay.notRecorded,
 		Sandbox:          s.sandbox,
 	}
 	if _, done := early.result(s, p, qrJobs); len(done) == 1 {
@@ -223,10 +233,15 @@ func (s *Service) CreateLink(ctx context.Context, in LinkInput) (*LinkResult, er
 }
 
 type createOutcome struct {
-	replayed bool
-	status   string
-	finished bool // the idempotency record was committed with the payment
+	replayed    bool
+	status      string
+	finished    bool   // the idempotency record was committed with the payment
+	notRecorded string // the payment exists upstream but the store failed to keep it: why, for the result
 }
+
+// notRecordedMessage is what a create result says when the payment could
+// not be stored after Bitnovo created it.
+const notRecordedMessage = "Bitnovo created this payment but this server could not record it (its store failed); the payment is real: share it, do not create it again. Ask the operator to run cryptopay-mcp doctor"
 
 // paymentDoneStore is implemented by stores that commit a payment and the
 // done state of its idempotency key in one transaction (store.SQLite):
@@ -322,14 +337,20 @@ func (s *Service) idempotent(ctx context.Context, tool, key string, args map[str
 			}
 			s.log.Warn("saving the payment with its idempotency record failed; trying separately", "identifier", p.Identifier, "error", err)
 		}
-		if perr := s.savePayment(ctx, p); perr != nil && key != "" {
-			// Without the record a replay could not be served: refuse to
-			// pretend, but the payment itself is real and returned below.
-			s.log.Error("idempotency record cannot point at an unsaved payment", "error", perr)
+		if perr := s.savePayment(ctx, p); perr != nil {
+			// The payment is real and is returned, but the result says
+			// plainly that nothing was kept (a keyed create's record then
+			// cannot point at it either).
+			return p, createOutcome{status: order.Status, notRecorded: notRecordedMessage}, nil
 		}
 		return p, createOutcome{status: order.Status}, nil
 	}
 	if key == "" {
+		// Fail closed: a create that could not be recorded is not sent.
+		// (A keyed create proves the store by claiming its key.)
+		if err := s.store.Ping(ctx); err != nil {
+			return store.Payment{}, createOutcome{}, storeUnavailable(err)
+		}
 		return create()
 	}
 	if len(key) > 200 {
@@ -343,7 +364,10 @@ func (s *Service) idempotent(ctx context.Context, tool, key string, args map[str
 	for {
 		rec, claimed, err := s.store.ClaimIdempotency(ctx, key, caller.String(), tool, hash, s.now())
 		if err != nil {
-			return store.Payment{}, createOutcome{}, fmt.Errorf("idempotency store: %w", err)
+			if ctx.Err() != nil {
+				return store.Payment{}, createOutcome{}, fmt.Errorf("idempotency store: %w", err)
+			}
+			return store.Payment{}, createOutcome{}, storeUnavailable(err)
 		}
 		if claimed {
 			p, out, err := create()
@@ -401,6 +425,14 @@ func (s *Service) idempotent(ctx context.Context, tool, key string, args map[str
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// storeUnavailable is the error of a create refused because the store
+// cannot record it; nothing was sent to Bitnovo.
+func storeUnavailable(err error) *Error {
+	return toolerr.Wrap(err, CodeStoreUnavailable,
+		"the payment store is unavailable, so a payment created now could not be recorded; nothing was sent to Bitnovo. Try again later; the operator can run cryptopay-mcp doctor",
+		nil)
 }
 
 // scopedKey is the stored form of an idempotency key: the key itself for

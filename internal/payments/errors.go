@@ -32,6 +32,7 @@ const (
 	CodeTimeout               = "API_TIMEOUT"
 	CodeUpstream              = "UPSTREAM_API_ERROR"
 	CodeQRNotAvailable        = "QR_NOT_AVAILABLE"
+	CodeStoreUnavailable      = "STORE_UNAVAILABLE" // nothing was sent to Bitnovo: the create could not be recorded
 	CodeInternal              = toolerr.CodeInternal
 )
 

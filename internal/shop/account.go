@@ -3,6 +3,8 @@ package shop
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitrefill"
 )
@@ -89,6 +91,7 @@ type Order struct {
 	User          *User        `json:"user,omitempty"`
 	Invoice       *InvoiceRef  `json:"invoice,omitempty"`
 	InvoiceID     string       `json:"invoice_id,omitempty" jsonschema:"same as invoice.id"`
+	Quantity      int          `json:"quantity,omitempty" jsonschema:"units in this order when Bitrefill groups them in one order (absent: one)"`
 }
 
 func user(u *bitrefill.User) *User {
@@ -130,7 +133,28 @@ func order(o bitrefill.Order) Order {
 		out.Invoice = &InvoiceRef{ID: o.Invoice.ID, Href: o.Invoice.Href}
 		out.InvoiceID = o.Invoice.ID
 	}
+	if n, ok := orderQuantity(o); ok && o.Quantity != "" {
+		out.Quantity = n
+	}
 	return out
+}
+
+// maxOrderQuantity bounds the quantity an order may claim (Bitrefill takes
+// at most 100 per product line) so that a price times it cannot overflow.
+const maxOrderQuantity = 10_000
+
+// orderQuantity is how many units o holds: its quantity, or one when it
+// has none. ok is false when the quantity is not a whole number from 1 to
+// maxOrderQuantity: such an order cannot be counted.
+func orderQuantity(o bitrefill.Order) (int, bool) {
+	if o.Quantity == "" {
+		return 1, true
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(o.Quantity)))
+	if err != nil || n < 1 || n > maxOrderQuantity {
+		return 0, false
+	}
+	return n, true
 }
 
 func invoice(i bitrefill.Invoice) Invoice {

@@ -25,8 +25,31 @@ import (
 // cannot be asked, and the quote/token flow is used. An error wrapping
 // ErrConfirmationPending means the question has to travel to the client
 // first (a multi round-trip request): the call ends without moving money
-// and the same call is made again with the user's answer.
-type Confirmer func(ctx context.Context, message string) (bool, error)
+// and the same call is made again with the user's answer. Any other error
+// (CONFIRMATION_INVALID from Question.Redeem) ends the call unpaid.
+type Confirmer func(ctx context.Context, q Question) (bool, error)
+
+// Question is what a Confirmer asks about. A question that travels to the
+// client carries a single-use server nonce bound to the invoice and the
+// amount (Issue), and an answer counts only if it brings that nonce back
+// (Redeem): an answer nobody asked for, or asked about another invoice or
+// amount, or already used, is CONFIRMATION_INVALID.
+type Question struct {
+	Message   string
+	InvoiceID string
+	AmountEUR string
+	// Issue stores a fresh nonce for this invoice and amount (its hash,
+	// salted with the caller's namespace, like a confirmation token) and
+	// returns it.
+	Issue func(ctx context.Context) (string, error)
+	// Redeem consumes nonce: nil only if it was issued to this caller for
+	// this invoice and amount, is unexpired and was not used.
+	Redeem func(ctx context.Context, nonce string) error
+}
+
+// nonceStart begins every elicitation nonce; confirmation tokens begin
+// with "cfm_", so neither passes for the other.
+const nonceStart = "eln_"
 
 // ErrConfirmationPending: the user's answer is not in yet.
 var ErrConfirmationPending = errors.New("shop: waiting for the user's confirmation")
@@ -201,7 +224,10 @@ func packageValue(productID, pkg string) (string, bool) {
 	return strings.TrimPrefix(pkg, prefix), true
 }
 
-// priceInvoice prices an invoice from its orders, one order per item.
+// priceInvoice prices an invoice, from the catalogue, for what it costs
+// whatever its shape: each order counts its unit price times its quantity
+// (one order per unit, or one order holding several), and when Bitrefill
+// states the invoice's own total in EUR the larger of the two counts.
 func (s *Service) priceInvoice(ctx context.Context, inv bitrefill.Invoice) (int64, []QuoteItem, error) {
 	if len(inv.Orders) == 0 {
 		return 0, nil, toolerr.New(CodePriceUnavailable, "the invoice lists no orders, so it cannot be priced; the payment is refused", nil)
@@ -210,12 +236,22 @@ func (s *Service) priceInvoice(ctx context.Context, inv bitrefill.Invoice) (int6
 	var total int64
 	var items []QuoteItem
 	for _, o := range inv.Orders {
+		qty, ok := orderQuantity(o)
+		if !ok {
+			return 0, nil, toolerr.New(CodePriceUnavailable, fmt.Sprintf("order %s of the invoice has quantity %q, which cannot be counted; the payment is refused", o.ID, truncate(string(o.Quantity), 40)),
+				map[string]any{"order_id": o.ID})
+		}
 		unit, name, err := s.unitPrice(ctx, pc, o.Product.ID, o.Product.Value)
 		if err != nil {
 			return 0, nil, err
 		}
-		total += unit
-		items = append(items, QuoteItem{ProductID: o.Product.ID, Name: cmp.Or(o.Product.Name, name), Value: o.Product.Value, Quantity: 1, EURPrice: cents(unit)})
+		total += unit * int64(qty)
+		items = append(items, QuoteItem{ProductID: o.Product.ID, Name: cmp.Or(o.Product.Name, name), Value: o.Product.Value, Quantity: qty, EURPrice: cents(unit)})
+	}
+	if strings.EqualFold(inv.Payment.Currency, "EUR") {
+		if c, ok := eurCents(inv.Payment.Price.Decimal()); ok && c > total {
+			total = c
+		}
 	}
 	return total, items, nil
 }
@@ -323,6 +359,37 @@ func (s *Service) CreateInvoice(ctx context.Context, confirm Confirmer, in Creat
 	return res, nil
 }
 
+// ResumeCreate finishes a create_invoice with auto_pay whose confirmation
+// travelled to the client (a multi round-trip request): the invoice was
+// created by the first round, so the retry pays that invoice (once the
+// answer is checked against the question asked about it) instead of
+// creating another.
+func (s *Service) ResumeCreate(ctx context.Context, confirm Confirmer, invoiceID string) (res *CreateResult, err error) {
+	a := store.AuditEntry{Tool: "create_invoice", InvoiceID: invoiceID}
+	defer func() { s.audit(ctx, &a, err) }()
+	if err := s.requirePurchases(); err != nil {
+		return nil, err
+	}
+	if confirm == nil {
+		return nil, toolerr.New(CodeConfirmationInvalid, "this call carries an answer but the client cannot be asked; nothing was paid", map[string]any{"reason": "not_asked"})
+	}
+	pr, err := s.pay(ctx, confirm, invoiceID, "", &a)
+	if err != nil {
+		te := toolerr.From(err)
+		if errors.Is(err, ErrConfirmationPending) {
+			return nil, err
+		}
+		return nil, toolerr.Wrap(err, te.Code, fmt.Sprintf("invoice %s was created but not paid: %s", invoiceID, te.Message),
+			mergeDetails(te.Details, map[string]any{"invoice_id": invoiceID}))
+	}
+	res = &CreateResult{AmountEUR: pr.Quote.AmountEUR, Items: pr.Quote.Items, Payment: pr, Limits: pr.Limits,
+		Instructions: pr.Instructions, Sandbox: s.o.Sandbox}
+	if pr.Invoice != nil {
+		res.Invoice = *pr.Invoice
+	}
+	return res, nil
+}
+
 func mergeDetails(a, b map[string]any) map[string]any {
 	out := map[string]any{}
 	for k, v := range a {
@@ -392,6 +459,9 @@ func (s *Service) pay(ctx context.Context, confirm Confirmer, id, token string, 
 
 	switch {
 	case token != "":
+		if !strings.HasPrefix(token, "cfm_") {
+			return nil, toolerr.New(CodeConfirmationInvalid, confirmationMsg("unknown"), map[string]any{"reason": "unknown"})
+		}
 		if err := s.st.ConsumeConfirmation(ctx, hashToken(ctx, token), inv.ID, amount, now); err != nil {
 			var ce *store.ConfirmationError
 			if errors.As(err, &ce) {
@@ -400,9 +470,12 @@ func (s *Service) pay(ctx context.Context, confirm Confirmer, id, token string, 
 			return nil, err
 		}
 	case confirm != nil:
-		ok, cerr := confirm(ctx, confirmationMessage(quote, lim))
+		ok, cerr := confirm(ctx, s.question(quote, amount, lim))
 		if errors.Is(cerr, ErrConfirmationPending) {
 			return nil, cerr
+		}
+		if _, ok := errors.AsType[*toolerr.Error](cerr); ok {
+			return nil, cerr // CONFIRMATION_INVALID: an answer nobody asked for
 		}
 		if cerr != nil {
 			s.log.Warn("elicitation failed; falling back to a confirmation token", "invoice_id", inv.ID, "error", cerr)
@@ -478,6 +551,45 @@ func confirmationMessage(q Quote, l Limits) string {
 }
 
 // quote issues a confirmation token and moves nothing.
+// question is what the Confirmer asks for quote q of amount cents.
+func (s *Service) question(q Quote, amount int64, lim Limits) Question {
+	return Question{
+		Message: confirmationMessage(q, lim), InvoiceID: q.InvoiceID, AmountEUR: q.AmountEUR,
+		Issue: func(ctx context.Context) (string, error) {
+			tok, err := newToken()
+			if err != nil {
+				return "", err
+			}
+			nonce := nonceStart + strings.TrimPrefix(tok, "cfm_")
+			now := s.o.Now()
+			if err := s.st.SaveConfirmation(ctx, store.Confirmation{TokenHash: hashToken(ctx, nonce), InvoiceID: q.InvoiceID,
+				AmountCents: amount, CreatedAt: now, ExpiresAt: now.Add(s.o.ConfirmationTTL)}); err != nil {
+				return "", fmt.Errorf("store the confirmation question: %w", err)
+			}
+			return nonce, nil
+		},
+		Redeem: func(ctx context.Context, nonce string) error {
+			invalid := func(reason, msg string) error {
+				return toolerr.New(CodeConfirmationInvalid, msg, map[string]any{"reason": reason})
+			}
+			if !strings.HasPrefix(nonce, nonceStart) {
+				return invalid("not_asked", "this answer does not belong to a question this server asked; nothing was paid. Call pay_invoice again without an answer so that the user is asked.")
+			}
+			err := s.st.ConsumeConfirmation(ctx, hashToken(ctx, nonce), q.InvoiceID, amount, s.o.Now())
+			var ce *store.ConfirmationError
+			switch {
+			case errors.As(err, &ce) && ce.Reason == "other_amount":
+				return invalid(ce.Reason, "the invoice's price changed since the user was asked; nothing was paid. Call pay_invoice again so that the user is asked about the new price.")
+			case errors.As(err, &ce):
+				return invalid(ce.Reason, "this answer does not belong to a question this server asked about this invoice (or it was already used or has expired); nothing was paid. Call pay_invoice again so that the user is asked.")
+			case err != nil:
+				return err
+			}
+			return nil
+		},
+	}
+}
+
 func (s *Service) quote(ctx context.Context, q Quote, lim Limits, a *store.AuditEntry) (*PayResult, error) {
 	tok, err := newToken()
 	if err != nil {

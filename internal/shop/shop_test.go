@@ -26,7 +26,12 @@ type env struct {
 
 func newEnv(t *testing.T, o Options, creds bool) *env {
 	t.Helper()
-	fake, err := fakebitrefill.New(fakebitrefill.Config{})
+	return newEnvWith(t, o, creds, fakebitrefill.Config{})
+}
+
+func newEnvWith(t *testing.T, o Options, creds bool, cfg fakebitrefill.Config) *env {
+	t.Helper()
+	fake, err := fakebitrefill.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,8 +307,8 @@ func TestPurchaseFlowWithToken(t *testing.T) {
 	}
 	// Elicitation: accepted pays, declined does not.
 	var asked string
-	yes := func(_ context.Context, msg string) (bool, error) { asked = msg; return true, nil }
-	no := func(context.Context, string) (bool, error) { return false, nil }
+	yes := func(_ context.Context, q Question) (bool, error) { asked = q.Message; return true, nil }
+	no := func(context.Context, Question) (bool, error) { return false, nil }
 	if _, err := e.svc.PayInvoice(ctx, no, c2.Invoice.ID, ""); code(t, err) != CodeConfirmationDeclined {
 		t.Fatal(err)
 	}
@@ -333,7 +338,7 @@ func TestPurchaseFlowWithToken(t *testing.T) {
 func TestDailyCapAndOutcomeUnknown(t *testing.T) {
 	e := newEnv(t, Options{PurchasesEnabled: true, MaxOrderCents: 2000, DailyLimitCents: 3000}, true)
 	ctx := context.Background()
-	yes := func(context.Context, string) (bool, error) { return true, nil }
+	yes := func(context.Context, Question) (bool, error) { return true, nil }
 	paid := 0
 	var last error
 	for range 6 {
@@ -379,7 +384,7 @@ func TestDailyCapAndOutcomeUnknown(t *testing.T) {
 func TestParallelPaysRespectCap(t *testing.T) {
 	e := newEnv(t, Options{PurchasesEnabled: true, MaxOrderCents: 2000, DailyLimitCents: 4000}, true)
 	ctx := context.Background()
-	yes := func(context.Context, string) (bool, error) { return true, nil }
+	yes := func(context.Context, Question) (bool, error) { return true, nil }
 	var ids []string
 	for range 10 {
 		c, err := e.svc.CreateInvoice(ctx, nil, buyInput(10))
@@ -406,5 +411,169 @@ func TestParallelPaysRespectCap(t *testing.T) {
 	}
 	if n := int64(e.fake.Requests("POST", "/v2/invoices/")) - 0; n < ok.Load() {
 		t.Fatalf("requests %d", n)
+	}
+}
+
+// TestCapsCountQuantities: a paid invoice counts, against the per-order
+// and daily caps, what it costs whatever its shape: one order per unit, or
+// one order holding a quantity (on main the second counted one unit).
+func TestCapsCountQuantities(t *testing.T) {
+	for _, shape := range []struct {
+		name string
+		cfg  fakebitrefill.Config
+	}{{"one order per unit", fakebitrefill.Config{}}, {"one order with a quantity", fakebitrefill.Config{OrderQuantities: true}}} {
+		t.Run(shape.name, func(t *testing.T) {
+			ctx := context.Background()
+			e := newEnvWith(t, Options{PurchasesEnabled: true, MaxOrderCents: 50000, DailyLimitCents: 100000}, true, shape.cfg)
+			in := CreateInput{PaymentMethod: "balance", Products: []LineInput{{ProductID: "amazon_com-usa", Value: ten(), Quantity: 3}}}
+			c, err := e.svc.CreateInvoice(ctx, nil, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantOrders := 3
+			if shape.cfg.OrderQuantities {
+				wantOrders = 1
+			}
+			if len(c.Invoice.Orders) != wantOrders {
+				t.Fatalf("the fake made %d orders, want %d", len(c.Invoice.Orders), wantOrders)
+			}
+			q, err := e.svc.PayInvoice(ctx, nil, c.Invoice.ID, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if q.Quote.AmountEUR != c.AmountEUR {
+				t.Fatalf("pay quotes %s EUR for an invoice created at %s EUR", q.Quote.AmountEUR, c.AmountEUR)
+			}
+			units := 0
+			for _, it := range q.Quote.Items {
+				units += it.Quantity
+			}
+			if units != 3 {
+				t.Fatalf("quote items count %d units, want 3: %+v", units, q.Quote.Items)
+			}
+			threeUnits := eurCentsText(c.AmountEUR)
+
+			// The same invoice paid through a server whose per-order cap
+			// holds two units: refused, nothing paid.
+			tight := New(e.svc.c, e.st, Options{PurchasesEnabled: true, MaxOrderCents: threeUnits*2/3 + 1, DailyLimitCents: 100000})
+			if _, err := tight.PayInvoice(ctx, func(context.Context, Question) (bool, error) { return true, nil }, c.Invoice.ID, ""); code(t, err) != CodeLimitPerOrder {
+				t.Fatalf("per-order cap: %v", err)
+			}
+			// A daily cap of two units: refused too.
+			daily := New(e.svc.c, e.st, Options{PurchasesEnabled: true, MaxOrderCents: 50000, DailyLimitCents: threeUnits*2/3 + 1})
+			if _, err := daily.PayInvoice(ctx, func(context.Context, Question) (bool, error) { return true, nil }, c.Invoice.ID, ""); code(t, err) != CodeDailyLimit {
+				t.Fatalf("daily cap: %v", err)
+			}
+			if n := e.fake.Requests("POST", "/v2/invoices/"+c.Invoice.ID+"/pay"); n != 0 {
+				t.Fatalf("over-cap invoice paid (%d)", n)
+			}
+			// Within the caps it pays, and the whole cost is counted.
+			if _, err := e.svc.PayInvoice(ctx, func(context.Context, Question) (bool, error) { return true, nil }, c.Invoice.ID, ""); err != nil {
+				t.Fatal(err)
+			}
+			if used, _ := e.st.SpentOn(ctx, time.Now().UTC().Format("2006-01-02")); used != threeUnits {
+				t.Fatalf("counted %d cents, want %d", used, threeUnits)
+			}
+		})
+	}
+}
+
+// TestPriceInvoiceShapes: the invoice's price is what it costs: orders
+// times their quantity, or Bitrefill's own EUR total when that is larger;
+// an order whose quantity cannot be counted refuses the payment.
+func TestPriceInvoiceShapes(t *testing.T) {
+	e := newEnv(t, Options{PurchasesEnabled: true}, true)
+	ctx := context.Background()
+	unit, _, err := e.svc.unitPrice(ctx, priceCache{}, "amazon_com-usa", "10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ord := func(qty string) bitrefill.Order {
+		return bitrefill.Order{ID: "o", Product: bitrefill.OrderProduct{ID: "amazon_com-usa", Value: "10"}, Quantity: bitrefill.Decimal(qty)}
+	}
+	tests := []struct {
+		name     string
+		inv      bitrefill.Invoice
+		want     int64
+		wantCode string
+	}{
+		{"one order", bitrefill.Invoice{Orders: []bitrefill.Order{ord("")}}, unit, ""},
+		{"three orders", bitrefill.Invoice{Orders: []bitrefill.Order{ord(""), ord(""), ord("1")}}, 3 * unit, ""},
+		{"one order of four", bitrefill.Invoice{Orders: []bitrefill.Order{ord("4")}}, 4 * unit, ""},
+		{"EUR total larger than the orders", bitrefill.Invoice{Payment: bitrefill.InvoicePayment{Currency: "EUR", Price: "999.991"}, Orders: []bitrefill.Order{ord("")}}, 99_999 + 1, ""},
+		{"EUR total smaller than the orders", bitrefill.Invoice{Payment: bitrefill.InvoicePayment{Currency: "eur", Price: "0.01"}, Orders: []bitrefill.Order{ord("2")}}, 2 * unit, ""},
+		{"USD total is not mistaken for EUR", bitrefill.Invoice{Payment: bitrefill.InvoicePayment{Currency: "USD", Price: "999"}, Orders: []bitrefill.Order{ord("")}}, unit, ""},
+		{"fractional quantity", bitrefill.Invoice{Orders: []bitrefill.Order{ord("1.5")}}, 0, CodePriceUnavailable},
+		{"zero quantity", bitrefill.Invoice{Orders: []bitrefill.Order{ord("0")}}, 0, CodePriceUnavailable},
+		{"negative quantity", bitrefill.Invoice{Orders: []bitrefill.Order{ord("-2")}}, 0, CodePriceUnavailable},
+		{"absurd quantity", bitrefill.Invoice{Orders: []bitrefill.Order{ord("1000000000000")}}, 0, CodePriceUnavailable},
+		{"no orders", bitrefill.Invoice{}, 0, CodePriceUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _, err := e.svc.priceInvoice(ctx, tt.inv)
+			if tt.wantCode != "" {
+				if code(t, err) != tt.wantCode {
+					t.Fatalf("err %v, want %s", err, tt.wantCode)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("priced %d cents (%v), want %d", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestQuestionNonce: a confirmation question's nonce is redeemed once,
+// only for its invoice, amount and caller, and never stands in for a
+// confirmation token (or the reverse).
+func TestQuestionNonce(t *testing.T) {
+	e := newEnv(t, Options{PurchasesEnabled: true}, true)
+	ctx := context.Background()
+	q := e.svc.question(Quote{InvoiceID: "inv-1", AmountEUR: "10.00"}, 1000, Limits{})
+	nonce, err := q.Issue(ctx)
+	if err != nil || !strings.HasPrefix(nonce, "eln_") {
+		t.Fatalf("issue: %q %v", nonce, err)
+	}
+	other := access.WithCaller(ctx, access.Caller{Kind: access.KindOAuth, Subject: "mallory", ClientID: "agent"})
+	tests := []struct {
+		name   string
+		ctx    context.Context
+		q      Question
+		nonce  string
+		reason string
+	}{
+		{"other amount", ctx, e.svc.question(Quote{InvoiceID: "inv-1", AmountEUR: "11.00"}, 1100, Limits{}), nonce, "other_amount"},
+		{"other invoice", ctx, e.svc.question(Quote{InvoiceID: "inv-2", AmountEUR: "10.00"}, 1000, Limits{}), nonce, "other_invoice"},
+		{"other caller", other, q, nonce, "unknown"},
+		{"no nonce", ctx, q, "", "not_asked"},
+		{"a token", ctx, q, "cfm_" + strings.TrimPrefix(nonce, "eln_"), "not_asked"},
+	}
+	for _, tt := range tests {
+		err := tt.q.Redeem(tt.ctx, tt.nonce)
+		var te *toolerr.Error
+		if !errors.As(err, &te) || te.Code != CodeConfirmationInvalid || te.Details["reason"] != tt.reason {
+			t.Errorf("%s: %v, want CONFIRMATION_INVALID (%s)", tt.name, err, tt.reason)
+		}
+	}
+	if err := q.Redeem(ctx, nonce); err != nil {
+		t.Fatalf("the asked question's nonce: %v", err)
+	}
+	if err := q.Redeem(ctx, nonce); code(t, err) != CodeConfirmationInvalid {
+		t.Fatalf("second redeem: %v", err)
+	}
+	// A nonce is not a confirmation token.
+	c, err := e.svc.CreateInvoice(ctx, nil, buyInput(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	qq := e.svc.question(Quote{InvoiceID: c.Invoice.ID, AmountEUR: c.AmountEUR}, eurCentsText(c.AmountEUR), Limits{})
+	n2, err := qq.Issue(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.PayInvoice(ctx, nil, c.Invoice.ID, n2); code(t, err) != CodeConfirmationInvalid {
+		t.Fatalf("nonce as a token: %v", err)
 	}
 }

@@ -121,7 +121,19 @@ func (s *SQLite) commitBatch(batch []*saveReq) {
 	if len(live) == 0 {
 		return
 	}
-	out, err := s.applyBatch(live)
+	// A batch counts only once it is in the file the next start reads: a
+	// fault found before or after the commit fails the whole batch (the
+	// receiver answers 503 and the sender retries).
+	err := s.guard.err()
+	var out []saveResp
+	if err == nil {
+		out, err = s.applyBatch(live)
+		if err != nil {
+			err = s.guard.after(context.Background(), s.w.conn, err)
+		} else {
+			err = s.guard.verify()
+		}
+	}
 	if err != nil {
 		err = fmt.Errorf("save event: %w", err)
 		for _, r := range live {
@@ -269,6 +281,9 @@ func (s *SQLite) SaveEvent(ctx context.Context, e Event, replayKey string, repla
 		return SaveResult{}, err
 	}
 	req := &saveReq{ctx: ctx, e: e, key: replayKey, until: replayUntil, res: make(chan saveResp, 1)}
+	if err := s.guard.err(); err != nil {
+		return SaveResult{}, fmt.Errorf("save event: %w", err)
+	}
 	select {
 	case <-s.w.quit:
 		return SaveResult{}, ErrClosed
@@ -324,24 +339,24 @@ func (s *SQLite) ListEvents(ctx context.Context, q EventQuery) ([]Event, int, er
 	where, args := eventWhere(q)
 	var total int
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*)`+eventsFrom(q)+where, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("list events: %w", err)
+		return nil, 0, fmt.Errorf("list events: %w", s.guard.after(ctx, s.db, err))
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT `+eventColumns+eventsFrom(q)+where+
 		` ORDER BY received_at DESC, id DESC LIMIT ?`, append(args, eventLimit(q.Limit))...)
 	if err != nil {
-		return nil, 0, fmt.Errorf("list events: %w", err)
+		return nil, 0, fmt.Errorf("list events: %w", s.guard.after(ctx, s.db, err))
 	}
 	defer rows.Close()
 	events := []Event{}
 	for rows.Next() {
 		e, err := scanEvent(rows)
 		if err != nil {
-			return nil, 0, fmt.Errorf("list events: %w", err)
+			return nil, 0, fmt.Errorf("list events: %w", s.guard.after(ctx, s.db, err))
 		}
 		events = append(events, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("list events: %w", err)
+		return nil, 0, fmt.Errorf("list events: %w", s.guard.after(ctx, s.db, err))
 	}
 	return events, max(total, len(events)), nil
 }
@@ -356,13 +371,16 @@ func (s *SQLite) LatestEvent(ctx context.Context, identifier string) (Event, err
 		return Event{}, ErrNotFound
 	}
 	if err != nil {
-		return Event{}, fmt.Errorf("latest event: %w", err)
+		return Event{}, fmt.Errorf("latest event: %w", s.guard.after(ctx, s.db, err))
 	}
 	return e, nil
 }
 
 // PruneEvents implements Events in one transaction.
 func (s *SQLite) PruneEvents(ctx context.Context, maxEvents int, olderThan, now time.Time) (int64, error) {
+	if err := s.guard.err(); err != nil {
+		return 0, fmt.Errorf("prune events: %w", err)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("prune events: %w", err)
@@ -389,7 +407,7 @@ func (s *SQLite) PruneEvents(ctx context.Context, maxEvents int, olderThan, now 
 	if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_replay_keys WHERE expires_at <= ?`, now.UnixMilli()); err != nil {
 		return 0, fmt.Errorf("prune replay keys: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.written(ctx, tx.Commit()); err != nil {
 		return 0, fmt.Errorf("prune events: %w", err)
 	}
 	return removed, nil
@@ -402,7 +420,7 @@ func (s *SQLite) EventStats(ctx context.Context) (EventStats, error) {
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*), COUNT(DISTINCT identifier), SUM(validated),
 		MIN(received_at), MAX(received_at) FROM webhook_events`).Scan(
 		&st.TotalEvents, &st.UniqueIdentifiers, &validated, &oldest, &newest); err != nil {
-		return EventStats{}, fmt.Errorf("event stats: %w", err)
+		return EventStats{}, fmt.Errorf("event stats: %w", s.guard.after(ctx, s.db, err))
 	}
 	st.ValidatedCount = validated.Int64
 	st.UnvalidatedCount = st.TotalEvents - st.ValidatedCount

@@ -29,6 +29,9 @@ func (m *Memory) Close() error {
 	return nil
 }
 
+// Ping implements Store: memory is always there.
+func (m *Memory) Ping(ctx context.Context) error { return ctx.Err() }
+
 // SavePayment inserts or replaces a payment.
 func (m *Memory) SavePayment(_ context.Context, p Payment) error {
 	if p.StoredAt.IsZero() {

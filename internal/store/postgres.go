@@ -66,6 +66,14 @@ func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
 	return s, nil
 }
 
+// Ping implements Store: the database answers.
+func (s *Postgres) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
 // Close stops the event listener and the event writer and closes the pool.
 // It waits for them; it is safe to call more than once.
 func (s *Postgres) Close() error {

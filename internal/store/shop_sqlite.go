@@ -18,6 +18,9 @@ func (s *SQLite) ReserveSpend(ctx context.Context, sp Spend, capCents int64) (in
 	if sp.CreatedAt.IsZero() {
 		sp.CreatedAt = time.Now()
 	}
+	if err := s.guard.err(); err != nil {
+		return 0, fmt.Errorf("reserve spend: %w", err)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("reserve spend: %w", err)
@@ -44,7 +47,7 @@ func (s *SQLite) ReserveSpend(ctx context.Context, sp Spend, capCents int64) (in
 		VALUES (?, ?, ?, ?, ?, ?)`, sp.InvoiceID, sp.Day, sp.AmountCents, SpendReserved, ms, ms); err != nil {
 		return 0, fmt.Errorf("reserve spend: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.written(ctx, tx.Commit()); err != nil {
 		return 0, fmt.Errorf("reserve spend: %w", err)
 	}
 	return used, nil
@@ -52,9 +55,12 @@ func (s *SQLite) ReserveSpend(ctx context.Context, sp Spend, capCents int64) (in
 
 // FinishSpend implements Shop.
 func (s *SQLite) FinishSpend(ctx context.Context, invoiceID, status string, now time.Time) error {
+	if err := s.guard.err(); err != nil {
+		return fmt.Errorf("finish spend: %w", err)
+	}
 	res, err := s.db.ExecContext(ctx, `UPDATE shop_spend SET status = ?, updated_at = ? WHERE invoice_id = ?`,
 		status, now.UnixMilli(), invoiceID)
-	if err != nil {
+	if err := s.written(ctx, err); err != nil {
 		return fmt.Errorf("finish spend: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
@@ -91,8 +97,12 @@ func (s *SQLite) GetSpend(ctx context.Context, invoiceID string) (Spend, error) 
 
 // SaveConfirmation implements Shop.
 func (s *SQLite) SaveConfirmation(ctx context.Context, c Confirmation) error {
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO shop_confirmations (token_hash, invoice_id, amount_cents, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?)`, c.TokenHash, c.InvoiceID, c.AmountCents, c.CreatedAt.UnixMilli(), c.ExpiresAt.UnixMilli()); err != nil {
+	if err := s.guard.err(); err != nil {
+		return fmt.Errorf("save confirmation: %w", err)
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO shop_confirmations (token_hash, invoice_id, amount_cents, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?)`, c.TokenHash, c.InvoiceID, c.AmountCents, c.CreatedAt.UnixMilli(), c.ExpiresAt.UnixMilli())
+	if err := s.written(ctx, err); err != nil {
 		return fmt.Errorf("save confirmation: %w", err)
 	}
 	// Expired tokens are of no use to anyone; keep the table small.
@@ -102,6 +112,9 @@ func (s *SQLite) SaveConfirmation(ctx context.Context, c Confirmation) error {
 
 // ConsumeConfirmation implements Shop, in one transaction.
 func (s *SQLite) ConsumeConfirmation(ctx context.Context, tokenHash, invoiceID string, amountCents int64, now time.Time) error {
+	if err := s.guard.err(); err != nil {
+		return fmt.Errorf("consume confirmation: %w", err)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("consume confirmation: %w", err)
@@ -123,7 +136,7 @@ func (s *SQLite) ConsumeConfirmation(ctx context.Context, tokenHash, invoiceID s
 	if _, err := tx.ExecContext(ctx, `UPDATE shop_confirmations SET used_at = ? WHERE token_hash = ?`, now.UnixMilli(), tokenHash); err != nil {
 		return fmt.Errorf("consume confirmation: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.written(ctx, tx.Commit()); err != nil {
 		return fmt.Errorf("consume confirmation: %w", err)
 	}
 	return nil
@@ -134,8 +147,12 @@ func (s *SQLite) AppendAudit(ctx context.Context, e AuditEntry) error {
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO shop_audit (at, tool, invoice_id, order_id, amount_cents, outcome, code, detail, caller)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.At.UnixMilli(), e.Tool, e.InvoiceID, e.OrderID, e.AmountCents, e.Outcome, e.Code, e.Detail, e.Caller); err != nil {
+	if err := s.guard.err(); err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO shop_audit (at, tool, invoice_id, order_id, amount_cents, outcome, code, detail, caller)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.At.UnixMilli(), e.Tool, e.InvoiceID, e.OrderID, e.AmountCents, e.Outcome, e.Code, e.Detail, e.Caller)
+	if err := s.written(ctx, err); err != nil {
 		return fmt.Errorf("append audit: %w", err)
 	}
 	return nil

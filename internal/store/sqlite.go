@@ -26,6 +26,7 @@ var sqliteMigrations embed.FS
 // group-commit goroutine (see SaveEvent); Close stops it.
 type SQLite struct {
 	db        *sql.DB
+	guard     *fileGuard
 	w         eventWriter
 	stmts     sync.Map // query text -> *sql.Stmt, for the statements of the create path
 	closeOnce sync.Once
@@ -34,18 +35,40 @@ type SQLite struct {
 
 var _ Store = (*SQLite)(nil)
 
-// OpenSQLite opens (creating if needed) the database file at path and
-// applies pending migrations. The directory is created with mode 0700.
+// OpenSQLite opens (creating if needed) the database file at path, checks
+// it (PRAGMA quick_check) and applies pending migrations. The directory is
+// created with mode 0700. A corrupt file gives a *FaultError (ErrCorrupt)
+// that names the file and the way out.
+//
+// Every commit is followed by a check that path still names the file that
+// was opened (device and inode, and of its -wal file) and that its header
+// is SQLite's: when the file was removed, replaced or overwritten the
+// commit is reported as failed and every later write fails with
+// ErrUnavailable, because what it wrote would not be read by the next start.
 func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	// Create the file ourselves so it is private from the start.
+	// Create the file ourselves so it is private from the start. The
+	// descriptor stays open: the guard checks the file through it.
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open database file: %w", err)
 	}
-	_ = f.Close()
+	guard, err := newFileGuard(path, f)
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	s, err := openSQLite(ctx, path, guard)
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func openSQLite(ctx context.Context, path string, guard *fileGuard) (*SQLite, error) {
 
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -57,16 +80,40 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
-	s := &SQLite{db: db}
+	s := &SQLite{db: db, guard: guard}
+	if guard.db.Size() > 0 {
+		if err := s.checkAtStart(ctx); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()
+		if _, corrupt := suspicious(err); corrupt {
+			return nil, &FaultError{Path: path, Reason: err.Error(), Corrupt: true}
+		}
 		return nil, err
 	}
 	if err := s.startWriter(ctx); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
+	guard.watchWAL()
 	return s, nil
+}
+
+// checkAtStart runs quick_check on an existing file, so that a corrupt
+// store is one clear error at start rather than failures later.
+func (s *SQLite) checkAtStart(ctx context.Context) error {
+	err := quickCheck(ctx, s.db)
+	switch {
+	case err == nil:
+		return nil
+	case damaged(err):
+		return &FaultError{Path: s.guard.path, Reason: err.Error(), Corrupt: true}
+	default:
+		return fmt.Errorf("check database file: %w", err)
+	}
 }
 
 // DB exposes the handle for packages that add their own tables.
@@ -78,7 +125,7 @@ func (s *SQLite) Close() error {
 	s.closeOnce.Do(func() {
 		s.stopWriter()
 		s.stmts.Range(func(_, st any) bool { _ = st.(*sql.Stmt).Close(); return true })
-		s.closeErr = s.db.Close()
+		s.closeErr = errors.Join(s.db.Close(), s.guard.close())
 	})
 	return s.closeErr
 }
@@ -155,13 +202,31 @@ func (s *SQLite) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// exec runs a prepared statement (see stmt).
+// exec runs a prepared write statement (see stmt) and then checks the
+// file (see written).
 func (s *SQLite) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	st, err := s.stmt(ctx, query)
-	if err != nil {
+	if err := s.guard.err(); err != nil {
 		return nil, err
 	}
-	return st.ExecContext(ctx, args...)
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, s.guard.after(ctx, s.db, err)
+	}
+	res, err := st.ExecContext(ctx, args...)
+	if err := s.written(ctx, err); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// written is called after a write committed (err == nil) or failed: a
+// commit counts only if the file is still the one the next start reads;
+// a failure is looked at for damage (see fileGuard.after).
+func (s *SQLite) written(ctx context.Context, err error) error {
+	if err != nil {
+		return s.guard.after(ctx, s.db, err)
+	}
+	return s.guard.verify()
 }
 
 // queryRow runs a prepared query (see stmt).
@@ -275,6 +340,9 @@ func (s *SQLite) SavePaymentDone(ctx context.Context, p Payment, key string, now
 	if p.StoredAt.IsZero() {
 		p.StoredAt = time.Now()
 	}
+	if err := s.guard.err(); err != nil {
+		return fmt.Errorf("save payment: %w", err)
+	}
 	save, err := s.stmt(ctx, sqliteSavePayment)
 	if err != nil {
 		return fmt.Errorf("save payment: %w", err)
@@ -303,7 +371,7 @@ func (s *SQLite) SavePaymentDone(ctx context.Context, p Payment, key string, now
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return ErrNotFound
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.written(ctx, tx.Commit()); err != nil {
 		return fmt.Errorf("save payment: commit: %w", err)
 	}
 	return nil
@@ -311,7 +379,11 @@ func (s *SQLite) SavePaymentDone(ctx context.Context, p Payment, key string, now
 
 // ReleaseIdempotency deletes a pending record.
 func (s *SQLite) ReleaseIdempotency(ctx context.Context, key string) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE key = ? AND state = ?`, key, IdemPending); err != nil {
+	if err := s.guard.err(); err != nil {
+		return fmt.Errorf("release idempotency key: %w", err)
+	}
+	_, err := s.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE key = ? AND state = ?`, key, IdemPending)
+	if err := s.written(ctx, err); err != nil {
 		return fmt.Errorf("release idempotency key: %w", err)
 	}
 	return nil

@@ -85,6 +85,11 @@ type Store interface {
 	Shop
 	Events
 	Tasks
+	// Ping reports whether the store can keep what it is given now: the
+	// database answers and, for SQLite, its file is still the one opened
+	// and not corrupt (ErrUnavailable). /readyz and a create without an
+	// idempotency key ask it first.
+	Ping(ctx context.Context) error
 	Close() error
 }
 

@@ -9,6 +9,9 @@ import "errors"
 const (
 	CodeInvalidArgument = "INVALID_ARGUMENT"
 	CodeInternal        = "INTERNAL_ERROR"
+	// CodeCancelled answers a call the client cancelled, where an answer
+	// goes out at all (the stdio transport sends none).
+	CodeCancelled = "CANCELLED"
 )
 
 // Error is a failure the agent can act on.

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -725,4 +727,60 @@ func TestReceiverOverHTTPWithSQLite(t *testing.T) {
 		t.Fatalf("stored %d, want 160", total)
 	}
 	srv.Client().CloseIdleConnections()
+}
+
+// TestReceiverRefusesWhenTheStoreFileIsGone: with the database removed or
+// overwritten while the receiver runs, deliveries get 503 (Bitnovo
+// retries) instead of a 200 for an event the next start would not see;
+// on main the removed file went on taking 200s into the unlinked inode.
+func TestReceiverRefusesWhenTheStoreFileIsGone(t *testing.T) {
+	for _, fault := range []string{"removed", "overwritten"} {
+		t.Run(fault, func(t *testing.T) {
+			ctx := context.Background()
+			path := filepath.Join(t.TempDir(), "cryptopay.db")
+			st, err := store.OpenSQLite(ctx, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			key := vectorKey(t)
+			rc, err := New(Options{Key: key, Store: st, Now: func() time.Time { return testNow }, RateLimit: RateLimit{Disabled: true}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			deliver := func(i int) int { // before the fault
+				w := httptest.NewRecorder()
+				rc.ServeHTTP(w, signedRequest(key, nonceAt(testNow), body(fmt.Sprintf("pay-%d", i), "CO")))
+				return w.Code
+			}
+			for i := range 5 {
+				if code := deliver(i); code != http.StatusOK {
+					t.Fatalf("delivery %d before the fault: %d", i, code)
+				}
+			}
+			switch fault {
+			case "removed":
+				if err := os.Remove(path); err != nil {
+					t.Fatal(err)
+				}
+			case "overwritten":
+				f, err := os.OpenFile(path, os.O_WRONLY, 0) // same inode, junk bytes
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = f.WriteAt(bytes.Repeat([]byte{0xA5}, 8192), 0)
+				_ = f.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := 5; i < 25; i++ {
+				w := httptest.NewRecorder()
+				rc.ServeHTTP(w, signedRequest(key, nonceAt(testNow), body(fmt.Sprintf("pay-%d", i), "CO")))
+				if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "STORE_UNAVAILABLE") || w.Header().Get("Retry-After") == "" {
+					t.Fatalf("delivery %d after the file was %s: %d %s, want 503 STORE_UNAVAILABLE", i, fault, w.Code, w.Body)
+				}
+			}
+		})
+	}
 }

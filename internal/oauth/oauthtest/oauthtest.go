@@ -196,6 +196,7 @@ type Token struct {
 	Alg       string // "none" or "HS256-public" for attacks; "" normal
 	NoSubject bool
 	Extra     map[string]any
+	Header    map[string]any // extra JOSE header fields (typ, crit, …); a nil value removes one
 }
 
 // Mint signs t.
@@ -249,6 +250,7 @@ func (s *Server) Mint(t Token) (string, error) {
 	if kid == "ec-1" {
 		tok := jwt.NewWithClaims(jwt.SigningMethodES256, c)
 		tok.Header["kid"] = kid
+		setHeader(tok, t.Header)
 		return tok.SignedString(s.ec)
 	}
 	k := s.rsa[kid]
@@ -260,5 +262,16 @@ func (s *Server) Mint(t Token) (string, error) {
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
 	tok.Header["kid"] = kid
+	setHeader(tok, t.Header)
 	return tok.SignedString(k)
+}
+
+func setHeader(tok *jwt.Token, h map[string]any) {
+	for k, v := range h {
+		if v == nil {
+			delete(tok.Header, k)
+			continue
+		}
+		tok.Header[k] = v
+	}
 }
