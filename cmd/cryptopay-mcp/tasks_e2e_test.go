@@ -449,3 +449,30 @@ func TestTaskReplicas(t *testing.T) {
 		t.Fatalf("replica b did not resume the task:\n%s", b.stderr.String())
 	}
 }
+
+// TestTaskListenEndOfInput: a client that closes stdin with a task listen
+// open does not hold the exit (the listen is answered, as cancelled, at
+// the end of input), and a cancelled listen gets no answer.
+func TestTaskListenEndOfInput(t *testing.T) {
+	env := baseEnv(t, t.TempDir())
+	c := startStdioRaw(t, env, false)
+	_, taskID := startWaitTask(t, c)
+	for _, id := range []int{101, 102} {
+		c.write(t, map[string]any{"jsonrpc": "2.0", "id": id, "method": "subscriptions/listen", "params": listenParams(taskID)})
+	}
+	for range 4 { // two acknowledgements, two working notifications
+		if _, err := c.out.ReadBytes('\n'); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.write(t, map[string]any{"jsonrpc": "2.0", "method": "notifications/cancelled", "params": map[string]any{"requestId": 101}})
+	start := time.Now()
+	c.stop(t)
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("exit took %v with a listen open", d)
+	}
+	rest, _ := io.ReadAll(c.out)
+	if strings.Contains(string(rest), `"id":101`) || strings.Contains(string(rest), `"id":102`) {
+		t.Fatalf("a cancelled listen was answered: %s", rest)
+	}
+}
