@@ -2,8 +2,8 @@
 # base — no shell, no libc, no package manager — running as a non-root user.
 #
 # The build context is prepared by .ci/ship.sh ($SHIP_OUT/docker/amd64/):
-# the linux/amd64 release binary (CGO_ENABLED=0), the CA bundle of the
-# build host and an empty data/ directory. Build and run:
+# the linux/amd64 release binary (CGO_ENABLED=0), LICENSE, the CA bundle of
+# the build host and an empty data/ directory. Build and run:
 #
 #   SHIP_OUT=dist bash .ci/ship.sh
 #   docker build -t cryptopay-mcp dist/docker/amd64    # CI builds it with buildah
@@ -17,6 +17,7 @@ FROM scratch
 
 # MCP Registry ownership check of the OCI package (server.json "name").
 LABEL io.modelcontextprotocol.server.name="io.github.cryptopay-mcp/cryptopay-mcp"
+LABEL org.opencontainers.image.licenses="MIT"
 
 # TLS to Bitnovo Pay, Bitrefill and the tunnel providers.
 COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
@@ -24,6 +25,8 @@ COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 # writable (Docker copies this ownership into it).
 COPY --chown=65532:65532 data/ /data/
 COPY cryptopay-mcp /usr/local/bin/cryptopay-mcp
+# The MIT licence travels with the binary.
+COPY LICENSE /usr/share/doc/cryptopay-mcp/LICENSE
 
 ENV CRYPTOPAY_DATA_DIR=/data \
     SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt

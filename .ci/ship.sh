@@ -77,7 +77,7 @@ for t in $TARGETS; do
 	CGO_ENABLED=0 GOOS=$os GOARCH=$arch go build -trimpath -ldflags "$LDFLAGS" -o "$dir/$exe" ./cmd/cryptopay-mcp
 	stage="$WORK/stage/cryptopay-mcp_${VERSION}_${os}_$arch"
 	mkdir -p "$stage"
-	cp "$dir/$exe" README.md "$stage/"
+	cp "$dir/$exe" README.md LICENSE "$stage/"
 	if [ "$os" = windows ]; then
 		(cd "$WORK/stage" && zip -qr -X "$OUT/dist/cryptopay-mcp_${VERSION}_${os}_$arch.zip" "$(basename "$stage")")
 	else
@@ -90,7 +90,7 @@ ls -l "$OUT/dist"
 
 step "check the archives (format, arch, static, checksums)"
 CRYPTOPAY_SHIP_DIR=$OUT CRYPTOPAY_SHIP_VERSION=$VERSION go test -count=1 -run 'TestDist$' ./internal/release/
-ok "6 archives: format, arch, version, static linux, checksums.txt"
+ok "6 archives: format, arch, version, static linux, LICENSE and README, checksums.txt"
 
 step "linux/amd64 from its archive: version and MCP over stdio"
 mkdir -p "$WORK/x"
@@ -114,6 +114,7 @@ step "npm: pack the launcher and 6 platform packages"
 NPMOUT="$OUT/npm"
 mkdir -p "$NPMOUT" "$WORK/npm"
 cp -r npm/cryptopay-mcp "$WORK/npm/cryptopay-mcp"
+cp LICENSE "$WORK/npm/cryptopay-mcp/LICENSE"
 for t in $TARGETS; do
 	os=${t%/*} arch=${t#*/} exe=cryptopay-mcp
 	nos=$os narch=$arch
@@ -122,16 +123,17 @@ for t in $TARGETS; do
 	p="$WORK/npm/$nos-$narch"
 	mkdir -p "$p/bin"
 	cp "$WORK/bin/${os}_$arch/$exe" "$p/bin/$exe"
+	cp LICENSE "$p/LICENSE"
 	cat >"$p/package.json" <<EOF
 {
   "name": "@cryptopay-mcp/$nos-$narch",
   "version": "$VERSION",
   "description": "The cryptopay-mcp binary for $nos $narch (installed by the cryptopay-mcp package).",
-  "license": "UNLICENSED",
+  "license": "MIT",
   "repository": { "type": "git", "url": "git+https://github.com/cryptopay-mcp/cryptopay-mcp.git" },
   "os": ["$nos"],
   "cpu": ["$narch"],
-  "files": ["bin/$exe"],
+  "files": ["bin/$exe", "LICENSE"],
   "preferUnplugged": true
 }
 EOF
@@ -150,7 +152,12 @@ for p in "$WORK"/npm/*/; do
 done
 ls -l "$NPMOUT"
 [ "$(ls "$NPMOUT"/*.tgz | wc -l)" -eq 7 ] || { echo "want 7 npm tarballs" >&2; exit 1; }
-ok "7 npm tarballs packed"
+for tgz in "$NPMOUT"/*.tgz; do
+	tar -xzOf "$tgz" package/LICENSE | cmp -s - LICENSE || { echo "$(basename "$tgz") does not ship LICENSE" >&2; exit 1; }
+	[ "$(tar -xzOf "$tgz" package/package.json | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).license')" = MIT ] ||
+		{ echo "$(basename "$tgz"): package.json license is not MIT" >&2; exit 1; }
+done
+ok "7 npm tarballs packed, each with LICENSE and license MIT"
 
 step "npm: install from the tarballs with no registry, drive npx cryptopay-mcp"
 PREFIX="$WORK/prefix"
@@ -202,24 +209,26 @@ buildah_() { buildah --root "$WORK/buildah/root" --runroot "$WORK/buildah/run" -
 CTX="$OUT/docker/amd64"
 mkdir -p "$CTX/data"
 cp Dockerfile "$CTX/"
-cp "$WORK/bin/linux_amd64/cryptopay-mcp" "$CTX/"
+cp "$WORK/bin/linux_amd64/cryptopay-mcp" LICENSE "$CTX/"
 CA=/etc/ssl/certs/ca-certificates.crt
 [ -s "$CA" ] || { echo "no CA bundle at $CA (Debian: ca-certificates)" >&2; exit 1; }
 cp "$CA" "$CTX/"
 IMAGE=localhost/cryptopay-mcp:$VERSION
 BUILDAH_ISOLATION=chroot buildah_ bud --quiet --layers=false -t "$IMAGE" "$CTX" >/dev/null
-buildah_ inspect --type image --format '{{.OCIv1.Config.User}}|{{.OCIv1.Config.Entrypoint}}|{{.OCIv1.Config.Volumes}}|{{index .OCIv1.Config.Labels "io.modelcontextprotocol.server.name"}}' "$IMAGE" >"$WORK/cfg"
+buildah_ inspect --type image --format '{{.OCIv1.Config.User}}|{{.OCIv1.Config.Entrypoint}}|{{.OCIv1.Config.Volumes}}|{{index .OCIv1.Config.Labels "io.modelcontextprotocol.server.name"}}|{{index .OCIv1.Config.Labels "org.opencontainers.image.licenses"}}' "$IMAGE" >"$WORK/cfg"
 cat "$WORK/cfg"; echo
-[ "$(cat "$WORK/cfg")" = "65532:65532|[/usr/local/bin/cryptopay-mcp]|map[/data:{}]|io.github.cryptopay-mcp/cryptopay-mcp" ] ||
+[ "$(cat "$WORK/cfg")" = "65532:65532|[/usr/local/bin/cryptopay-mcp]|map[/data:{}]|io.github.cryptopay-mcp/cryptopay-mcp|MIT" ] ||
 	{ echo "unexpected image config" >&2; exit 1; }
 BUILDAH_CTR=$(buildah_ from --quiet "$IMAGE")
 MNT=$(buildah_ mount "$BUILDAH_CTR")
 (cd "$MNT" && find . -mindepth 1 | sort) >"$WORK/files"
 printf '%s\n' . ./data ./etc ./etc/ssl ./etc/ssl/certs ./etc/ssl/certs/ca-certificates.crt ./usr ./usr/local ./usr/local/bin \
-	./usr/local/bin/cryptopay-mcp | grep -v '^\.$' >"$WORK/want-files"
+	./usr/local/bin/cryptopay-mcp ./usr/share ./usr/share/doc ./usr/share/doc/cryptopay-mcp ./usr/share/doc/cryptopay-mcp/LICENSE |
+	grep -v '^\.$' >"$WORK/want-files"
 diff "$WORK/want-files" "$WORK/files" || { echo "unexpected image filesystem (no shell, nothing else)" >&2; exit 1; }
 [ "$(stat -c %u:%g "$MNT/data")" = 65532:65532 ] || { echo "/data is not owned by the runtime user" >&2; exit 1; }
-ok "image: config (user, entrypoint, volume, label) and filesystem (binary, CA bundle, /data; no shell)"
+cmp -s "$MNT/usr/share/doc/cryptopay-mcp/LICENSE" LICENSE || { echo "the image does not ship LICENSE" >&2; exit 1; }
+ok "image: config (user, entrypoint, volume, labels incl. licenses=MIT) and filesystem (binary, CA bundle, LICENSE, /data; no shell)"
 step "container image: MCP over stdio and doctor inside it"
 node "$CLIENT" --label image --version "$VERSION" -- \
 	buildah --root "$WORK/buildah/root" --runroot "$WORK/buildah/run" --storage-driver vfs run --isolation chroot "$BUILDAH_CTR" /usr/local/bin/cryptopay-mcp
@@ -229,7 +238,9 @@ ok "image: the server over stdio inside it"
 grep -q '✅ data dir: /data' "$WORK/doctor.txt" || { cat "$WORK/doctor.txt" >&2; exit 1; }
 ok "image: doctor passes as user 65532 (data dir, store, fakes, webhook probe)"
 step "container image: http mode as documented (0.0.0.0, bearer token), TypeScript SDK over Streamable HTTP"
-PORT=$(node -e 'const s = require("node:net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
+# Probe the address the server binds (0.0.0.0), not loopback alone: a port
+# free on 127.0.0.1 may be taken on another interface (issue 21).
+PORT=$(node -e 'const s = require("node:net").createServer().listen(0, "0.0.0.0", () => { console.log(s.address().port); s.close(); })')
 TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 # buildah itself (not a subshell) in the background, so the signal reaches it.
 buildah --root "$WORK/buildah/root" --runroot "$WORK/buildah/run" --storage-driver vfs run --isolation chroot \
@@ -273,6 +284,7 @@ for t in $TARGETS; do
 	b="$WORK/mcpb/$nos-$narch"
 	mkdir -p "$b/server"
 	cp "$WORK/bin/${os}_$arch/$exe" "$b/server/$exe"
+	cp LICENSE "$b/LICENSE"
 	node -e '
 const fs = require("node:fs");
 const [src, dst, v, os] = process.argv.slice(1);
@@ -291,6 +303,8 @@ ok "6 MCP Bundles validated and packed"
 ls -l "$OUT/mcpb"
 step "mcpb: unpack the linux-x64 bundle and drive it as a client would"
 "$MCPB" unpack "$OUT/mcpb/cryptopay-mcp-$VERSION-linux-x64.mcpb" "$WORK/unpacked" >/dev/null
+cmp -s "$WORK/unpacked/LICENSE" LICENSE || { echo "the bundle does not ship LICENSE" >&2; exit 1; }
+[ "$(node -pe 'require(process.argv[1]).license' "$WORK/unpacked/manifest.json")" = MIT ] || { echo "the bundle's license is not MIT" >&2; exit 1; }
 # The command and env a client builds from the manifest, defaults filled in.
 node -e '
 const fs = require("node:fs");
@@ -302,7 +316,7 @@ fs.writeFileSync(dir + "/.cmd", [sub(m.server.mcp_config.command), ...env].join(
 ' "$WORK/unpacked"
 mapfile -t cmdline <"$WORK/unpacked/.cmd"
 env "${cmdline[@]:1}" CRYPTOPAY_DATA_DIR="$WORK/data-mcpb" node "$CLIENT" --label mcpb --version "$VERSION" -- "${cmdline[0]}"
-ok "the unpacked linux-x64 bundle over stdio, with the manifest's command and defaults"
+ok "the unpacked linux-x64 bundle (LICENSE, license MIT) over stdio, with the manifest's command and defaults"
 
 # ------------------------------------------------------------ 4. server.json
 step "server.json: render for $VERSION and validate against the registry schema"

@@ -48,7 +48,7 @@ type app struct {
 // newApp builds the app from a validated config. On failure it prints one
 // line to stderr and returns nil with the exit status to use.
 func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, o appOptions) (*app, int) {
-	a := &app{cfg: cfg, log: logging.New(stderr, cfg.LogLevel), metrics: o.metrics}
+	a := &app{cfg: cfg, log: logging.NewFormat(stderr, cfg.LogLevel, cfg.LogFormat), metrics: o.metrics}
 	if a.metrics == nil {
 		a.metrics = metrics.New()
 	}
@@ -114,7 +114,16 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, o appOptio
 			})
 		}
 	}
-	a.log.Info("cryptopay-mcp starting", "version", buildVersion(), "config", a.cfg.String(), "sandbox_api", sandboxURL(a.cfg))
+	// One short line at info; the whole configuration (secrets masked) at debug.
+	start := []any{"version", buildVersion(), "mode", a.cfg.Mode, "toolsets", a.cfg.Access.String()}
+	if u := sandboxURL(a.cfg); u != "" {
+		start = append(start, "sandbox_api", u)
+	}
+	a.log.Info("cryptopay-mcp starting", start...)
+	a.log.Debug("configuration", "config", a.cfg.String())
+	for _, w := range a.cfg.Warnings {
+		a.log.Warn("setting ignored", "problem", w)
+	}
 
 	client, err := bitnovo.New(a.cfg.BaseURL, deviceID, bitnovo.Options{
 		AttemptTimeout: cfg.APITimeout, MaxRetries: cfg.MaxRetries, BaseDelay: cfg.RetryDelay,

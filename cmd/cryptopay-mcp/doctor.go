@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -8,7 +9,9 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitrefill"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/doctor"
@@ -21,19 +24,20 @@ import (
 // runDoctor is `cryptopay-mcp doctor [--json]`: every check of the setup
 // the server would use, with a fix for each failure. Exit 0 when nothing
 // failed, 1 otherwise, 2 for a configuration that does not parse.
+//
+// The text report is printed line by line as the checks finish; a check
+// still running after a couple of seconds gets a line on stderr saying
+// what it waits for. The components the checks start log only warnings,
+// and those are held back and printed after the report, never inside it.
 func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var f config.Flags
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	fs.StringVar(&f.DataDir, "data-dir", "", "where state lives (overrides CRYPTOPAY_DATA_DIR)")
 	fs.BoolVar(&f.Sandbox, "sandbox", false, "check the sandbox setup even if credentials are set")
-	if err := fs.Parse(args); err != nil {
-		return exitConfig
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "cryptopay-mcp: unexpected argument %q\n", fs.Arg(0))
-		return exitConfig
+	fs.StringVar(&f.Toolsets, "toolsets", "", "check only what these toolsets use (overrides CRYPTOPAY_TOOLSETS)")
+	if code, done := parseFlags(fs, args, stdout, stderr); done {
+		return code
 	}
 	write := func(r doctor.Report) {
 		if *asJSON {
@@ -56,20 +60,60 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return exitConfig
 	}
 	// The checks' own findings are the output; the components they start
-	// only log warnings and errors.
-	log := logging.New(stderr, "warn")
+	// only log warnings and errors, held back until the report is out.
+	var held lockedBuffer
+	log := logging.NewFormat(&held, "warn", cfg.LogFormat)
+	defer func() {
+		if held.Len() > 0 {
+			fmt.Fprintln(stderr, "doctor: what the checked components logged:")
+			_, _ = held.WriteTo(stderr)
+		}
+	}()
 	checks, stop, err := doctorChecks(cfg, log)
 	defer stop()
 	if err != nil {
 		fmt.Fprintf(stderr, "cryptopay-mcp: doctor: %v\n", err)
 		return exitFail
 	}
-	report := doctor.Run(ctx, checks)
-	write(report)
+	opts := doctor.Options{Progress: stderr}
+	if !*asJSON {
+		opts.OnResult = func(r doctor.Result) { _ = r.WriteText(stdout) }
+	}
+	report := doctor.Run(ctx, checks, opts)
+	if *asJSON {
+		write(report)
+	} else {
+		_ = report.WriteSummary(stdout)
+	}
 	if !report.OK {
 		return exitFail
 	}
 	return exitOK
+}
+
+// lockedBuffer is a bytes.Buffer safe for the concurrent writes of a
+// logger shared by the checks' goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Len()
+}
+
+func (l *lockedBuffer) WriteTo(w io.Writer) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.WriteTo(w)
 }
 
 // doctorChecks lists the checks for cfg. In sandbox mode the provider
@@ -84,7 +128,7 @@ func doctorChecks(cfg config.Config, log *slog.Logger) ([]doctor.Check, func(), 
 			stops[i]()
 		}
 	}
-	configDetail := fmt.Sprintf("%s mode, data dir %s", cfg.Mode, cfg.DataDir)
+	configDetail := fmt.Sprintf("%s mode, toolsets %s, data dir %s", cfg.Mode, cfg.Access.String(), cfg.DataDir)
 	switch {
 	case cfg.Tenants != nil:
 		configDetail += fmt.Sprintf(", %d tenants picked by the %q claim", len(cfg.Tenants.List), cfg.Tenants.Claim)
@@ -164,19 +208,37 @@ func merchantChecks(cfg config.Config, log *slog.Logger, stops *[]func()) ([]doc
 			func(ctx context.Context) (io.Closer, error) { return openStore(ctx, cfg, "") }))
 	}
 
+	// Only what the chosen toolsets use: a payments-only merchant never
+	// needs Bitrefill, a shop-only one never Bitnovo.
+	payments := cfg.Access.Enabled(access.Payments)
+	shop := cfg.Access.Enabled(access.Shop) || cfg.Access.Enabled(access.ShopPurchase)
+	notChosen := func(name, what string) doctor.Check {
+		return doctor.Check{Name: name, Run: func(context.Context) doctor.Result {
+			return doctor.Skipped("not used: %s are not among the chosen toolsets (%s)", what, cfg.Access.String())
+		}}
+	}
 	bn := doctor.Bitnovo{BaseURL: cfg.BaseURL, DeviceID: cfg.DeviceID, Timeout: cfg.APITimeout, Sandbox: cfg.Sandbox()}
 	bropts := bitrefill.Options{
 		PublicBaseURL: cfg.Shop.PublicURL, V2BaseURL: cfg.Shop.V2URL, APIID: cfg.Shop.APIID, APISecret: cfg.Shop.APISecret,
 		AttemptTimeout: cfg.APITimeout, MaxRetries: -1, UserAgent: "cryptopay-mcp-doctor/" + buildVersion(), Logger: log,
 	}
-	if cfg.Sandbox() {
+	if cfg.Sandbox() && payments {
 		_, base, stopFake, err := startFake(SandboxDeviceID, "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("cannot start the sandbox: %w", err)
 		}
 		*stops = append(*stops, stopFake)
 		bn.BaseURL, bn.DeviceID = base, SandboxDeviceID
-
+	}
+	if payments {
+		checks = append(checks, bn.Checks()...)
+	} else {
+		checks = append(checks, notChosen("bitnovo", "the payment tools"))
+	}
+	if !shop {
+		return append(checks, notChosen("bitrefill", "the shop tools")), nil
+	}
+	if cfg.Sandbox() {
 		fake, err := fakebitrefill.New(fakebitrefill.Config{})
 		if err != nil {
 			return nil, fmt.Errorf("cannot start the Bitrefill sandbox: %w", err)
@@ -190,7 +252,6 @@ func merchantChecks(cfg config.Config, log *slog.Logger, stops *[]func()) ([]doc
 		bropts.PublicBaseURL, bropts.V2BaseURL = fakebitrefill.BaseURLs(rbase)
 		bropts.APIID, bropts.APISecret = fake.Credentials()
 	}
-	checks = append(checks, bn.Checks()...)
 	brc, err := bitrefill.New(bropts)
 	if err != nil {
 		return nil, fmt.Errorf("BITREFILL_API_URL: %w", err)

@@ -45,19 +45,13 @@ const (
 // streams, lets in-flight requests finish for up to httpShutdownGrace,
 // then closes the sessions and the app.
 func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	_ = stdout // the HTTP transport writes nothing to stdout
 	fs := flag.NewFlagSet("http", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var f config.Flags
 	f.Bind(fs)
 	listenAddr := fs.String("listen", mcphttp.DefaultListen, "host:port to serve on; a non-loopback address requires MCP_HTTP_TOKEN")
 	stateless := fs.Bool("stateless", false, "serve without sessions (no subscriptions or server-to-client requests); also MCP_HTTP_STATELESS=true")
-	if err := fs.Parse(args); err != nil {
-		return exitConfig
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "cryptopay-mcp: unexpected argument %q\n", fs.Arg(0))
-		return exitConfig
+	if code, done := parseFlags(fs, args, stdout, stderr); done {
+		return code // stdout: only --help writes there
 	}
 	hc, herr := mcphttp.LoadConfig(getenv, *listenAddr, *stateless)
 	cfg, err := config.Load(getenv, f)
@@ -80,8 +74,10 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 
 	ln, err := net.Listen("tcp", hc.Listen)
 	if err != nil {
-		fmt.Fprintf(stderr, "cryptopay-mcp: cannot listen on %s: %v\n", hc.Listen, err)
-		return exitFail
+		// A port in use or an address not on this machine: the user picks
+		// another --listen (or stops what holds it), like WEBHOOK_PORT.
+		fmt.Fprintf(stderr, "cryptopay-mcp: config: --listen: cannot listen on %s: %v\n", hc.Listen, err)
+		return exitConfig
 	}
 	// One app, or one per tenant; servers are their MCP servers.
 	var (
@@ -103,7 +99,7 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		defer ts.Close()
 		servers, getServer, ready, admit = ts.servers(), ts.server, ts.ready, ts.admit
 		tasksFor = ts.taskManager
-		log = logging.New(stderr, cfg.LogLevel)
+		log = logging.NewFormat(stderr, cfg.LogLevel, cfg.LogFormat)
 	} else {
 		anonymous := access.Caller{Kind: access.KindAnonymous, Scopes: access.AllScopes()}
 		a, code := newApp(ctx, cfg, stderr, appOptions{anonymous: anonymous, getenv: getenv})
@@ -174,7 +170,7 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	base := "http://" + ln.Addr().String()
 	// The bound address is announced whatever LOG_LEVEL says: with
 	// --listen HOST:0 it is the only way to learn the port.
-	logging.New(stderr, "info").Info("MCP Streamable HTTP listening", "url", base+"/mcp", "stateless", hc.Stateless, "revisions", hc.Revisions(), "auth", hc.AuthMode(),
+	logging.NewFormat(stderr, "info", cfg.LogFormat).Info("MCP Streamable HTTP listening", "url", base+"/mcp", "stateless", hc.Stateless, "revisions", hc.Revisions(), "auth", hc.AuthMode(),
 		"resource", resource, "oauth_issuer", hc.OAuth.Issuer, "toolsets", cfg.Access.String(),
 		"allowed_hosts", strings.Join(hc.AllowedHosts, ","), "allowed_origins", strings.Join(hc.AllowedOrigins, ","),
 		"health", base+"/healthz", "metrics", base+"/metrics")

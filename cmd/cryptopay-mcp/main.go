@@ -9,7 +9,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,7 +19,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -34,10 +32,6 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/stdio"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 )
-
-// version, commit and date are set at link time by the release build
-// (.ci/ship.sh): -ldflags "-X main.version=... -X main.commit=... -X main.date=...".
-var version, commit, date = "", "", ""
 
 // SandboxDeviceID is the device id the built-in fake is started with.
 const SandboxDeviceID = "5a4d0b0e-0000-4000-8000-000000000000"
@@ -60,38 +54,11 @@ func main() {
 	os.Exit(code)
 }
 
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
-}
-
-// versionLine is what `version` and `--version` print: the version, and
-// the commit and build date when the release build set them.
-func versionLine() string {
-	line := "cryptopay-mcp " + buildVersion()
-	var extra []string
-	if commit != "" {
-		extra = append(extra, "commit "+commit)
-	}
-	if date != "" {
-		extra = append(extra, "built "+date)
-	}
-	if len(extra) > 0 {
-		line += " (" + strings.Join(extra, ", ") + ")"
-	}
-	return line
-}
-
 // run is main without the process: testable, and every exit path returns
 // a status instead of calling os.Exit.
 func run(ctx context.Context, args []string, stdin io.ReadCloser, stdout, stderr io.Writer, getenv func(string) string) int {
 	cmd := "stdio"
-	if len(args) > 0 && (!strings.HasPrefix(args[0], "-") || args[0] == "--version" || args[0] == "-version") {
+	if len(args) > 0 && (!strings.HasPrefix(args[0], "-") || isTopLevelFlag(args[0])) {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
@@ -100,47 +67,62 @@ func run(ctx context.Context, args []string, stdin io.ReadCloser, stdout, stderr
 	case "http":
 		return runHTTP(ctx, args, stdout, stderr, getenv)
 	case "sandbox":
-		return runSandbox(ctx, args, stderr, getenv)
+		return runSandbox(ctx, args, stdout, stderr, getenv)
 	case "version", "--version", "-version":
+		if code, done := parseFlags(flag.NewFlagSet("version", flag.ContinueOnError), args, stdout, stderr); done {
+			return code
+		}
 		fmt.Fprintln(stdout, versionLine())
 		return exitOK
 	case "doctor":
 		return runDoctor(ctx, args, stdout, stderr, getenv)
-	case "help", "-h", "--help":
-		usage(stdout)
-		return exitOK
+	case "help", "-h", "-help", "--help":
+		if len(args) == 0 || isTopLevelFlag(args[0]) && args[0] != "--version" && args[0] != "-version" {
+			usage(stdout)
+			return exitOK
+		}
+		c, ok := findCommand(args[0])
+		switch {
+		case !ok:
+			fmt.Fprintf(stderr, "cryptopay-mcp: help: unknown command %q (%s)\n", args[0], commandNames())
+			return exitConfig
+		case c.name == "help" || c.name == "version": // no flags
+			commandUsage(stdout, c, nil)
+			return exitOK
+		}
+		// `help http` is `http --help`.
+		return run(ctx, []string{args[0], "--help"}, stdin, stdout, stderr, getenv)
 	default:
-		fmt.Fprintf(stderr, "cryptopay-mcp: unknown command %q (want stdio, http, sandbox, doctor or version)\n", cmd)
+		fmt.Fprintf(stderr, "cryptopay-mcp: unknown command %q (%s; see cryptopay-mcp --help)\n", cmd, commandNames())
 		return exitConfig
 	}
 }
 
-func usage(w io.Writer) {
-	fmt.Fprint(w, `Usage:
-  cryptopay-mcp [stdio] [--sandbox] [--data-dir DIR] [--log-level LEVEL]
-                [--toolsets payments,webhooks,shop,shop-purchase] [--read-only]
-  cryptopay-mcp http [--listen 127.0.0.1:8080] [--stateless] [stdio flags]
-  cryptopay-mcp sandbox --listen 127.0.0.1:PORT
-  cryptopay-mcp doctor [--json] [--sandbox] [--data-dir DIR]
-  cryptopay-mcp version            (also --version)
+// isTopLevelFlag reports whether arg, in first place, is a command of its
+// own rather than a flag of the default stdio command.
+func isTopLevelFlag(arg string) bool {
+	switch arg {
+	case "--version", "-version", "-h", "-help", "--help":
+		return true
+	}
+	return false
+}
 
-Without BITNOVO_DEVICE_ID (or with CRYPTOPAY_SANDBOX=true) the server runs in
-sandbox mode against a built-in fake of the Bitnovo Pay API. See README.md for
-every environment variable.
-`)
+// commandNames is "want stdio, http, …": for unknown-command errors.
+func commandNames() string {
+	var names []string
+	for _, c := range commands() {
+		names = append(names, c.name)
+	}
+	return "want " + strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 func runStdio(ctx context.Context, args []string, stdin io.ReadCloser, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := flag.NewFlagSet("stdio", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var f config.Flags
 	f.Bind(fs)
-	if err := fs.Parse(args); err != nil {
-		return exitConfig
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "cryptopay-mcp: unexpected argument %q\n", fs.Arg(0))
-		return exitConfig
+	if code, done := parseFlags(fs, args, stdout, stderr); done {
+		return code
 	}
 	cfg, err := config.Load(getenv, f)
 	if err != nil {
@@ -167,16 +149,28 @@ func runStdio(ctx context.Context, args []string, stdin io.ReadCloser, stdout, s
 	// records its outcome, before the session and then the store close.
 	// Hence the server runs without the signal's context and the transport
 	// takes the signal as the end of input.
-	// Task status listens are served next to the SDK (tasklisten.go).
-	err = server.Run(context.WithoutCancel(ctx), &taskListenTransport{m: a.tasks, owner: mcpserver.TaskOwner(stdioCaller), log: log, Transport: &stdio.Transport{
-		In:    stdin,
+	// On a terminal a person gets a word of explanation, and a typed line
+	// that is not JSON-RPC a hint instead of a JSON-RPC parse error
+	// (terminal.go); a client's pipe is read as it is.
+	var in io.Reader = stdin
+	if stdinIsTerminal(stdin) {
+		welcome(stderr, cfg.Sandbox())
+		in = struct {
+			io.Reader
+			io.Closer
+		}{terminalInput(stdin, stderr), stdin}
+	}
+	// Task status listens are served next to the SDK (tasklisten.go); they
+	// end with the input.
+	in, inputEnded := endSignal(in)
+	err = server.Run(context.WithoutCancel(ctx), &taskListenTransport{m: a.tasks, owner: mcpserver.TaskOwner(stdioCaller), log: log, inputEnded: inputEnded, Transport: &stdio.Transport{
+		In:    in,
 		Out:   stdout,
 		Drain: cfg.ToolTimeout + 5*time.Second,
 		Stop:  ctx.Done(),
 		Log:   log,
-		// A read-only call (a wait_for_payment, a status) is cancelled at
-		// the end of input rather than waited for: it has nothing to
-		// record and nobody is left to read its answer.
+		// On a signal, a read-only call (a wait_for_payment, a status) is
+		// cancelled rather than waited for: it has nothing to record.
 		Abandon: func(req *jsonrpc.Request) bool {
 			if req.Method != "tools/call" {
 				return true
@@ -238,13 +232,12 @@ func shutdown(srv *http.Server) {
 	_ = srv.Shutdown(ctx)
 }
 
-func runSandbox(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) int {
+func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:8484", "address to serve the fake Bitnovo Pay API on")
+	listen := fs.String("listen", "127.0.0.1:8484", "loopback address to serve the fake Bitnovo Pay API on")
 	deviceID := fs.String("device-id", "", "only accept this X-Device-Id (default: any UUID)")
-	if err := fs.Parse(args); err != nil {
-		return exitConfig
+	if code, done := parseFlags(fs, args, stdout, stderr); done {
+		return code
 	}
 	host, _, err := net.SplitHostPort(*listen)
 	if err != nil {
@@ -255,11 +248,23 @@ func runSandbox(ctx context.Context, args []string, stderr io.Writer, getenv fun
 		fmt.Fprintf(stderr, "cryptopay-mcp: config: --listen %q: the sandbox only listens on loopback addresses\n", *listen)
 		return exitConfig
 	}
-	log := logging.New(stderr, strings.ToLower(cmp.Or(getenv("LOG_LEVEL"), "info")))
+	var problems config.Problems
+	ls := config.LoadLog(getenv, "", &problems)
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "cryptopay-mcp: config: %s\n", p)
+		}
+		return exitConfig
+	}
+	log := logging.NewFormat(stderr, ls.Level, ls.Format)
+	for _, w := range ls.Warnings {
+		log.Warn("setting ignored", "problem", w)
+	}
 	_, base, stop, err := startFake(*deviceID, *listen)
 	if err != nil {
-		fmt.Fprintf(stderr, "cryptopay-mcp: %v\n", err)
-		return exitFail
+		// The address is the user's to change (or to free): configuration.
+		fmt.Fprintf(stderr, "cryptopay-mcp: config: --listen: %v\n", err)
+		return exitConfig
 	}
 	log.Info("sandbox Bitnovo Pay API listening", "url", base, "admin", base+"/_sandbox/orders")
 	<-ctx.Done()

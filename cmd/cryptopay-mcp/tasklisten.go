@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -27,6 +28,10 @@ type taskListenTransport struct {
 	m     *tasks.Manager
 	owner string
 	log   *slog.Logger
+	// inputEnded, if set, is closed when the client's input ends: the
+	// listens then end with their result (the transport waits for every
+	// call read to be answered, and a listen would never be).
+	inputEnded <-chan struct{}
 }
 
 func (t *taskListenTransport) Connect(ctx context.Context) (mcp.Connection, error) {
@@ -35,7 +40,50 @@ func (t *taskListenTransport) Connect(ctx context.Context) (mcp.Connection, erro
 		return nil, err
 	}
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	return &taskListenConn{Connection: c, t: t, ctx: lctx, cancel: cancel, listens: map[string]context.CancelFunc{}}, nil
+	tc := &taskListenConn{Connection: c, t: t, ctx: lctx, cancel: cancel, listens: map[string]context.CancelFunc{}}
+	if t.inputEnded != nil {
+		tc.wg.Go(func() {
+			select {
+			case <-t.inputEnded:
+				tc.mu.Lock()
+				tc.inputEnded = true
+				for _, stop := range tc.listens {
+					stop()
+				}
+				tc.mu.Unlock()
+			case <-lctx.Done():
+			}
+		})
+	}
+	return tc, nil
+}
+
+// endSignal wraps r: the channel is closed once r has reported the end of
+// input (or failed). r's Close, if it has one, is kept.
+func endSignal(r io.Reader) (io.Reader, <-chan struct{}) {
+	ended := make(chan struct{})
+	er := &endReader{r: r, ended: ended}
+	if c, ok := r.(io.Closer); ok {
+		return struct {
+			io.Reader
+			io.Closer
+		}{er, c}, ended
+	}
+	return er, ended
+}
+
+type endReader struct {
+	r     io.Reader
+	once  sync.Once
+	ended chan struct{}
+}
+
+func (e *endReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil {
+		e.once.Do(func() { close(e.ended) })
+	}
+	return n, err
 }
 
 type taskListenConn struct {
@@ -45,9 +93,10 @@ type taskListenConn struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex
-	declared bool                          // the session's initialize declared the tasks extension
-	listens  map[string]context.CancelFunc // by request id (JSON text)
+	mu         sync.Mutex
+	declared   bool                          // the session's initialize declared the tasks extension
+	listens    map[string]context.CancelFunc // by request id (JSON text)
+	inputEnded bool                          // the client's input has ended: no new listens
 }
 
 func idKey(v any) string {
@@ -109,6 +158,9 @@ func (c *taskListenConn) serve(id jsonrpc.ID, l tasks.Listen) {
 		l.Declared = c.declared // a 2025-11-25 session: what initialize said
 	}
 	ctx, stop := context.WithCancel(c.ctx)
+	if c.inputEnded {
+		stop() // read just before the end: acknowledged, then ended at once
+	}
 	key := idKey(id.Raw())
 	c.listens[key] = stop
 	c.mu.Unlock()
@@ -124,9 +176,10 @@ func (c *taskListenConn) serve(id jsonrpc.ID, l tasks.Listen) {
 			c.t.log.Warn("task status listen ended", "error", err)
 		}
 		if ctx.Err() != nil && c.ctx.Err() == nil {
-			// Cancelled (by the client, or at the end of input): the
-			// transport drops the answer to a cancelled call, but learns
-			// from it that the call is over and need not be waited for.
+			// Ended by the client (cancelled: the transport drops this
+			// answer, but learns from it that the call is over) or by the
+			// end of its input (the listen's result goes out, as when a
+			// server ends a subscription).
 			res, _ := json.Marshal(map[string]any{"_meta": map[string]any{mcp.MetaKeySubscriptionID: id.Raw()}})
 			_ = c.Connection.Write(c.ctx, &jsonrpc.Response{ID: id, Result: res})
 		}

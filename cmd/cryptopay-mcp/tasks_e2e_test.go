@@ -451,8 +451,8 @@ func TestTaskReplicas(t *testing.T) {
 }
 
 // TestTaskListenEndOfInput: a client that closes stdin with a task listen
-// open does not hold the exit (the listen is answered, as cancelled, at
-// the end of input), and a cancelled listen gets no answer.
+// open does not hold the exit (the listen ends with its result at the end
+// of input), and a cancelled listen gets no answer.
 func TestTaskListenEndOfInput(t *testing.T) {
 	env := baseEnv(t, t.TempDir())
 	c := startStdioRaw(t, env, false)
@@ -467,12 +467,18 @@ func TestTaskListenEndOfInput(t *testing.T) {
 	}
 	c.write(t, map[string]any{"jsonrpc": "2.0", "method": "notifications/cancelled", "params": map[string]any{"requestId": 101}})
 	start := time.Now()
-	c.stop(t)
+	_ = c.in.Close()
+	rest, _ := io.ReadAll(c.out) // until the process closes its stdout
+	if code := c.p.wait(t, 15*time.Second); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, c.p.stderr.String())
+	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("exit took %v with a listen open", d)
 	}
-	rest, _ := io.ReadAll(c.out)
-	if strings.Contains(string(rest), `"id":101`) || strings.Contains(string(rest), `"id":102`) {
-		t.Fatalf("a cancelled listen was answered: %s", rest)
+	if strings.Contains(string(rest), `"id":101`) {
+		t.Fatalf("the cancelled listen was answered: %s", rest)
+	}
+	if !strings.Contains(string(rest), `{"jsonrpc":"2.0","id":102,"result":{"_meta":{"io.modelcontextprotocol/subscriptionId":102}}}`) {
+		t.Fatalf("the open listen did not end with its result: %s", rest)
 	}
 }

@@ -44,7 +44,7 @@ func startTenants(ctx context.Context, cfg config.Config, stderr io.Writer, m *m
 	ts.closers = append(ts.closers, func() { stopTelemetry(tel) })
 	var shared *sharedWebhooks
 	if cfg.Webhook.Enabled {
-		sw, err := listenWebhooks(ctx, cfg, logging.New(stderr, cfg.LogLevel).With("component", "webhook"))
+		sw, err := listenWebhooks(ctx, cfg, logging.NewFormat(stderr, cfg.LogLevel, cfg.LogFormat).With("component", "webhook"))
 		if err != nil {
 			ts.Close()
 			fmt.Fprintf(stderr, "cryptopay-mcp: config: webhooks: %v\n", err)

@@ -195,6 +195,13 @@ func (w *webhooks) URL() (string, string, error) {
 	return u, w.tun.Provider(), nil
 }
 
+// Connecting implements doctor.WebhookEndpoint: the tunnel may still give
+// a URL.
+func (w *webhooks) Connecting() bool {
+	s := w.tun.Status().Status
+	return s == tunnel.StateConnecting || s == tunnel.StateReconnecting
+}
+
 // Validate implements mcpserver.Webhooks: a signed probe through the
 // public URL must come back from this receiver.
 func (w *webhooks) Validate(ctx context.Context, u string) error {

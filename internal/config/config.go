@@ -43,7 +43,12 @@ type Config struct {
 
 	DataDir     string // CRYPTOPAY_DATA_DIR
 	DatabaseURL string // CRYPTOPAY_DATABASE_URL: postgres://… to share state between replicas; "" = SQLite in DataDir
-	LogLevel    string // LOG_LEVEL: debug | info | warn | error
+	LogLevel    string // --log-level, CRYPTOPAY_LOG_LEVEL or LOG_LEVEL: debug | info | warn | error (log.go)
+	LogFormat   string // LOG_FORMAT: text | json
+
+	// Warnings are settings Load ignored (log.go), for the server to log
+	// once its logger exists.
+	Warnings []string
 
 	APITimeout  time.Duration // API_TIMEOUT (ms): per HTTP attempt
 	MaxRetries  int           // MAX_RETRIES: retries of safe (GET) requests
@@ -76,8 +81,8 @@ func (c Config) String() string {
 	if c.DatabaseURL != "" {
 		fmt.Fprintf(&b, " database=%s", maskDatabaseURL(c.DatabaseURL))
 	}
-	fmt.Fprintf(&b, " data_dir=%s api_timeout=%s max_retries=%d tool_timeout=%s log_level=%s",
-		c.DataDir, c.APITimeout, c.MaxRetries, c.ToolTimeout, c.LogLevel)
+	fmt.Fprintf(&b, " data_dir=%s api_timeout=%s max_retries=%d tool_timeout=%s log_level=%s log_format=%s",
+		c.DataDir, c.APITimeout, c.MaxRetries, c.ToolTimeout, c.LogLevel, c.LogFormat)
 	if c.Tenants != nil {
 		fmt.Fprintf(&b, " tenants=%d tenant_claim=%s", len(c.Tenants.List), c.Tenants.Claim)
 	}
@@ -140,7 +145,7 @@ type Flags struct {
 // Bind defines the flags every serving command shares on fs.
 func (f *Flags) Bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.DataDir, "data-dir", "", "where state lives (overrides CRYPTOPAY_DATA_DIR)")
-	fs.StringVar(&f.LogLevel, "log-level", "", "debug, info, warn or error (overrides LOG_LEVEL)")
+	fs.StringVar(&f.LogLevel, "log-level", "", "debug, info, warn or error (overrides CRYPTOPAY_LOG_LEVEL and LOG_LEVEL)")
 	fs.BoolVar(&f.Sandbox, "sandbox", false, "run against the built-in fake provider even if credentials are set")
 	fs.StringVar(&f.Toolsets, "toolsets", "", "comma list of toolsets to offer: all, payments, webhooks, shop, shop-purchase (overrides CRYPTOPAY_TOOLSETS)")
 	fs.BoolVar(&f.ReadOnly, "read-only", false, "offer only tools annotated read-only (also CRYPTOPAY_READ_ONLY=true)")
@@ -207,12 +212,8 @@ func Load(getenv func(string) string, f Flags) (Config, error) {
 		p = append(p, fmt.Sprintf("BITNOVO_DEVICE_SECRET: must be exactly 64 hexadecimal characters (got %d characters)", len(c.DeviceSecret)))
 	}
 
-	c.LogLevel = strings.ToLower(cmp.Or(f.LogLevel, get("LOG_LEVEL"), "info"))
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		p = append(p, fmt.Sprintf("LOG_LEVEL: %q is not one of debug, info, warn, error", c.LogLevel))
-	}
+	ls := LoadLog(getenv, f.LogLevel, &p)
+	c.LogLevel, c.LogFormat, c.Warnings = ls.Level, ls.Format, ls.Warnings
 
 	c.APITimeout = durationMS(&p, get, "API_TIMEOUT", 5000, 500, 60000)
 	c.MaxRetries = intRange(&p, get, "MAX_RETRIES", 2, 0, 5)

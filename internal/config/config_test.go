@@ -56,7 +56,7 @@ func TestLoadProblems(t *testing.T) {
 		{"relative url", map[string]string{"BITNOVO_DEVICE_ID": goodID, "BITNOVO_BASE_URL": "pos.bitnovo.com"}, []string{"not an absolute URL"}},
 		{"short secret", map[string]string{"BITNOVO_DEVICE_SECRET": "abc"}, []string{"BITNOVO_DEVICE_SECRET: must be exactly 64 hexadecimal characters (got 3"}},
 		{"non-hex secret", map[string]string{"BITNOVO_DEVICE_SECRET": strings.Repeat("g", 64)}, []string{"64 hexadecimal"}},
-		{"bad level", map[string]string{"LOG_LEVEL": "loud"}, []string{"LOG_LEVEL"}},
+		{"bad level", map[string]string{"CRYPTOPAY_LOG_LEVEL": "loud"}, []string{"CRYPTOPAY_LOG_LEVEL"}},
 		{"bad timeout", map[string]string{"API_TIMEOUT": "fast"}, []string{"API_TIMEOUT"}},
 		{"retries out of range", map[string]string{"MAX_RETRIES": "9"}, []string{"MAX_RETRIES"}},
 		{"bad sandbox bool", map[string]string{"CRYPTOPAY_SANDBOX": "maybe"}, []string{"CRYPTOPAY_SANDBOX"}},
@@ -123,5 +123,50 @@ func TestStringMasksSecrets(t *testing.T) {
 	}
 	if !strings.Contains(s, "12345678-****-****-****-********90ab") || !strings.Contains(s, "device_secret=set") {
 		t.Fatalf("String = %s", s)
+	}
+}
+
+func TestLogSettings(t *testing.T) {
+	tests := []struct {
+		name             string
+		env              map[string]string
+		flag             string
+		level, format    string
+		warning, problem string // substrings; "" for none
+	}{
+		{"defaults", nil, "", "info", "text", "", ""},
+		{"generic level", map[string]string{"LOG_LEVEL": "WARN"}, "", "warn", "text", "", ""},
+		{"another program's trace warns", map[string]string{"LOG_LEVEL": "trace"}, "", "info", "text", `LOG_LEVEL="trace" is not one of debug, info, warn, error`, ""},
+		{"ours wins over the generic", map[string]string{"LOG_LEVEL": "trace", "CRYPTOPAY_LOG_LEVEL": "debug"}, "", "debug", "text", "", ""},
+		{"ours wins over a valid generic", map[string]string{"LOG_LEVEL": "error", "CRYPTOPAY_LOG_LEVEL": "info"}, "", "info", "text", "", ""},
+		{"unknown own level is an error", map[string]string{"CRYPTOPAY_LOG_LEVEL": "trace"}, "", "info", "text", "", `CRYPTOPAY_LOG_LEVEL: "trace" is not one of`},
+		{"flag wins over both", map[string]string{"LOG_LEVEL": "error", "CRYPTOPAY_LOG_LEVEL": "warn"}, "DEBUG", "debug", "text", "", ""},
+		{"unknown flag level is an error", nil, "loud", "info", "text", "", `--log-level: "loud"`},
+		{"json", map[string]string{"LOG_FORMAT": "JSON"}, "", "info", "json", "", ""},
+		{"unknown format warns", map[string]string{"LOG_FORMAT": "logfmt"}, "", "info", "text", `LOG_FORMAT="logfmt" is not text or json`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := map[string]string{"HOME": "/h"}
+			for k, v := range tt.env {
+				e[k] = v
+			}
+			c, err := Load(env(e), Flags{LogLevel: tt.flag})
+			switch {
+			case tt.problem == "" && err != nil:
+				t.Fatalf("Load: %v", err)
+			case tt.problem != "" && (err == nil || !strings.Contains(err.Error(), tt.problem)):
+				t.Fatalf("Load error %v, want %q", err, tt.problem)
+			case tt.problem != "":
+				return
+			}
+			if c.LogLevel != tt.level || c.LogFormat != tt.format {
+				t.Errorf("level %q format %q, want %q %q", c.LogLevel, c.LogFormat, tt.level, tt.format)
+			}
+			got := strings.Join(c.Warnings, "\n")
+			if (tt.warning == "") != (got == "") || !strings.Contains(got, tt.warning) {
+				t.Errorf("warnings %q, want %q", got, tt.warning)
+			}
+		})
 	}
 }

@@ -46,7 +46,7 @@ func fakeBitnovo(t *testing.T) string {
 
 func runChecks(t *testing.T, checks ...Check) map[string]Result {
 	t.Helper()
-	r := Run(context.Background(), checks)
+	r := Run(context.Background(), checks, Options{})
 	out := map[string]Result{}
 	for _, c := range r.Checks {
 		out[c.Name] = c
@@ -236,12 +236,14 @@ func TestBind(t *testing.T) {
 // endpoint is a webhook receiver on loopback seen through its "public"
 // URL (here the receiver itself), probed like get_webhook_url validate.
 type endpoint struct {
-	url    string
-	urlErr error
-	key    []byte // the key the probe signs with
+	url        string
+	urlErr     error
+	connecting bool   // the tunnel may still give a URL
+	key        []byte // the key the probe signs with
 }
 
 func (e endpoint) URL() (string, string, error) { return e.url, "manual", e.urlErr }
+func (e endpoint) Connecting() bool             { return e.connecting }
 func (e endpoint) Validate(ctx context.Context, u string) error {
 	return webhook.Probe(ctx, http.DefaultClient, u, e.key, time.Now())
 }
@@ -265,7 +267,8 @@ func TestWebhook(t *testing.T) {
 		{"another secret", endpoint{url: u, key: bytes.Repeat([]byte{8}, 32)}, Fail, "does not reach"},
 		{"URL answers 404", endpoint{url: srv.URL + "/elsewhere", key: key}, Fail, "HTTP 404"},
 		{"nothing listens", endpoint{url: closedURL(t) + "/webhook/bitnovo", key: key}, Fail, "not reachable"},
-		{"no public URL", endpoint{urlErr: errors.New("the tunnel is still connecting")}, Fail, "still connecting"},
+		{"no public URL configured fails at once", endpoint{urlErr: errors.New("no public URL is configured")}, Fail, "no public URL is configured"},
+		{"a tunnel still connecting is skipped at the deadline", endpoint{urlErr: errors.New("the tunnel is still connecting"), connecting: true}, Skip, "still connecting"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -302,7 +305,7 @@ func TestReport(t *testing.T) {
 			return Failed("", "timed out: %v", ctx.Err())
 		}},
 	}
-	r := Run(context.Background(), checks)
+	r := Run(context.Background(), checks, Options{})
 	if r.OK {
 		t.Fatal("OK with failures")
 	}
@@ -327,10 +330,90 @@ func TestReport(t *testing.T) {
 	if back.OK || len(back.Checks) != 5 || back.Checks[1].Fix != "do this" || back.Checks[2].Status != Skip {
 		t.Errorf("JSON round trip: %+v", back)
 	}
-	if ok := Run(context.Background(), checks[:1]); !ok.OK {
+	if ok := Run(context.Background(), checks[:1], Options{}); !ok.OK {
 		t.Error("not OK with only passes")
 	}
-	if ok := Run(context.Background(), checks[2:3]); !ok.OK {
+	if ok := Run(context.Background(), checks[2:3], Options{}); !ok.OK {
 		t.Error("a skipped check is not a failure")
+	}
+}
+
+// TestRunNeverSilent: a slow check gets a progress line saying what it
+// waits for, and one that ignores its deadline is skipped with the reason
+// shortly after it, instead of holding the report (issue 21).
+func TestRunNeverSilent(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	checks := []Check{
+		{Name: "slow", Waiting: "the slow thing", Timeout: 2500 * time.Millisecond, Run: func(ctx context.Context) Result {
+			select {
+			case <-time.After(2200 * time.Millisecond):
+			case <-ctx.Done():
+			}
+			return Passed("done")
+		}},
+		{Name: "stuck", Timeout: 100 * time.Millisecond, Run: func(context.Context) Result {
+			<-release // ignores its context
+			return Passed("never")
+		}},
+		{Name: "too long", Timeout: time.Hour, Run: func(context.Context) Result { return Passed("capped") }},
+	}
+	var progress bytes.Buffer
+	var streamed []string
+	start := time.Now()
+	r := Run(context.Background(), checks, Options{Progress: &progress, OnResult: func(res Result) { streamed = append(streamed, res.Name) }})
+	elapsed := time.Since(start)
+	if !strings.Contains(progress.String(), "doctor: waiting for the slow thing (at most 2.5s)") {
+		t.Errorf("progress %q: want a line naming what the slow check waits for", progress.String())
+	}
+	if strings.Contains(progress.String(), "stuck") {
+		t.Errorf("progress %q: a check under 2 s needs no line", progress.String())
+	}
+	if got := r.Checks[1]; got.Status != Skip || !strings.Contains(got.Detail, "no answer from stuck within 100ms") {
+		t.Errorf("stuck check: %+v, want skipped with the reason", got)
+	}
+	if !r.OK || strings.Join(streamed, ",") != "slow,stuck,too long" {
+		t.Errorf("OK %v, streamed %v", r.OK, streamed)
+	}
+	if elapsed > 10*time.Second {
+		t.Errorf("Run took %s", elapsed)
+	}
+}
+
+// connectsBetween is a tunnel that connects between the check's reads:
+// each URL call is one step of the tunnel's life, and Connecting reports
+// the state the next URL call starts from.
+type connectsBetween struct {
+	endpoint
+	calls int
+}
+
+func (c *connectsBetween) URL() (string, string, error) {
+	c.calls++
+	if c.calls == 1 {
+		return "", "fake", errors.New("the tunnel is still connecting")
+	}
+	return c.url, "fake", nil
+}
+
+// Connecting is true until the tunnel has connected, then false (a
+// connected tunnel is not connecting).
+func (c *connectsBetween) Connecting() bool { return c.calls == 0 }
+
+// TestWebhookTunnelConnectsBetweenReads: the tunnel said "still
+// connecting" and connected right after; the check must wait for the URL,
+// not fail on the second read (a race seen in TestDoctor).
+func TestWebhookTunnelConnectsBetweenReads(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, 32)
+	rc, err := webhook.New(webhook.Options{Key: key, Store: store.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	ep := &connectsBetween{endpoint: endpoint{url: srv.URL + rc.Path(), key: key}}
+	c := Webhook(func(context.Context) (WebhookEndpoint, func(), error) { return ep, func() {}, nil })
+	if got := runChecks(t, c)["webhook URL"]; got.Status != Pass {
+		t.Errorf("got %+v, want a pass once the tunnel connected", got)
 	}
 }

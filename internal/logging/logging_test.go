@@ -2,6 +2,7 @@ package logging
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -30,5 +31,26 @@ func TestLevels(t *testing.T) {
 	log.Warn("shown")
 	if strings.Contains(buf.String(), "hidden") || !strings.Contains(buf.String(), "shown") {
 		t.Fatalf("level filtering wrong: %s", buf.String())
+	}
+}
+
+func TestJSONFormat(t *testing.T) {
+	var buf bytes.Buffer
+	log := NewFormat(&buf, "debug", "json")
+	log.Debug("starting", "device_secret", "s3cret", "mode", "sandbox")
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("not one JSON object: %v: %s", err, buf.String())
+	}
+	if line["msg"] != "starting" || line["level"] != "DEBUG" || line["mode"] != "sandbox" || line["device_secret"] != Redacted {
+		t.Errorf("JSON line %v", line)
+	}
+	if strings.Contains(buf.String(), "s3cret") {
+		t.Errorf("JSON log leaks the secret: %s", buf.String())
+	}
+	buf.Reset()
+	NewFormat(&buf, "info", "text").Info("plain")
+	if !strings.HasPrefix(buf.String(), "time=") || !strings.Contains(buf.String(), "msg=plain") {
+		t.Errorf("text line %q", buf.String())
 	}
 }

@@ -88,12 +88,13 @@ func unpack(t *testing.T, path string) map[string][]byte {
 	return files
 }
 
-// TestDist checks the release archives: one per target with the binary and
-// the README, each binary of the right format and architecture, carrying
+// TestDist checks the release archives: one per target with the binary,
+// the README and the LICENSE, each binary of the right format and architecture, carrying
 // the version, static and stripped on Linux; checksums.txt matches.
 func TestDist(t *testing.T) {
 	dir, version := shipDir(t)
 	dist := filepath.Join(dir, "dist")
+	license := read(t, "LICENSE")
 	sums := map[string]string{}
 	f, err := os.Open(filepath.Join(dist, "checksums.txt"))
 	if err != nil {
@@ -129,12 +130,12 @@ func TestDist(t *testing.T) {
 			}
 			files := unpack(t, path)
 			bin, ok := files[base+"/"+exe]
-			if !ok || len(files[base+"/README.md"]) == 0 {
+			if !ok || len(files[base+"/README.md"]) == 0 || !bytes.Equal(files[base+"/LICENSE"], license) {
 				names := make([]string, 0, len(files))
 				for n := range files {
 					names = append(names, n)
 				}
-				t.Fatalf("archive holds %v, want %s/%s and %s/README.md", names, base, exe, base)
+				t.Fatalf("archive holds %v, want %s/%s, %s/README.md and the repository's %s/LICENSE", names, base, exe, base, base)
 			}
 			if !bytes.Contains(bin, []byte(version)) {
 				t.Errorf("the binary does not carry version %s (-ldflags -X main.version)", version)

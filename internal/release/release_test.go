@@ -375,7 +375,7 @@ func TestDockerfile(t *testing.T) {
 		t.Errorf("final stage FROM %s, want scratch or distroless/static", base)
 	}
 	var user, entrypoint string
-	var copies, volumes, envs []string
+	var copies, volumes, envs, labels []string
 	for _, l := range lines {
 		switch l[0] {
 		case "RUN":
@@ -396,9 +396,7 @@ func TestDockerfile(t *testing.T) {
 		case "ENV":
 			envs = append(envs, strings.Fields(l[1])...)
 		case "LABEL":
-			if want := `io.modelcontextprotocol.server.name="` + serverName + `"`; l[1] != want {
-				t.Errorf("LABEL %s, want %s (the registry's OCI ownership check)", l[1], want)
-			}
+			labels = append(labels, l[1])
 		}
 	}
 	uid, _, _ := strings.Cut(user, ":")
@@ -409,8 +407,17 @@ func TestDockerfile(t *testing.T) {
 	if err := json.Unmarshal([]byte(entrypoint), &ep); err != nil || len(ep) == 0 || !strings.HasSuffix(ep[0], "/cryptopay-mcp") {
 		t.Errorf("ENTRYPOINT %s: want [\".../cryptopay-mcp\"]", entrypoint)
 	}
+	for _, want := range []string{
+		`io.modelcontextprotocol.server.name="` + serverName + `"`, // the registry's OCI ownership check
+		`org.opencontainers.image.licenses="MIT"`,
+	} {
+		if !slices.Contains(labels, want) {
+			t.Errorf("LABELs %q: want %s", labels, want)
+		}
+	}
 	want := map[string]bool{
 		"ca-certificates.crt /etc/ssl/certs/ca-certificates.crt": false,
+		"LICENSE /usr/share/doc/cryptopay-mcp/LICENSE":           false,
 		"--chown=" + user + " data/ /data/":                      false,
 	}
 	if len(ep) > 0 {
@@ -480,4 +487,46 @@ func TestStaticLinuxBinary(t *testing.T) {
 		t.Skipf("no ELF machine for %s", runtime.GOARCH)
 	}
 	checkStatic(t, out, machine)
+}
+
+// TestLicense: the project is MIT (issue 21). LICENSE says so, and every
+// manifest that describes a published artefact names it: the npm launcher,
+// the platform packages ship.sh writes, the MCP Bundle and server.json.
+// ship.sh and TestDist check that the file itself is in every archive,
+// tarball, image and bundle.
+func TestLicense(t *testing.T) {
+	lic := string(read(t, "LICENSE"))
+	for _, want := range []string{"MIT License\n", "Copyright (c) 2026 cryptopay-mcp contributors\n", "THE SOFTWARE IS PROVIDED \"AS IS\""} {
+		if !strings.Contains(lic, want) {
+			t.Errorf("LICENSE lacks %q", want)
+		}
+	}
+	for _, path := range []string{"npm/cryptopay-mcp/package.json", "npm/tools/package.json", "mcpb/manifest.json", "e2e/package.json"} {
+		if got := decode(t, read(t, path))["license"]; got != "MIT" {
+			t.Errorf("%s: license %v, want MIT", path, got)
+		}
+	}
+	meta, _ := decode(t, read(t, "server.json"))["_meta"].(map[string]any)
+	pub, _ := meta["io.modelcontextprotocol.registry/publisher-provided"].(map[string]any)
+	if pub["license"] != "MIT" {
+		t.Errorf("server.json _meta publisher-provided license %v, want MIT (the schema has no license field)", pub["license"])
+	}
+	ship := string(read(t, ".ci/ship.sh"))
+	if strings.Contains(ship, "UNLICENSED") || !strings.Contains(ship, `"license": "MIT"`) {
+		t.Error(".ci/ship.sh writes the platform packages without license MIT")
+	}
+	if files, _ := decode(t, read(t, "npm/cryptopay-mcp/package.json"))["files"].([]any); !slices.Contains(files, any("LICENSE")) {
+		t.Errorf("npm/cryptopay-mcp files %v: want LICENSE (ship.sh copies it in)", files)
+	}
+}
+
+// TestSecurityPolicy: SECURITY.md says how to report privately, what is in
+// scope and which versions get fixes.
+func TestSecurityPolicy(t *testing.T) {
+	sec := string(read(t, "SECURITY.md"))
+	for _, want := range []string{"security/advisories/new", "## Scope", "Webhooks", "OAuth", "Spending limits", "gift-card codes", "## Supported versions"} {
+		if !strings.Contains(sec, want) {
+			t.Errorf("SECURITY.md lacks %q", want)
+		}
+	}
 }

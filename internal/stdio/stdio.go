@@ -68,11 +68,13 @@ type Transport struct {
 	// discards.
 	Log *slog.Logger
 	// Abandon, if set, names the calls that need not finish once the input
-	// has ended: at the end they are cancelled (as by the client's
+	// has ended through Stop (a signal) or a failed write (the client
+	// stopped reading): they are cancelled (as by the client's
 	// notifications/cancelled) instead of waited for. For read-only tools:
 	// nobody is left to read their answer, and a wait_for_payment would
 	// otherwise hold the exit for its whole wait. Calls it does not name (a
-	// create that may have reached the provider) are waited for.
+	// create that may have reached the provider) are waited for. End of
+	// file abandons nothing: a piped client still reads the answers.
 	Abandon func(req *jsonrpc.Request) bool
 }
 
@@ -197,15 +199,18 @@ func (c *conn) Read(ctx context.Context) (jsonrpc.Message, error) {
 		case <-c.closed:
 			return nil, io.EOF
 		case <-c.t.Stop:
-			c.markEnded(io.EOF)
+			c.markEnded(io.EOF, true)
 			continue
 		case <-c.broken:
-			c.markEnded(io.EOF)
+			c.markEnded(io.EOF, true)
 			continue
 		case ev = <-c.lines:
 		}
 		if ev.terminal {
-			c.markEnded(ev.err)
+			// A client may close its end after writing its requests and
+			// still read the answers (a pipe): end of file abandons
+			// nothing.
+			c.markEnded(ev.err, false)
 			continue
 		}
 		if ev.tooLong > 0 {
@@ -246,12 +251,17 @@ func (c *conn) max() int {
 	return DefaultMaxLine
 }
 
-// markEnded records that the input has ended with err.
-func (c *conn) markEnded(err error) {
+// markEnded records that the input has ended with err; abandon says
+// whether the calls Transport.Abandon names are cancelled (a signal, or a
+// client that stopped reading) or still waited for (end of file).
+func (c *conn) markEnded(err error, abandon bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.ended {
 		c.ended, c.endErr = true, err
+	}
+	if !abandon {
+		clear(c.abandon)
 	}
 }
 

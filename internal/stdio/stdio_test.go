@@ -521,7 +521,7 @@ func TestBrokenOutputFinishesCalls(t *testing.T) {
 	}
 }
 
-// TestEndAbandonsReadOnlyCalls: at the end of input a call that
+// TestEndAbandonsReadOnlyCalls: when a signal ends the input a call that
 // Transport.Abandon names is cancelled, not waited for, while the others
 // are still waited for.
 func TestEndAbandonsReadOnlyCalls(t *testing.T) {
@@ -536,7 +536,7 @@ func TestEndAbandonsReadOnlyCalls(t *testing.T) {
 	<-started
 	<-started
 	start := time.Now()
-	_ = s.in.Close()
+	close(s.stop) // a signal; end of file would wait for both (a pipe)
 	a := s.next(t)
 	if string(a.ID) != `"short"` || a.Error != nil {
 		t.Fatalf("answer: %s", s.last)
