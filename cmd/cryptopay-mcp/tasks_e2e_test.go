@@ -466,6 +466,7 @@ func TestTaskListenEndOfInput(t *testing.T) {
 		}
 	}
 	c.write(t, map[string]any{"jsonrpc": "2.0", "method": "notifications/cancelled", "params": map[string]any{"requestId": 101}})
+	rawOK(t, c, "tools/list", map[string]any{}) // the cancel, read before it, has been handled
 	start := time.Now()
 	_ = c.in.Close()
 	rest, _ := io.ReadAll(c.out) // until the process closes its stdout
