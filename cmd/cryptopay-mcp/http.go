@@ -110,20 +110,16 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	for _, s := range servers {
 		s.AddReceivingMiddleware(m.MCPMiddleware())
 	}
-	opts := &mcp.StreamableHTTPOptions{
-		Stateless: hc.Stateless,
-		Logger:    log,
-		// mcphttp checks the Host header itself, with the allow list a
-		// tunnel or reverse proxy needs (the SDK's check cannot take one).
-		DisableLocalhostProtection: true,
-	}
+	// One URL for both revisions: 2025-11-25 sessions and sessionless
+	// 2026-07-28 requests (only the latter with --stateless).
+	mo := mcphttp.MCPOptions{Stateless: hc.Stateless, Logger: log}
 	if !hc.Stateless {
-		opts.SessionTimeout = httpSessionIdle
-		// Lets a client that lost a response stream resume it
+		mo.SessionTimeout = httpSessionIdle
+		// Lets a 2025-11-25 client that lost a response stream resume it
 		// (Last-Event-ID); bounded to 10 MiB by the SDK.
-		opts.EventStore = mcp.NewMemoryEventStore(nil)
+		mo.EventStore = mcp.NewMemoryEventStore(nil)
 	}
-	mh := mcp.NewStreamableHTTPHandler(getServer, opts)
+	mh := mcphttp.NewMCPHandler(getServer, mo)
 	hopts := mcphttp.Options{
 		MCP: mh, Config: hc, Addr: ln.Addr(), Ready: ready, Metrics: m, Logger: log, Admit: admit,
 	}
@@ -166,7 +162,7 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	base := "http://" + ln.Addr().String()
 	// The bound address is announced whatever LOG_LEVEL says: with
 	// --listen HOST:0 it is the only way to learn the port.
-	logging.NewFormat(stderr, "info", cfg.LogFormat).Info("MCP Streamable HTTP listening", "url", base+"/mcp", "stateless", hc.Stateless, "auth", hc.AuthMode(),
+	logging.NewFormat(stderr, "info", cfg.LogFormat).Info("MCP Streamable HTTP listening", "url", base+"/mcp", "stateless", hc.Stateless, "revisions", hc.Revisions(), "auth", hc.AuthMode(),
 		"resource", resource, "oauth_issuer", hc.OAuth.Issuer, "toolsets", cfg.Access.String(),
 		"allowed_hosts", strings.Join(hc.AllowedHosts, ","), "allowed_origins", strings.Join(hc.AllowedOrigins, ","),
 		"health", base+"/healthz", "metrics", base+"/metrics")

@@ -31,6 +31,10 @@ type Deps struct {
 	// Anonymous is the caller of requests without a token; zero: the stdio
 	// user, holding every scope.
 	Anonymous access.Caller
+	// Subscribable, if set, names resources besides the payment resources
+	// that clients may subscribe to (resources/subscribe, or
+	// subscriptions/listen): the conformance server's fixtures.
+	Subscribable func(uri string) bool
 }
 
 const instructions = `Crypto payments through Bitnovo Pay.
@@ -82,17 +86,25 @@ func New(d Deps) (*mcp.Server, error) {
 	if d.Logger.Enabled(context.Background(), slog.LevelDebug) {
 		sdkLog = d.Logger
 	}
+	subscribe := func(uri string) error {
+		if d.Subscribable != nil && d.Subscribable(uri) {
+			return nil
+		}
+		if !d.Policy.Enabled(access.Payments) {
+			return fmt.Errorf("the payments toolset is off (CRYPTOPAY_TOOLSETS)")
+		}
+		_, err := paymentID(uri)
+		return err
+	}
 	s := mcp.NewServer(&mcp.Implementation{Name: Name, Title: "CryptoPay MCP (Bitnovo Pay)", Version: d.Version},
 		&mcp.ServerOptions{Instructions: ins, Logger: sdkLog, CompletionHandler: completions(d),
 			SubscribeHandler: func(_ context.Context, r *mcp.SubscribeRequest) error {
-				if !d.Policy.Enabled(access.Payments) {
-					return fmt.Errorf("the payments toolset is off (CRYPTOPAY_TOOLSETS)")
-				}
-				_, err := paymentID(r.Params.URI)
-				return err
+				return subscribe(r.Params.URI)
 			},
 			UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error { return nil },
+			SetCacheable:       setCacheable,
 		})
+	s.AddReceivingMiddleware(listenFilterMiddleware(func(uri string) bool { return subscribe(uri) == nil }))
 	if d.Anonymous.Kind == "" {
 		d.Anonymous = access.Caller{Kind: access.KindStdio, Scopes: access.AllScopes()}
 	}
