@@ -218,6 +218,16 @@ func (f *fixtures) tools(s *mcp.Server) {
 			return text("JSON Schema 2020-12 tool called with: " + string(req.Params.Arguments)), nil
 		})
 
+	// SEP-2243: a parameter mirrored into an Mcp-Param-Region header, which
+	// the go-sdk checks against the body (http-custom-header-server-validation).
+	add("test_custom_header", "Echoes a region that the client also sends in the Mcp-Param-Region header",
+		json.RawMessage(`{"type":"object","properties":{"region":{"type":"string","x-mcp-header":"Region"}},"required":["region"]}`),
+		func(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			var args struct{ Region string }
+			_ = json.Unmarshal(req.Params.Arguments, &args)
+			return text("region: " + args.Region), nil
+		})
+
 	// 2026-07-28 (server-stateless) diagnostics.
 	add("test_missing_capability", "Test tool requiring sampling", nil,
 		func(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
