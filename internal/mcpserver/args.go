@@ -3,6 +3,7 @@ package mcpserver
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/suggest"
 	"regexp"
 	"slices"
 	"strconv"
@@ -152,7 +153,7 @@ func (a *argSchema) closest(field string, s *jsonschema.Schema, x string) (any, 
 			}
 		}
 		msg := fmt.Sprintf("%s is not one of %s", quote(x), strings.Join(values, ", "))
-		if best := suggest(x, values); best != "" {
+		if best := closestValue(x, values); best != "" {
 			msg += "; did you mean " + best + "?"
 		}
 		return x, toolerr.New(toolerr.CodeInvalidArgument, field+": "+msg, map[string]any{"field": field, "allowed": values})
@@ -175,9 +176,9 @@ func enumKey(s string) string {
 	return strings.NewReplacer("-", "_", " ", "_").Replace(strings.ToLower(strings.TrimSpace(s)))
 }
 
-// suggest returns the value of values closest to x, if close enough to be
+// closestValue returns the value of values closest to x, if close enough to be
 // what was meant.
-func suggest(x string, values []string) string {
+func closestValue(x string, values []string) string {
 	k := enumKey(x)
 	if len(k) > 64 {
 		return ""
@@ -188,32 +189,11 @@ func suggest(x string, values []string) string {
 		if len(k) >= 3 && (strings.HasPrefix(vk, k) || strings.HasPrefix(k, vk)) {
 			return v
 		}
-		if d := distance(k, vk); d < bestD && d < max(len(vk)/2, 1) {
+		if d := suggest.Distance(k, vk); d < bestD && d < max(len(vk)/2, 1) {
 			best, bestD = v, d
 		}
 	}
 	return best
-}
-
-// distance is the Levenshtein distance of a and b, in bytes.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func join(field, k string) string {

@@ -3,6 +3,7 @@ package payments
 import (
 	"context"
 	"fmt"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/suggest"
 	"log/slog"
 	"sort"
 	"strings"
@@ -310,32 +311,11 @@ func closeSymbols(key string, list []Currency) []string {
 	var out []string
 	for _, cur := range list {
 		for _, cand := range []string{currencyKey(cur.Symbol), currencyKey(cur.Name)} {
-			if d := editDistance(key, cand); d <= max(1, len(cand)/4) || len(key) >= 3 && strings.HasPrefix(cand, key) {
+			if d := suggest.Distance(key, cand); d <= max(1, len(cand)/4) || len(key) >= 3 && strings.HasPrefix(cand, key) {
 				out = append(out, cur.Symbol)
 				break
 			}
 		}
 	}
 	return out
-}
-
-// editDistance is the Levenshtein distance of a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
