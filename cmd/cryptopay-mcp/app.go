@@ -24,6 +24,7 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/qr"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/tasks"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/telemetry"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/tunnel"
 )
@@ -35,6 +36,7 @@ type app struct {
 	log    *slog.Logger
 	store  store.Store
 	server *mcp.Server
+	tasks  *tasks.Manager // the MCP Tasks extension's tasks of this app's store
 	// readOnly names the tools that change nothing (their calls need not
 	// finish when a stdio client goes away).
 	readOnly map[string]bool
@@ -145,9 +147,11 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, o appOptio
 		return fail(exitConfig, "config: %v", err)
 	}
 	a.onClose(stopShop)
+	taskMgr := tasks.New(tasks.Options{Store: st, Logger: a.log})
+	a.tasks = taskMgr
 	deps := mcpserver.Deps{
 		Version: buildVersion(), Payments: svc, Shop: shopSvc, Sandbox: cfg.Sandbox(), ToolTimeout: cfg.ToolTimeout, Logger: a.log,
-		Policy: cfg.Access, Anonymous: o.anonymous, Observe: a.metrics.LimitReached,
+		Policy: cfg.Access, Anonymous: o.anonymous, Observe: a.metrics.LimitReached, Tasks: taskMgr,
 		Subscriptions: mcpserver.SubscriptionLimits{PerSession: cfg.Subscriptions.PerSession, PerCaller: cfg.Subscriptions.PerCaller},
 	}
 	if wh != nil {
@@ -158,6 +162,11 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, o appOptio
 	if err != nil {
 		return fail(exitFail, "%v", err)
 	}
+	// Tasks run (and orphaned ones resume) from here until Close, which
+	// stops them and gives their leases back before the store closes.
+	taskCtx, stopTasks := context.WithCancel(ctx)
+	taskMgr.Start(taskCtx)
+	a.onClose(func() { stopTasks(); taskMgr.Wait() })
 	if tel.Enabled() {
 		var extra []attribute.KeyValue
 		if o.tenant != "" {

@@ -19,9 +19,11 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/logging"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/mcphttp"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/mcpserver"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/metrics"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/oauth"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/tasks"
 )
 
 // HTTP transport timings.
@@ -84,6 +86,7 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		m         *metrics.Metrics
 		log       *slog.Logger
 		admit     func(*auth.TokenInfo) error
+		tasksFor  func(*http.Request) (*tasks.Manager, string)
 	)
 	if cfg.Tenants != nil {
 		m = metrics.New()
@@ -94,9 +97,11 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		}
 		defer ts.Close()
 		servers, getServer, ready, admit = ts.servers(), ts.server, ts.ready, ts.admit
+		tasksFor = ts.taskManager
 		log = logging.NewFormat(stderr, cfg.LogLevel, cfg.LogFormat)
 	} else {
-		a, code := newApp(ctx, cfg, stderr, appOptions{anonymous: access.Caller{Kind: access.KindAnonymous, Scopes: access.AllScopes()}, getenv: getenv})
+		anonymous := access.Caller{Kind: access.KindAnonymous, Scopes: access.AllScopes()}
+		a, code := newApp(ctx, cfg, stderr, appOptions{anonymous: anonymous, getenv: getenv})
 		if a == nil {
 			_ = ln.Close()
 			return code
@@ -104,29 +109,28 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		defer a.Close()
 		server := a.server
 		servers, getServer, ready = []*mcp.Server{server}, func(*http.Request) *mcp.Server { return server }, storeReady(a.store)
+		tasksFor = func(r *http.Request) (*tasks.Manager, string) {
+			return a.tasks, mcpserver.TaskOwner(callerOf(r, anonymous))
+		}
 		m, log = a.metrics, a.log
 	}
 	for _, s := range servers {
 		s.AddReceivingMiddleware(m.MCPMiddleware())
 	}
-	opts := &mcp.StreamableHTTPOptions{
-		Stateless: hc.Stateless,
-		Logger:    log,
-		// mcphttp checks the Host header itself, with the allow list a
-		// tunnel or reverse proxy needs (the SDK's check cannot take one).
-		DisableLocalhostProtection: true,
-	}
+	// One URL for both revisions: 2025-11-25 sessions and sessionless
+	// 2026-07-28 requests (only the latter with --stateless).
+	mo := mcphttp.MCPOptions{Stateless: hc.Stateless, Logger: log}
 	if !hc.Stateless {
 		// Only requests count as activity (the SDK's rule): a client that
 		// keeps a session open with nothing but its SSE stream pings.
-		opts.SessionTimeout = lim.SessionIdle
-		// Lets a client that lost a response stream resume it
+		mo.SessionTimeout = lim.SessionIdle
+		// Lets a 2025-11-25 client that lost a response stream resume it
 		// (Last-Event-ID); bounded to 10 MiB by the SDK.
-		opts.EventStore = mcp.NewMemoryEventStore(nil)
+		mo.EventStore = mcp.NewMemoryEventStore(nil)
 	}
-	mh := mcp.NewStreamableHTTPHandler(getServer, opts)
+	mh := mcphttp.NewMCPHandler(getServer, mo)
 	hopts := mcphttp.Options{
-		MCP: mh, Config: hc, Addr: ln.Addr(), Ready: ready, Metrics: m, Logger: log, Admit: admit,
+		MCP: mcphttp.TaskListen(mh, tasksFor, mcp.DefaultMaxRequestBodyBytes, log), Config: hc, Addr: ln.Addr(), Ready: ready, Metrics: m, Logger: log, Admit: admit,
 		BodyReadTimeout: lim.BodyTimeout, Observe: m.LimitReached,
 	}
 	if !hc.Stateless {
@@ -189,7 +193,7 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	base := "http://" + ln.Addr().String()
 	// The bound address is announced whatever LOG_LEVEL says: with
 	// --listen HOST:0 it is the only way to learn the port.
-	logging.NewFormat(stderr, "info", cfg.LogFormat).Info("MCP Streamable HTTP listening", "url", base+"/mcp", "stateless", hc.Stateless, "auth", hc.AuthMode(),
+	logging.NewFormat(stderr, "info", cfg.LogFormat).Info("MCP Streamable HTTP listening", "url", base+"/mcp", "stateless", hc.Stateless, "revisions", hc.Revisions(), "auth", hc.AuthMode(),
 		"resource", resource, "oauth_issuer", hc.OAuth.Issuer, "toolsets", cfg.Access.String(),
 		"allowed_hosts", strings.Join(hc.AllowedHosts, ","), "allowed_origins", strings.Join(hc.AllowedOrigins, ","),
 		"health", base+"/healthz", "metrics", base+"/metrics", "limits", lim.String())

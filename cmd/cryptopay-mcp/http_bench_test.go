@@ -30,7 +30,7 @@ func BenchmarkToolCallHTTP(b *testing.B) {
 				args = append(args, "--stateless")
 			}
 			p := startHTTP(b, env, args...)
-			setup := p.connect(b, headerTransport{})
+			setup := p.connectWith(b, headerTransport{}, nil, rev2025)
 			var link linkOut
 			setup.ok(b, "create_payment_link", map[string]any{"amount_eur": 10, "include_qr": false}, &link)
 			calls := []struct {
@@ -56,7 +56,11 @@ func benchHTTPCalls(b *testing.B, p *httpProc, clients int, tool string, args ma
 	for i := range sessions {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		cs, err := mcp.NewClient(&mcp.Implementation{Name: "bench", Version: "0"}, nil).Connect(ctx,
-			&mcp.StreamableClientTransport{Endpoint: p.mcpURL, HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}}, nil)
+			&mcp.StreamableClientTransport{Endpoint: p.mcpURL, HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}},
+			// 2025-11-25, as these figures were first measured: sessions in
+			// stateful mode (2026-07-28 has none; BenchmarkHostedToolCall and
+			// bench/http measure that path).
+			&mcp.ClientSessionOptions{ProtocolVersion: rev2025})
 		cancel()
 		if err != nil {
 			b.Fatal(err)

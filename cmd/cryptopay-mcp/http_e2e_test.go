@@ -147,15 +147,23 @@ func bearer(token string) map[string]string {
 }
 
 // connect opens an MCP session over Streamable HTTP and loads the output
-// schemas, like startServer does over stdio.
+// schemas, like startServer does over stdio. The Go SDK client speaks the
+// newest revision it can (2026-07-28).
 func (p *httpProc) connect(t testing.TB, rt headerTransport) *server {
+	t.Helper()
+	return p.connectWith(t, rt, nil, "")
+}
+
+// connectWith is connect with client options and a protocol revision to
+// ask for ("": the client's newest).
+func (p *httpProc) connectWith(t testing.TB, rt headerTransport, opts *mcp.ClientOptions, revision string) *server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	client := mcp.NewClient(&mcp.Implementation{Name: "e2e-http", Version: "0"}, nil)
+	client := mcp.NewClient(&mcp.Implementation{Name: "e2e-http", Version: "0"}, opts)
 	session, err := client.Connect(ctx, &mcp.StreamableClientTransport{
 		Endpoint: p.mcpURL, HTTPClient: &http.Client{Transport: rt}, MaxRetries: -1,
-	}, nil)
+	}, &mcp.ClientSessionOptions{ProtocolVersion: revision})
 	if err != nil {
 		t.Fatalf("connect %s: %v\nstderr:\n%s", p.mcpURL, err, p.stderr.String())
 	}
@@ -216,9 +224,9 @@ func payLinkAndStatus(t *testing.T, s *server) linkOut {
 
 func TestHTTPSessions(t *testing.T) {
 	p := startHTTP(t, baseEnv(t, t.TempDir()), "--listen", "127.0.0.1:0")
-	s := p.connect(t, headerTransport{})
+	s := p.connectWith(t, headerTransport{}, nil, rev2025)
 	if s.session.ID() == "" {
-		t.Error("no Mcp-Session-Id in stateful mode")
+		t.Error("no Mcp-Session-Id for a 2025-11-25 client in the default mode")
 	}
 	link := payLinkAndStatus(t, s)
 	e := s.fail(t, "get_payment_status", map[string]any{"identifier": "00000000-0000-4000-8000-00000000dead"})
@@ -257,11 +265,16 @@ func TestHTTPSessions(t *testing.T) {
 
 func TestHTTPStateless(t *testing.T) {
 	p := startHTTP(t, baseEnv(t, t.TempDir()), "--listen", "127.0.0.1:0", "--stateless")
-	s := p.connect(t, headerTransport{})
-	if id := s.session.ID(); id != "" {
-		t.Errorf("stateless mode handed out session id %q", id)
+	for _, rev := range []string{rev2026, rev2025} {
+		s := p.connectWith(t, headerTransport{}, nil, rev)
+		if id := s.session.ID(); id != "" {
+			t.Errorf("%s: stateless mode handed out session id %q", rev, id)
+		}
+		if got := s.session.InitializeResult().ProtocolVersion; got != rev {
+			t.Errorf("stateless mode negotiated %s, want %s", got, rev)
+		}
+		payLinkAndStatus(t, s)
 	}
-	payLinkAndStatus(t, s)
 	// No standalone stream without sessions.
 	if code, _ := p.do(t, "GET", "/mcp", "", map[string]string{"Accept": "text/event-stream"}, ""); code != http.StatusMethodNotAllowed {
 		t.Errorf("GET /mcp in stateless mode: %d, want 405", code)

@@ -28,6 +28,7 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/fakebitnovo"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/logging"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/loopback"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/mcpserver"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/stdio"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 )
@@ -134,7 +135,8 @@ func runStdio(ctx context.Context, args []string, stdin io.ReadCloser, stdout, s
 		fmt.Fprintf(stderr, "cryptopay-mcp: config: %s: only for `cryptopay-mcp http` with MCP_OAUTH_ISSUER (stdio serves one merchant)\n", config.EnvTenantsFile)
 		return exitConfig
 	}
-	a, code := newApp(ctx, cfg, stderr, appOptions{anonymous: access.Caller{Kind: access.KindStdio, Scopes: access.AllScopes()}, getenv: getenv})
+	stdioCaller := access.Caller{Kind: access.KindStdio, Scopes: access.AllScopes()}
+	a, code := newApp(ctx, cfg, stderr, appOptions{anonymous: stdioCaller, getenv: getenv})
 	if a == nil {
 		return code
 	}
@@ -158,7 +160,10 @@ func runStdio(ctx context.Context, args []string, stdin io.ReadCloser, stdout, s
 			io.Closer
 		}{terminalInput(stdin, stderr), stdin}
 	}
-	err = server.Run(context.WithoutCancel(ctx), &stdio.Transport{
+	// Task status listens are served next to the SDK (tasklisten.go); they
+	// end with the input.
+	in, inputEnded := endSignal(in)
+	err = server.Run(context.WithoutCancel(ctx), &taskListenTransport{m: a.tasks, owner: mcpserver.TaskOwner(stdioCaller), log: log, inputEnded: inputEnded, Transport: &stdio.Transport{
 		In:    in,
 		Out:   stdout,
 		Drain: cfg.ToolTimeout + 5*time.Second,
@@ -175,7 +180,7 @@ func runStdio(ctx context.Context, args []string, stdin io.ReadCloser, stdout, s
 			}
 			return json.Unmarshal(req.Params, &p) == nil && a.readOnly[p.Name]
 		},
-	})
+	}})
 	switch {
 	case err == nil, errors.Is(err, context.Canceled), errors.Is(err, io.EOF):
 		log.Info("cryptopay-mcp stopped")

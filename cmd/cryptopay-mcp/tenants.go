@@ -14,7 +14,9 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/config"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/logging"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/mcpserver"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/metrics"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/tasks"
 )
 
 // tenants runs one app per tenant of CRYPTOPAY_TENANTS_FILE: each has its
@@ -85,6 +87,20 @@ func (ts *tenants) server(r *http.Request) *mcp.Server {
 		return a.server
 	}
 	return nil
+}
+
+// taskManager is the task manager of the request's tenant and the
+// caller's task owner id, or nil.
+func (ts *tenants) taskManager(r *http.Request) (*tasks.Manager, string) {
+	ti := auth.TokenInfoFromContext(r.Context())
+	if ti == nil {
+		return nil, ""
+	}
+	c := access.FromTokenInfo(ti)
+	if a := ts.apps[c.Tenant]; a != nil {
+		return a.tasks, mcpserver.TaskOwner(c)
+	}
+	return nil, ""
 }
 
 // admit refuses a token that names no tenant of this server.

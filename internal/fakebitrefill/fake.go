@@ -118,6 +118,7 @@ type Fake struct {
 	faults       []*faultState
 	requests     map[[2]string]int
 	omitProducts bool
+	holdDelivery bool
 	orderQty     bool // Config.OrderQuantities
 }
 
@@ -184,6 +185,15 @@ func (f *Fake) SetBalance(amount string) error {
 	defer f.mu.Unlock()
 	f.balance = r
 	return nil
+}
+
+// SetHoldDelivery makes payments leave the orders undelivered (invoice
+// status not_delivered) until Deliver is called, as when Bitrefill takes a
+// while to deliver; false restores immediate delivery for later payments.
+func (f *Fake) SetHoldDelivery(hold bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.holdDelivery = hold
 }
 
 // SetOmitProducts makes /api/omni answer without a `products` key (the

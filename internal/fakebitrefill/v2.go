@@ -389,8 +389,15 @@ func (f *Fake) settleLocked(inv *invoice, debit bool) {
 	if debit {
 		f.balance = f.balance.Sub(inv.PriceUSD)
 	}
-	now := f.now()
 	inv.PaymentStatus = paymentConfirmed
+	if !f.holdDelivery {
+		f.deliverLocked(inv)
+	}
+}
+
+// deliverLocked marks inv's orders delivered. f.mu must be held.
+func (f *Fake) deliverLocked(inv *invoice) {
+	now := f.now()
 	inv.Status = invoiceAllDelivered
 	inv.Completed = now
 	for _, id := range inv.OrderIDs {
@@ -414,6 +421,33 @@ func (f *Fake) SimulatePayment(invoiceID string) error {
 		return fmt.Errorf("fakebitrefill: invoice %q already paid", invoiceID)
 	}
 	f.settleLocked(inv, inv.Method == "balance")
+	return nil
+}
+
+// InvoiceIDs returns the ids of every invoice, oldest first.
+func (f *Fake) InvoiceIDs() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ids := make([]string, len(f.invoices))
+	for i, inv := range f.invoices {
+		ids[i] = inv.ID
+	}
+	return ids
+}
+
+// Deliver delivers the orders of a paid invoice whose delivery was held
+// (SetHoldDelivery).
+func (f *Fake) Deliver(invoiceID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	inv, ok := f.invoiceByID[invoiceID]
+	if !ok {
+		return fmt.Errorf("fakebitrefill: invoice %q not found", invoiceID)
+	}
+	if inv.PaymentStatus != paymentConfirmed || inv.Status == invoiceAllDelivered {
+		return fmt.Errorf("fakebitrefill: invoice %q is not awaiting delivery", invoiceID)
+	}
+	f.deliverLocked(inv)
 	return nil
 }
 

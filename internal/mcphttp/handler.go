@@ -88,7 +88,7 @@ type Handler struct {
 	bindHosts    []string // the listen host as configured and as bound, lower-case, no brackets; none for 0.0.0.0 or ::
 
 	draining    atomic.Bool
-	inFlight    atomic.Int64    // /mcp requests other than standalone SSE streams (GET)
+	inFlight    atomic.Int64    // /mcp requests other than streams (IsStream: GET, subscriptions/listen)
 	drainCtx    context.Context // done once CloseStreams is called
 	drainCancel context.CancelFunc
 }
@@ -306,14 +306,14 @@ func (h *Handler) serveMCP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) serveMCPAuthorized(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodGet {
+	if IsStream(r) {
 		if h.draining.Load() {
 			w.Header().Set("Retry-After", "5")
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)
 			return
 		}
-		// A standalone SSE stream lives as long as its request context:
-		// end it when the server drains.
+		// A standalone SSE stream or a subscriptions/listen stream lives as
+		// long as its request context: end it when the server drains.
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
 		stop := context.AfterFunc(h.drainCtx, cancel)

@@ -73,19 +73,58 @@ func TestSuccessResultText(t *testing.T) {
 		{"no images", result{Identifier: "id", Amount: 0.01, Fake: "data:text/plain,hi"}, nil},
 		{"a data URL-looking string that is not an image field", result{Identifier: "id", Fake: dataURLPrefix + "AAAA"}, nil},
 	}
+	memo := &textMemo{} // shared: a remembered text must never answer for another value
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			res, err := successResult(Output[result]{Value: c.v, Images: c.images})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := res.Content[0].(*mcp.TextContent).Text
-			if want := referenceText(t, c.v, c.images); got != want {
-				t.Fatalf("text block differs from the reference:\n got %s\nwant %s", got, want)
-			}
-			if len(res.Content) != 1+len(c.images) {
-				t.Fatalf("%d content blocks, want %d", len(res.Content), 1+len(c.images))
+			for range 2 { // the second call may come from the memo
+				res, err := successResult(Output[result]{Value: c.v, Images: c.images}, memo)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := res.Content[0].(*mcp.TextContent).Text
+				if want := referenceText(t, c.v, c.images); got != want {
+					t.Fatalf("text block differs from the reference:\n got %s\nwant %s", got, want)
+				}
+				if len(res.Content) != 1+len(c.images) {
+					t.Fatalf("%d content blocks, want %d", len(res.Content), 1+len(c.images))
+				}
 			}
 		})
+	}
+}
+
+// TestTextMemo: an unchanged value reuses its text block; a changed one, a
+// result with images or a secret one is encoded afresh (and a secret is not
+// kept).
+func TestTextMemo(t *testing.T) {
+	type v struct {
+		Status string `json:"status"`
+		Code   string `json:"code,omitempty"`
+	}
+	memo := &textMemo{}
+	text := func(o Output[v]) string {
+		t.Helper()
+		res, err := successResult(o, memo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Content[0].(*mcp.TextContent).Text
+	}
+	a := text(Output[v]{Value: v{Status: "NR"}})
+	if _, ok := memo.get([]byte(`{"status":"NR"}`)); !ok {
+		t.Fatal("the text of a plain result was not kept")
+	}
+	if b := text(Output[v]{Value: v{Status: "NR"}}); b != a {
+		t.Errorf("same value, different text: %q vs %q", a, b)
+	}
+	if c := text(Output[v]{Value: v{Status: "CO"}}); !strings.Contains(c, `"CO"`) {
+		t.Errorf("a changed value answered with %q", c)
+	}
+	text(Output[v]{Value: v{Status: "CO", Code: "GIFT-1234"}, Secret: true})
+	memo.mu.Lock()
+	kept := string(memo.full)
+	memo.mu.Unlock()
+	if strings.Contains(kept, "GIFT-1234") {
+		t.Error("a secret result was kept in the memo")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/shop"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/tasks"
 )
 
 // Name is the server's MCP implementation name.
@@ -36,12 +37,21 @@ type Deps struct {
 	// Observe, when set, is called once per request a limit refuses
 	// (the Limit* constants).
 	Observe func(limit string)
+	// Subscribable, if set, names resources besides the payment resources
+	// that clients may subscribe to (resources/subscribe, or
+	// subscriptions/listen): the conformance server's fixtures.
+	Subscribable func(uri string) bool
+	// Tasks, if set, offers the Tasks extension (io.modelcontextprotocol/tasks):
+	// New registers the task tools' kinds; start it afterwards.
+	Tasks *tasks.Manager
 }
 
 const instructions = `Crypto payments through Bitnovo Pay.
 To get paid: if the user names a cryptocurrency (Bitcoin, BTC, ETH, USDC, ...) use create_payment_onchain; otherwise use create_payment_link (the default).
 Check a payment with get_payment_status, or wait for it with wait_for_payment (returns as soon as it completes; subscribe to bitnovo://payments/{identifier} for pushed updates); list accepted coins and limits with list_currencies_catalog; re-draw QR codes with generate_payment_qr.
 Never create a payment twice for one request: pass an idempotency_key (e.g. the order number) and reuse it when retrying.`
+
+const tasksInstructions = `Tasks (io.modelcontextprotocol/tasks): for a client that declares the extension, wait_for_payment, and pay_invoice or create_invoice with auto_pay once paid, answer with a task (resultType "task"); poll it with tasks/get until completed, then read its result. A waiting task ignores timeout_seconds and ends when the payment does.`
 
 // Tools returns every tool this server offers, in listing order.
 func Tools(d Deps) []registrar {
@@ -87,21 +97,45 @@ func New(d Deps) (*mcp.Server, error) {
 	if d.Logger.Enabled(context.Background(), slog.LevelDebug) {
 		sdkLog = d.Logger
 	}
+	var caps *mcp.ServerCapabilities
+	if d.Tasks != nil {
+		caps = &mcp.ServerCapabilities{Logging: &mcp.LoggingCapabilities{}} // the SDK's default, which Capabilities replaces
+		caps.AddExtension(tasks.ExtensionID, nil)
+		ins += "\n" + tasksInstructions
+	}
 	if d.Anonymous.Kind == "" {
 		d.Anonymous = access.Caller{Kind: access.KindStdio, Scopes: access.AllScopes()}
 	}
 	e := &env{log: d.Logger, timeout: d.ToolTimeout, sandbox: d.Sandbox, anonymous: d.Anonymous}
 	subs := newSubscriptions(d.Subscriptions, d.Observe)
+	// subscribable says whether clients may subscribe to uri at all: a
+	// conformance fixture, or a payment resource while the payments toolset
+	// is on. Whether that payment exists, and the caps, are checked by subs.
+	subscribable := func(uri string) error {
+		if d.Subscribable != nil && d.Subscribable(uri) {
+			return nil
+		}
+		if !d.Policy.Enabled(access.Payments) {
+			return fmt.Errorf("the payments toolset is off (CRYPTOPAY_TOOLSETS)")
+		}
+		_, err := paymentID(uri)
+		return err
+	}
 	s := mcp.NewServer(&mcp.Implementation{Name: Name, Title: "CryptoPay MCP (Bitnovo Pay)", Version: d.Version},
-		&mcp.ServerOptions{Instructions: ins, Logger: sdkLog, CompletionHandler: completions(d),
+		&mcp.ServerOptions{Instructions: ins, Logger: sdkLog, CompletionHandler: completions(d), Capabilities: caps,
 			SubscribeHandler: func(ctx context.Context, r *mcp.SubscribeRequest) error {
-				if !d.Policy.Enabled(access.Payments) {
-					return fmt.Errorf("the payments toolset is off (CRYPTOPAY_TOOLSETS)")
+				if d.Subscribable != nil && d.Subscribable(r.Params.URI) {
+					return nil
+				}
+				if err := subscribable(r.Params.URI); err != nil {
+					return err
 				}
 				return subs.subscribe(ctx, r, subscriber(ctx, e, r), d.Payments)
 			},
 			UnsubscribeHandler: subs.unsubscribe,
+			SetCacheable:       setCacheable,
 		})
+	s.AddReceivingMiddleware(listenFilterMiddleware(func(uri string) bool { return subscribable(uri) == nil }))
 	g := &gate{policy: d.Policy, scope: map[string]access.Scope{}, disabled: map[string]string{}}
 	if d.Webhooks == nil {
 		s.AddReceivingMiddleware(notEnabledMiddleware(e))
@@ -133,6 +167,13 @@ func New(d Deps) (*mcp.Server, error) {
 		addShopResources(s)
 	}
 	addAccessResource(s, e, g)
+	if d.Tasks != nil {
+		registerTaskKinds(d.Tasks, d, e)
+		if err := addTaskMethods(s, d.Tasks); err != nil {
+			return nil, fmt.Errorf("register the tasks methods: %w", err)
+		}
+		s.AddReceivingMiddleware(tasksMiddleware(e, d.Tasks)) // inside the access checks
+	}
 	s.AddReceivingMiddleware(accessMiddleware(e, g), callerContext(e))
 	return s, nil
 }

@@ -378,11 +378,21 @@ func shopCreateInvoice(svc *shop.Service) Tool[createInvoiceArgs, shop.CreateRes
 				in.Products = append(in.Products, shop.LineInput{ProductID: p.ProductID, Quantity: p.Quantity, Value: p.Value,
 					PackageID: p.PackageID, PhoneNumber: p.PhoneNumber, SendEmail: p.SendEmail, SendSMS: p.SendSMS})
 			}
+			var r *shop.CreateResult
+			var err error
 			if id, ok := resumedInvoice(req); ok && in.AutoPay {
 				// The retry of a round trip: the invoice exists; pay it.
-				return value(svc.ResumeCreate(ctx, confirmer(req), id))
+				r, err = svc.ResumeCreate(ctx, confirmer(req), id)
+			} else {
+				r, err = svc.CreateInvoice(ctx, confirmer(req), in)
 			}
-			return value(svc.CreateInvoice(ctx, confirmer(req), in))
+			if err != nil {
+				return Output[shop.CreateResult]{}, err
+			}
+			if p := r.Payment; p != nil && p.Paid && p.Invoice != nil && !shop.Delivered(*p.Invoice) {
+				return startDeliveryTask(ctx, r.Invoice.ID, r)
+			}
+			return Output[shop.CreateResult]{Value: *r}, nil
 		},
 	}
 }
@@ -413,7 +423,14 @@ func shopPayInvoice(svc *shop.Service) Tool[payInvoiceArgs, shop.PayResult] {
 			t.MaxLength, t.Pattern = ptr(100), `^cfm_[A-Za-z0-9_-]+$`
 		},
 		Handler: func(ctx context.Context, req *mcp.CallToolRequest, a payInvoiceArgs) (Output[shop.PayResult], error) {
-			return value(svc.PayInvoice(ctx, confirmer(req), a.ID, a.ConfirmationToken))
+			r, err := svc.PayInvoice(ctx, confirmer(req), a.ID, a.ConfirmationToken)
+			if err != nil {
+				return Output[shop.PayResult]{}, err
+			}
+			if r.Paid && r.Invoice != nil && !shop.Delivered(*r.Invoice) {
+				return startDeliveryTask(ctx, a.ID, r)
+			}
+			return Output[shop.PayResult]{Value: *r}, nil
 		},
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/jsonschema-go/jsonschema"
@@ -125,6 +126,16 @@ func (t Tool[In, Out]) register(s *mcp.Server, e *env) error {
 	if err != nil {
 		return err
 	}
+	// Registered pre-encoded: on every 2026-07-28 HTTP call the go-sdk
+	// (v1.8.0, validateParamHeaders) re-encodes the tool's input schema to
+	// look for x-mcp-header annotations, which for a *jsonschema.Schema
+	// costs ~45 allocations; raw JSON is copied instead. The listing is the
+	// same JSON.
+	rawIn, err := json.Marshal(def.InputSchema)
+	if err != nil {
+		return fmt.Errorf("tool %s: encode input schema: %w", def.Name, err)
+	}
+	def.InputSchema = json.RawMessage(rawIn)
 	s.AddTool(def, t.handler(def, resolved, args, e))
 	return nil
 }
@@ -132,6 +143,7 @@ func (t Tool[In, Out]) register(s *mcp.Server, e *env) error {
 // handler is the one wrapper every tool call goes through: argument
 // validation, the deadline, the error envelope, the log line.
 func (t Tool[In, Out]) handler(def *mcp.Tool, resolved *jsonschema.Resolved, args *argSchema, e *env) mcp.ToolHandler {
+	memo := &textMemo{}
 	return func(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.CallToolResult, _ error) {
 		start := time.Now()
 		callCtx := ctx // the client's: cancelled by notifications/cancelled or a gone connection
@@ -157,6 +169,11 @@ func (t Tool[In, Out]) handler(def *mcp.Tool, resolved *jsonschema.Resolved, arg
 			defer cancel()
 		}
 		out, err := t.Handler(ctx, req, in)
+		if errors.Is(err, errTaskStarted) {
+			// The tasks middleware answers with the CreateTaskResult.
+			code = "TASK_CREATED"
+			return &mcp.CallToolResult{Content: []mcp.Content{}}, nil
+		}
 		var ir *inputRequired
 		if errors.As(err, &ir) {
 			code = "INPUT_REQUIRED"
@@ -178,7 +195,7 @@ func (t Tool[In, Out]) handler(def *mcp.Tool, resolved *jsonschema.Resolved, arg
 			code = pe.Code
 			return errorResult(e, boundEcho(pe, req.Params.Arguments)), nil
 		}
-		r, err := successResult(out)
+		r, err := successResult(out, memo)
 		if err != nil {
 			code = toolerr.CodeInternal
 			e.log.Error("encode tool result", "tool", def.Name, "error", err)
@@ -291,13 +308,48 @@ func errorResult(e *env, pe *toolerr.Error) *mcp.CallToolResult {
 
 const dataURLPrefix = "data:image/png;base64,"
 
+// textMemo remembers a tool's last text block with the structured content
+// it was made from. A cached read (list_currencies_catalog, a payment
+// that has not changed) returns the same value call after call, and making
+// the text block (decoding the value into maps to sort its keys, then
+// indenting it) cost a third of such a call's CPU on the hosted HTTP path
+// (docs/benchmarks-http.md); comparing the bytes costs next to nothing.
+type textMemo struct {
+	mu   sync.Mutex
+	full []byte
+	text string
+}
+
+func (m *textMemo) get(full []byte) (string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.full != nil && bytes.Equal(m.full, full) {
+		return m.text, true
+	}
+	return "", false
+}
+
+func (m *textMemo) put(full []byte, text string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.full, m.text = full, text
+}
+
 // successResult puts the value in structuredContent, a JSON text block (with
 // the PNG data URLs shortened, since the images follow as image content) for
-// clients that read only text, and one image block per QR code.
-func successResult[Out any](out Output[Out]) (*mcp.CallToolResult, error) {
+// clients that read only text, and one image block per QR code. memo (may
+// be nil) keeps the last text block; results with images or secrets (gift
+// card codes must not linger in memory) are never kept.
+func successResult[Out any](out Output[Out], memo *textMemo) (*mcp.CallToolResult, error) {
 	full, err := json.Marshal(out.Value)
 	if err != nil {
 		return nil, fmt.Errorf("marshal result: %w", err)
+	}
+	if memo == nil || len(out.Images) > 0 || out.Secret {
+		memo = nil
+	} else if text, ok := memo.get(full); ok {
+		return &mcp.CallToolResult{StructuredContent: json.RawMessage(full), Meta: out.Meta,
+			Content: []mcp.Content{&mcp.TextContent{Text: text}}}, nil
 	}
 	// Top-level values stay raw until known not to be data URLs: a data URL
 	// (tens of kilobytes) is only measured, never decoded into a string.
@@ -330,6 +382,9 @@ func successResult[Out any](out Output[Out]) (*mcp.CallToolResult, error) {
 	text, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("marshal text: %w", err)
+	}
+	if memo != nil {
+		memo.put(full, string(text))
 	}
 	res := &mcp.CallToolResult{StructuredContent: json.RawMessage(full), Meta: out.Meta}
 	res.Content = append(res.Content, &mcp.TextContent{Text: string(text)})

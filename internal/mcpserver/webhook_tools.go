@@ -356,6 +356,11 @@ func waitForPayment(svc *payments.Service) Tool[waitArgs, payments.WaitResult] {
 			setDefault(ts, []string{"CO"})
 		},
 		Handler: func(ctx context.Context, req *mcp.CallToolRequest, in waitArgs) (Output[payments.WaitResult], error) {
+			if slot := slotFrom(ctx); slot != nil {
+				// A task waits past timeout_seconds, until the payment ends.
+				return Output[payments.WaitResult]{}, slot.start(ctx, waitParams{Identifier: in.Identifier, Targets: in.TargetStatuses},
+					"waiting for payment "+in.Identifier)
+			}
 			timeout := time.Duration(in.TimeoutSeconds) * time.Second // 0: the default
 			progress := progressReporter(ctx, req)
 			return value(svc.Wait(ctx, payments.WaitInput{Identifier: in.Identifier, Timeout: timeout, Targets: in.TargetStatuses,

@@ -289,7 +289,7 @@ func FuzzWebhookPayloadListable(f *testing.F) {
 			t.Skip()
 		}
 		out := WebhookEventOut{EventID: "x:1", Identifier: "x", Status: "CO", Payload: rawObject([]byte(payload))}
-		res, err := successResult(Output[WebhookEventOut]{Value: out})
+		res, err := successResult(Output[WebhookEventOut]{Value: out}, nil)
 		if err != nil {
 			t.Fatalf("payload %q: %v", payload, err)
 		}

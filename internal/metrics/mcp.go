@@ -19,8 +19,13 @@ const (
 	CodeInput     = "INPUT_REQUIRED" // the call asked the client for input (SEP-2322)
 	CodeProtocol  = "PROTOCOL_ERROR" // a JSON-RPC error instead of a result
 	CodeUnlabeled = "UNKNOWN"        // isError without a readable {"error":{"code"}} envelope
+	CodeTask      = "TASK_CREATED"   // answered with a task handle (the Tasks extension)
 	CodeCancelled = "CANCELLED"      // the client cancelled the call: outcome "cancelled", not an error
 )
+
+// createdTask is a tools/call answered with a task handle instead of a
+// CallToolResult (tasks.CreateTaskResult).
+type createdTask interface{ CreatedTask() string }
 
 // errorCodeRE is what an envelope code must look like to become a label.
 // At most 64 bytes, checked with len (see lowerWord).
@@ -74,6 +79,9 @@ func classifyToolCall(name string, res mcp.Result, err error) (tool, outcome, co
 		// the protocol level. The series cap is the backstop should that
 		// ever stop holding.
 		return name, "error", CodeProtocol
+	}
+	if _, ok := res.(createdTask); ok {
+		return name, "ok", CodeTask
 	}
 	r, ok := res.(*mcp.CallToolResult)
 	if !ok || r == nil {

@@ -70,7 +70,6 @@ func scrape(t *testing.T, m *Metrics) string {
 	return rec.Body.String()
 }
 
-// TestMCPMiddleware drives a real *mcp.Server over in-memory transports.
 // TestMCPMiddlewareCancelled: a call the client cancels is counted as
 // cancelled, not as an error.
 func TestMCPMiddlewareCancelled(t *testing.T) {
@@ -128,10 +127,26 @@ func TestMCPMiddlewareCancelled(t *testing.T) {
 	}
 }
 
+// taskHandle is a tools/call result that is a task handle.
+type taskHandle struct {
+	mcp.ResultBase
+	TaskID string `json:"taskId"`
+}
+
+func (h *taskHandle) CreatedTask() string { return h.TaskID }
+
+// TestMCPMiddleware drives a real *mcp.Server over in-memory transports.
 func TestMCPMiddleware(t *testing.T) {
 	m := New()
 	s := mcp.NewServer(&mcp.Implementation{Name: "s", Version: "0"}, nil)
-	s.AddReceivingMiddleware(m.MCPMiddleware())
+	s.AddReceivingMiddleware(m.MCPMiddleware(), func(next mcp.MethodHandler) mcp.MethodHandler {
+		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+			if p, ok := req.GetParams().(*mcp.CallToolParamsRaw); ok && strings.Contains(string(p.Arguments), `"task"`) {
+				return &taskHandle{}, nil // as the tasks middleware answers
+			}
+			return next(ctx, method, req)
+		}
+	})
 	type in struct {
 		Mode string `json:"mode"`
 	}
@@ -163,7 +178,7 @@ func TestMCPMiddleware(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cs.Close()
-	for _, mode := range []string{"", "", "envelope", "bad-envelope", "plain", "cancelled-envelope"} {
+	for _, mode := range []string{"", "", "envelope", "bad-envelope", "plain", "cancelled-envelope", "task"} {
 		if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"mode": mode}}); err != nil {
 			t.Fatal(err)
 		}
@@ -180,8 +195,9 @@ func TestMCPMiddleware(t *testing.T) {
 		`cryptopay_tool_calls_total{code="PAYMENT_NOT_FOUND",outcome="error",tool="echo"} 1`,
 		`cryptopay_tool_calls_total{code="UNKNOWN",outcome="error",tool="echo"} 2`,
 		`cryptopay_tool_calls_total{code="PROTOCOL_ERROR",outcome="error",tool="_unknown_"} 1`,
+		`cryptopay_tool_calls_total{code="TASK_CREATED",outcome="ok",tool="echo"} 1`,
 		`cryptopay_tool_calls_total{code="CANCELLED",outcome="cancelled",tool="echo"} 1`,
-		`cryptopay_tool_call_duration_seconds_count{tool="echo"} 6`,
+		`cryptopay_tool_call_duration_seconds_count{tool="echo"} 7`,
 		`cryptopay_tool_calls_in_flight 0`,
 	} {
 		if !strings.Contains(out, want+"\n") {

@@ -57,6 +57,9 @@ type Options struct {
 	DailyLimitCents int64
 	// ConfirmationTTL is how long a confirmation token is valid (default 5 min).
 	ConfirmationTTL time.Duration
+	// DeliveryPoll is WaitDelivery's first poll interval (default 2 s,
+	// doubling up to 30 s).
+	DeliveryPoll time.Duration
 	// Now is the clock (default time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger

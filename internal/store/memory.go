@@ -13,6 +13,7 @@ type Memory struct {
 	idem     map[string]IdemRecord
 	shopMemory
 	eventsMemory
+	tasksMemory
 }
 
 var _ Store = (*Memory)(nil)

@@ -1,6 +1,7 @@
 // Package store keeps the server's state behind small interfaces: the
 // payments it created, the idempotency records of its create tools, the
-// shop's spending records and the webhook deliveries with their replay keys.
+// shop's spending records, the webhook deliveries with their replay keys
+// and the tasks of the MCP Tasks extension.
 // SQLite (pure Go) is the default backend; Memory serves tests and
 // throw-away runs; PostgreSQL (OpenPostgres) lets several replicas share
 // one database.
@@ -83,6 +84,7 @@ type Store interface {
 	Idempotency
 	Shop
 	Events
+	Tasks
 	// Ping reports whether the store can keep what it is given now: the
 	// database answers and, for SQLite, its file is still the one opened
 	// and not corrupt (ErrUnavailable). /readyz and a create without an

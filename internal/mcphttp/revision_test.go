@@ -1,0 +1,122 @@
+package mcphttp
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+const (
+	meta2026   = `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}`
+	initialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}`
+)
+
+func testMCPServer(t *testing.T) *mcp.Server {
+	t.Helper()
+	s := mcp.NewServer(&mcp.Implementation{Name: "t", Version: "0"}, nil)
+	s.AddTool(&mcp.Tool{Name: "echo", InputSchema: map[string]any{"type": "object"}},
+		func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "hi"}}}, nil
+		})
+	t.Cleanup(func() {
+		for ss := range s.Sessions() {
+			_ = ss.Close()
+		}
+	})
+	return s
+}
+
+func TestRevisionRouter(t *testing.T) {
+	s := testMCPServer(t)
+	get := func(*http.Request) *mcp.Server { return s }
+	for _, tc := range []struct {
+		name        string
+		stateless   bool
+		body        string
+		hdr         map[string]string
+		wantCode    int
+		wantSession bool   // an Mcp-Session-Id in the answer: the session handler served it
+		wantBody    string // substring
+	}{
+		{name: "initialize opens a session", body: initialize, wantCode: 200, wantSession: true, wantBody: `"protocolVersion":"2025-11-25"`},
+		{name: "2026-07-28 request without a session", body: `{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{` + meta2026 + `}}`,
+			hdr: map[string]string{"Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/list"}, wantCode: 200, wantBody: `"echo"`},
+		{name: "2026-07-28 server/discover", body: `{"jsonrpc":"2.0","id":3,"method":"server/discover","params":{` + meta2026 + `}}`,
+			hdr: map[string]string{"Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "server/discover"}, wantCode: 200, wantBody: `"supportedVersions"`},
+		{name: "_meta without the header", body: `{"jsonrpc":"2.0","id":4,"method":"tools/list","params":{` + meta2026 + `}}`,
+			wantCode: 400, wantBody: `-32020`},
+		{name: "unknown future version", body: `{"jsonrpc":"2.0","id":5,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2099-01-01","io.modelcontextprotocol/clientCapabilities":{}}}}`,
+			hdr: map[string]string{"Mcp-Protocol-Version": "2099-01-01", "Mcp-Method": "tools/list"}, wantCode: 400, wantBody: `-32022`},
+		{name: "stateless mode: no session", stateless: true, body: initialize, wantCode: 200, wantBody: `"protocolVersion":"2025-11-25"`},
+		{name: "stateless mode serves 2026-07-28", stateless: true, body: `{"jsonrpc":"2.0","id":6,"method":"tools/list","params":{` + meta2026 + `}}`,
+			hdr: map[string]string{"Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/list"}, wantCode: 200, wantBody: `"echo"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rr := NewMCPHandler(get, MCPOptions{Stateless: tc.stateless})
+			r := httptest.NewRequest("POST", "/mcp", strings.NewReader(tc.body))
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("Accept", "application/json, text/event-stream")
+			for k, v := range tc.hdr {
+				r.Header.Set(k, v)
+			}
+			w := httptest.NewRecorder()
+			rr.ServeHTTP(w, r)
+			if w.Code != tc.wantCode || !strings.Contains(w.Body.String(), tc.wantBody) {
+				t.Errorf("HTTP %d %q, want %d with %s", w.Code, w.Body.String(), tc.wantCode, tc.wantBody)
+			}
+			if got := w.Header().Get("Mcp-Session-Id") != ""; got != tc.wantSession {
+				t.Errorf("session id %q, want one: %v", w.Header().Get("Mcp-Session-Id"), tc.wantSession)
+			}
+		})
+	}
+}
+
+func TestRevisionRouterBodyLimit(t *testing.T) {
+	rr := NewMCPHandler(func(*http.Request) *mcp.Server { return testMCPServer(t) }, MCPOptions{MaxRequestBodyBytes: 64})
+	r := httptest.NewRequest("POST", "/mcp", strings.NewReader(initialize))
+	r.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	rr.ServeHTTP(w, r)
+	if w.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("HTTP %d, want 413", w.Code)
+	}
+}
+
+func TestCarriesRequestMeta(t *testing.T) {
+	for body, want := range map[string]bool{
+		`{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{` + meta2026 + `}}`:            true,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":{"progressToken":1}}}`: false,
+		initialize: false,
+		`[{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{` + meta2026 + `}}]`: false, // a batch: 2025-03-26 traffic
+		`not json`: false,
+	} {
+		if got := carriesRequestMeta([]byte(body)); got != want {
+			t.Errorf("carriesRequestMeta(%s) = %v, want %v", body, got, want)
+		}
+	}
+}
+
+func TestIsStream(t *testing.T) {
+	for _, tc := range []struct {
+		method, mcpMethod string
+		want              bool
+	}{
+		{"GET", "", true},
+		{"POST", "subscriptions/listen", true},
+		{"POST", "tools/call", false},
+		{"POST", "", false},
+		{"DELETE", "", false},
+	} {
+		r := httptest.NewRequest(tc.method, "/mcp", nil)
+		if tc.mcpMethod != "" {
+			r.Header.Set("Mcp-Method", tc.mcpMethod)
+		}
+		if got := IsStream(r); got != tc.want {
+			t.Errorf("IsStream(%s %s) = %v, want %v", tc.method, tc.mcpMethod, got, tc.want)
+		}
+	}
+}
