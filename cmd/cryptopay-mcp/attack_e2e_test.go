@@ -214,12 +214,14 @@ func TestHTTPSessionCap(t *testing.T) {
 	env := baseEnv(t, t.TempDir())
 	env["LOG_LEVEL"] = "info"
 	p := startHTTP(t, env, "--listen", "127.0.0.1:0", "--max-sessions", "2")
-	a := p.connect(t, headerTransport{})
-	p.connect(t, headerTransport{})
+	a := p.connectWith(t, headerTransport{}, nil, "2025-11-25")
+	p.connectWith(t, headerTransport{}, nil, "2025-11-25")
 	code, body := p.do(t, "POST", "/mcp", initializeBody, mcpHeaders(nil), "")
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "MCP_HTTP_MAX_SESSIONS") {
 		t.Errorf("third session: %d %q, want 503 naming MCP_HTTP_MAX_SESSIONS", code, body)
 	}
+	// A 2026-07-28 client opens no session: the cap does not refuse it.
+	p.connect(t, headerTransport{})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := a.session.ListTools(ctx, nil); err != nil {

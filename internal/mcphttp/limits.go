@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -139,12 +140,15 @@ func (l Limits) String() string {
 }
 
 // admitSession refuses, with 503 and Retry-After, a POST that would open
-// an MCP session (it carries no Mcp-Session-Id) while MaxSessions are
-// open. Concurrent first requests may pass the check together, so the cap
+// an MCP session (it carries no Mcp-Session-Id and is not a sessionless
+// 2026-07-28 request) while MaxSessions are open. Concurrent first requests may pass the check together, so the cap
 // can be exceeded by the number of those in flight, not more.
 func (h *Handler) admitSession(w http.ResponseWriter, r *http.Request) bool {
 	if h.sessions == nil || h.maxSessions <= 0 || r.Method != http.MethodPost || r.Header.Get("Mcp-Session-Id") != "" {
 		return true
+	}
+	if v := r.Header.Get(headerProtocolVersion); v != "" && !slices.Contains(legacyRevisions, v) {
+		return true // a sessionless (2026-07-28) request opens no session
 	}
 	if h.sessions() < h.maxSessions {
 		return true
