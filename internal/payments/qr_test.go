@@ -3,6 +3,7 @@ package payments
 import (
 	"bytes"
 	"context"
+	"strings"
 	"sync"
 	"testing"
 
@@ -64,23 +65,41 @@ func TestQRCodesDrawnConcurrentlyLandInTheirFields(t *testing.T) {
 	wg.Wait()
 }
 
-// A size too small for the logos degrades both concurrently drawn codes to
-// plain ones, and the result says so.
+// A size too small for a logo degrades the code to a plain one, and the
+// result says so: 120 bytes need version 14 with a logo clear of the centre
+// alignment pattern (81 modules with the quiet zone, under 2 px each in
+// 150 px) but fit a plain version 7 (53 modules, 2 px each).
 func TestQRDegradedSizes(t *testing.T) {
 	api := newStub()
-	svc := New(api, store.NewMemory(), Options{})
+	st := store.NewMemory()
+	svc := New(api, st, Options{})
 	ctx := context.Background()
 	oc, err := svc.CreateOnchain(ctx, OnchainInput{AmountEUR: 10, InputCurrency: "BTC"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	p, err := st.GetPayment(ctx, oc.Identifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.PaymentURI = "bitcoin:bc1qexample?amount=0.001&label=" + strings.Repeat("x", 120-len("bitcoin:bc1qexample?amount=0.001&label="))
+	if err := st.SavePayment(ctx, p); err != nil {
+		t.Fatal(err)
+	}
 	api.info[oc.Identifier] = &bitnovo.OrderInfo{Identifier: oc.Identifier, Status: "PE"}
-	res, err := svc.QR(ctx, QRInput{Identifier: oc.Identifier, Type: QRBoth, Size: qr.MinSize, Style: "branded", Branding: true})
+	res, err := svc.QR(ctx, QRInput{Identifier: oc.Identifier, Type: QRBoth, Size: 150, Style: "branded"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Note != degradedNote || len(res.Images) != 2 {
 		t.Fatalf("note %q, %d images; want the degraded note and 2 images", res.Note, len(res.Images))
+	}
+	plain, err := qr.Render(p.PaymentURI, qr.Options{Size: 150, Style: qr.StyleBasic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(res.Images[1].PNG, plain) {
+		t.Error("the payment URI's code is not the plain one")
 	}
 }
 

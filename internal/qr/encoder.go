@@ -9,7 +9,10 @@ package qr
 // budget of a 512 px render. This encoder works on a byte per module and
 // takes a few hundred microseconds.
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // eccLevel is a QR error correction level, in increasing strength.
 type eccLevel int
@@ -84,9 +87,9 @@ type qrMatrix struct {
 	level   eccLevel
 	mask    int
 	mod     []byte
-	// logoPad: the centre padModules(size) square will be covered by a
-	// white logo pad, so mask choice must judge the code as it will look.
-	logoPad bool
+	// padK is the side, in modules, of the centred square a logo pad will
+	// cover (0: no logo), so mask choice judges the code as it will look.
+	padK int
 	// ff is the number of false finders of the chosen mask when the encoder
 	// chose it (autoMask), -1 otherwise.
 	ff int
@@ -101,52 +104,71 @@ func (m *qrMatrix) falseFinderCount() int {
 	return m.falseFinders()
 }
 
-// padModules is the side, in modules, of the centred logo pad of a branded
-// code with n modules: odd, so the pad is centred on the centre module.
-func padModules(n int) int {
-	k := n * padMaxPercent / 100
-	if k%2 == 0 {
-		k--
-	}
-	return k
-}
-
 func (m *qrMatrix) dark(x, y int) bool { return m.mod[y*m.size+x] != 0 }
 
 // encodeQR encodes data in byte mode at the smallest version that holds it
 // at level minLevel, then raises the level as far as that version allows (more
 // redundancy at no cost in size). mask is 0..7 or autoMask.
 func encodeQR(data []byte, minLevel eccLevel, boost bool, mask int) (*qrMatrix, error) {
-	return encodeQRPadded(data, minLevel, boost, mask, false)
+	return encodeQRUpTo(data, minLevel, boost, mask, maxVersion)
 }
 
-// encodeQRPadded is encodeQR for a code whose centre will carry a logo pad.
-func encodeQRPadded(data []byte, minLevel eccLevel, boost bool, mask int, logoPad bool) (*qrMatrix, error) {
-	best, err := encodeFrom(data, minLevel, boost, mask, minVersion, logoPad)
+// encodeQRUpTo is encodeQR looking for a matrix without false finders only
+// in versions up to upTo (the largest that fits the image).
+func encodeQRUpTo(data []byte, minLevel eccLevel, boost bool, mask, upTo int) (*qrMatrix, error) {
+	next := func(from int) (*qrMatrix, error) { return encodeFrom(data, minLevel, boost, mask, from) }
+	return encodeAvoidingFalseFinders(next, mask, upTo)
+}
+
+// encodeBranded encodes data for a code with a logo in its centre: the
+// version, level and pad of planLogo (see logo.go). upTo bounds the
+// versions tried when looking for a matrix without false finders.
+func encodeBranded(data []byte, mask, upTo int) (*qrMatrix, error) {
+	next := func(from int) (*qrMatrix, error) {
+		p, ok := planLogo(len(data), from)
+		if !ok {
+			if from > minVersion {
+				return nil, errNoMoreVersions
+			}
+			return nil, fmt.Errorf("%w: %d bytes exceed the %d bytes a branded code carries with its logo clear of every function pattern (use the basic style)",
+				ErrDataTooLong, len(data), brandedCapacity())
+		}
+		return encodeAt(data, p.version, p.level, mask, p.pad), nil
+	}
+	return encodeAvoidingFalseFinders(next, mask, upTo)
+}
+
+// errNoMoreVersions ends the search for a matrix without false finders.
+var errNoMoreVersions = errors.New("qr: no larger version")
+
+// encodeAvoidingFalseFinders returns next(minVersion), or, when every mask
+// of it leaves something a detector may take for a finder pattern, the best
+// of it and the one or two matrices next returns from the versions above, up
+// to version upTo.
+func encodeAvoidingFalseFinders(next func(fromVersion int) (*qrMatrix, error), mask, upTo int) (*qrMatrix, error) {
+	best, err := next(minVersion)
 	if err != nil || mask != autoMask {
 		return best, err
 	}
-	// When every mask leaves something a detector may take for a finder
-	// pattern, one or two versions up give other matrices to choose from.
 	cur := best
-	for tries := 0; tries < 2 && best.falseFinderCount() > 0 && cur.version < maxVersion; tries++ {
-		next, err := encodeFrom(data, minLevel, boost, mask, cur.version+1, logoPad)
-		if err != nil {
+	for tries := 0; tries < 2 && best.falseFinderCount() > 0 && cur.version < min(upTo, maxVersion); tries++ {
+		m, err := next(cur.version + 1)
+		if err != nil || m.version > upTo {
 			break
 		}
-		if next.falseFinderCount() < best.falseFinderCount() {
-			best = next
+		if m.falseFinderCount() < best.falseFinderCount() {
+			best = m
 		}
-		cur = next
+		cur = m
 	}
 	return best, nil
 }
 
 // encodeFrom encodes data in the smallest version ≥ fromVersion that holds it.
-func encodeFrom(data []byte, minLevel eccLevel, boost bool, mask, fromVersion int, logoPad bool) (*qrMatrix, error) {
+func encodeFrom(data []byte, minLevel eccLevel, boost bool, mask, fromVersion int) (*qrMatrix, error) {
 	ver := 0
 	for v := fromVersion; v <= maxVersion; v++ {
-		if byteModeBits(v, len(data)) <= dataCodewords(v, minLevel)*8 {
+		if fits(len(data), v, minLevel) {
 			ver = v
 			break
 		}
@@ -156,9 +178,20 @@ func encodeFrom(data []byte, minLevel eccLevel, boost bool, mask, fromVersion in
 			ErrDataTooLong, len(data), dataCodewords(maxVersion, minLevel)-3, minLevel)
 	}
 	level := minLevel
-	for boost && level < eccH && byteModeBits(ver, len(data)) <= dataCodewords(ver, level+1)*8 {
+	for boost && level < eccH && fits(len(data), ver, level+1) {
 		level++
 	}
+	return encodeAt(data, ver, level, mask, 0), nil
+}
+
+// fits reports whether n bytes fit in a byte-mode segment of a version and level.
+func fits(n, ver int, l eccLevel) bool {
+	return byteModeBits(ver, n) <= dataCodewords(ver, l)*8
+}
+
+// encodeAt encodes data in a version and level that hold it; padK is the
+// side of the logo pad the mask choice must expect (0: none).
+func encodeAt(data []byte, ver int, level eccLevel, mask, padK int) *qrMatrix {
 
 	// Data codewords: mode, count, bytes, terminator, byte padding, pad codewords.
 	capacity := dataCodewords(ver, level)
@@ -180,7 +213,7 @@ func encodeFrom(data []byte, minLevel eccLevel, boost bool, mask, fromVersion in
 		w.buf = append(w.buf, pad)
 	}
 
-	m := &qrMatrix{size: 4*ver + 17, version: ver, level: level, mask: mask, logoPad: logoPad}
+	m := &qrMatrix{size: 4*ver + 17, version: ver, level: level, mask: mask, padK: padK}
 	m.mod = make([]byte, m.size*m.size)
 	fn := make([]bool, m.size*m.size)
 	m.drawFunctionPatterns(fn)
@@ -189,7 +222,7 @@ func encodeFrom(data []byte, minLevel eccLevel, boost bool, mask, fromVersion in
 	m.ff = -1
 	if mask == autoMask {
 		best, bestPenalty, bestFF := 0, -1, 0
-		s := newMaskScorer(m.size, logoPad)
+		s := newMaskScorer(m.size, padK)
 		for k := 0; k < 8; k++ {
 			m.applyMask(fn, k)
 			m.drawFormatBits(fn, k)
@@ -203,7 +236,7 @@ func encodeFrom(data []byte, minLevel eccLevel, boost bool, mask, fromVersion in
 	m.mask = mask
 	m.applyMask(fn, mask)
 	m.drawFormatBits(fn, mask)
-	return m, nil
+	return m
 }
 
 type bitWriter struct {
@@ -223,14 +256,37 @@ func (w *bitWriter) write(v uint32, bits int) {
 	}
 }
 
+// blockOf returns, for every codeword in transmission order (the order
+// addErrorCorrection interleaves them in), the Reed-Solomon block it
+// belongs to.
+func blockOf(ver int, l eccLevel) []int {
+	numBlocks, eccLen, numShort, shortLen := blockShape(ver, l)
+	out := make([]int, 0, rawDataModules(ver)/8)
+	for i := 0; i <= shortLen; i++ {
+		for j := 0; j < numBlocks; j++ {
+			if i != shortLen-eccLen || j >= numShort {
+				out = append(out, j)
+			}
+		}
+	}
+	return out
+}
+
+// blockShape returns the number of blocks, the EC codewords per block, the
+// number of short blocks and the length (data + EC) of a short block; long
+// blocks have one data codeword more.
+func blockShape(ver int, l eccLevel) (numBlocks, eccLen, numShort, shortLen int) {
+	numBlocks = int(eccBlocks[l][ver])
+	eccLen = int(eccCodewordsPerBlock[l][ver])
+	raw := rawDataModules(ver) / 8
+	return numBlocks, eccLen, numBlocks - raw%numBlocks, raw / numBlocks
+}
+
 // addErrorCorrection splits data into blocks, appends each block's
 // Reed-Solomon codewords and interleaves the result.
 func addErrorCorrection(data []byte, ver int, l eccLevel) []byte {
-	numBlocks := int(eccBlocks[l][ver])
-	eccLen := int(eccCodewordsPerBlock[l][ver])
+	numBlocks, eccLen, numShort, shortLen := blockShape(ver, l)
 	raw := rawDataModules(ver) / 8
-	numShort := numBlocks - raw%numBlocks
-	shortLen := raw / numBlocks // data + ecc codewords of a short block
 
 	gen := rsGenerator(eccLen)
 	blocks := make([][]byte, numBlocks)
@@ -476,7 +532,7 @@ func maskBit(k, x, y int) bool {
 // penalty scores the matrix with the four rules of the standard plus
 // falseFinderPenalty per false finder; lower is better.
 func (m *qrMatrix) penalty() int {
-	p, _ := newMaskScorer(m.size, m.logoPad).score(m.mod)
+	p, _ := newMaskScorer(m.size, m.padK).score(m.mod)
 	return p
 }
 
@@ -490,9 +546,10 @@ const falseFinderPenalty = 1000
 // falseFinders counts dark modules outside the three real finder patterns
 // that pass a detector's finder test across and down: dark-light-dark-
 // light-dark runs in about 1:1:3:1:1 proportion, with ZXing's tolerance of
-// half a module per run. A logoPad matrix is judged with its pad cleared.
+// half a module per run. A matrix with a logo pad is judged with the pad
+// cleared.
 func (m *qrMatrix) falseFinders() int {
-	return newMaskScorer(m.size, m.logoPad).falseFinders(m.mod)
+	return newMaskScorer(m.size, m.padK).falseFinders(m.mod)
 }
 
 // maskScorer scores the eight mask candidates of one n-module matrix. It
@@ -510,7 +567,7 @@ type maskScorer struct {
 	colRun  []int32 // colRun[x*n+y]: index, within column x, of the run holding row y
 }
 
-func newMaskScorer(n int, logoPad bool) *maskScorer {
+func newMaskScorer(n, padK int) *maskScorer {
 	s := &maskScorer{
 		n: n, padLo: -1,
 		t:      make([]byte, n*n),
@@ -518,8 +575,8 @@ func newMaskScorer(n int, logoPad bool) *maskScorer {
 		colOff: make([]int32, n+1),
 		colRun: make([]int32, n*n),
 	}
-	if logoPad {
-		s.padK = padModules(n)
+	if padK > 0 {
+		s.padK = padK
 		s.padLo = (n - s.padK) / 2
 		s.g, s.gt = make([]byte, n*n), make([]byte, n*n)
 	}

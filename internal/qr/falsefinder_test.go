@@ -102,7 +102,7 @@ func TestFalseFinderCount(t *testing.T) {
 	if got := m.falseFinders(); got == 0 {
 		t.Fatal("a finder-shaped square in the data region was not counted")
 	}
-	m.logoPad = true // the pad (5 modules at n=21) covers the core
+	m.padK = 5 // the pad covers the core
 	if got := m.falseFinders(); got != 0 {
 		t.Fatalf("finder under the logo pad counted: %d", got)
 	}

@@ -51,8 +51,8 @@ func refPenalty(m *qrMatrix) int {
 func refFalseFinders(m *qrMatrix) int {
 	n := m.size
 	g := m.mod
-	if m.logoPad {
-		k := padModules(n)
+	if m.padK > 0 {
+		k := m.padK
 		lo := (n - k) / 2
 		g = append([]byte(nil), m.mod...)
 		for y := lo; y < lo+k; y++ {
@@ -105,14 +105,14 @@ func TestMaskScorerMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewSource(12))
 	check := func(t *testing.T, m *qrMatrix) {
 		t.Helper()
-		s := newMaskScorer(m.size, m.logoPad)
+		s := newMaskScorer(m.size, m.padK)
 		for range 2 { // twice: the scorer's buffers are reused
 			p, ff := s.score(m.mod)
 			if want := refPenalty(m); p != want {
-				t.Fatalf("n=%d pad=%v: penalty %d, reference %d", m.size, m.logoPad, p, want)
+				t.Fatalf("n=%d pad=%d: penalty %d, reference %d", m.size, m.padK, p, want)
 			}
 			if want := refFalseFinders(m); ff != want {
-				t.Fatalf("n=%d pad=%v: false finders %d, reference %d", m.size, m.logoPad, ff, want)
+				t.Fatalf("n=%d pad=%d: false finders %d, reference %d", m.size, m.padK, ff, want)
 			}
 		}
 	}
@@ -123,7 +123,7 @@ func TestMaskScorerMatchesReference(t *testing.T) {
 		for _, density := range []float64{0.5, 0.15, 0.85} {
 			for _, pad := range []bool{false, true} {
 				for range 5 {
-					m := &qrMatrix{size: n, mod: make([]byte, n*n), logoPad: pad}
+					m := &qrMatrix{size: n, mod: make([]byte, n*n), padK: testPad(n, pad)}
 					for i := range m.mod {
 						if r.Float64() < density {
 							m.mod[i] = 1
@@ -142,7 +142,7 @@ func TestMaskScorerMatchesReference(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				m.logoPad = pad
+				m.padK = testPad(m.size, pad)
 				check(t, m)
 			}
 		}
@@ -154,17 +154,17 @@ func TestMaskScorerMatchesReference(t *testing.T) {
 func TestAutoMaskMatchesReference(t *testing.T) {
 	for _, data := range append(randomAddresses(4, 150), payBTCURI, payWebURL) {
 		for _, pad := range []bool{false, true} {
-			got, err := encodeQRPadded([]byte(data), eccM, true, autoMask, pad)
+			got, err := encodeQR([]byte(data), eccM, true, autoMask)
+			if pad {
+				got, err = encodeBranded([]byte(data), autoMask, maxVersion)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
 			best := -1
 			bestPenalty := 0
 			for k := range 8 {
-				m, err := encodeFrom([]byte(data), eccM, true, k, got.version, pad)
-				if err != nil {
-					t.Fatal(err)
-				}
+				m := encodeAt([]byte(data), got.version, got.level, k, got.padK)
 				if p := refPenalty(m); best < 0 || p < bestPenalty {
 					best, bestPenalty = k, p
 				}
@@ -177,4 +177,17 @@ func TestAutoMaskMatchesReference(t *testing.T) {
 			}
 		}
 	}
+}
+
+// testPad is the side of a logo pad of about padMaxPercent of n modules
+// (odd), or 0 without one.
+func testPad(n int, pad bool) int {
+	if !pad {
+		return 0
+	}
+	k := n * padMaxPercent / 100
+	if k%2 == 0 {
+		k--
+	}
+	return k
 }

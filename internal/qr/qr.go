@@ -80,11 +80,10 @@ var (
 // Geometry.
 const (
 	quietModules    = 4   // quiet zone width on each side, in modules
-	minModuleBasic  = 1   // smallest module for a basic code, px
+	minModuleBasic  = 2   // smallest module for a basic code, px
 	minModuleLogo   = 2   // smallest module for a branded code, px
 	minLogoPx       = 10  // smallest logo worth drawing, px
 	logoMaxPercent  = 22  // logo width ≤ this % of the code width (quiet zone excluded)
-	padMaxPercent   = 26  // logo pad ≤ this % of the code width, in whole modules
 	bandMinPx       = 10  // smallest branding band, px
 	bandPercent     = 6   // branding band height as % of Size
 	wordmarkPercent = 80  // wordmark height as % of the band
@@ -100,7 +99,7 @@ const (
 	// greyLevels is the number of anti-aliasing levels of the wordmark,
 	// white (0) and black (greyLevels-1) included; levels 1..greyLevels-2
 	// live at palette indices 2..greyLevels-1. 16 entries make a 4-bit PNG.
-	greyLevels = 16
+	greyLevels = 4
 )
 
 // basePalette returns white, black and the grey ramp used by the wordmark.
@@ -139,8 +138,10 @@ type layout struct {
 }
 
 // computeLayout places an n-module code in a size×size image. The code plus
-// its quiet zone (and the branding band below it, if any) is centred.
-func computeLayout(size, n int, branded, branding bool) (layout, error) {
+// its quiet zone (and the branding band below it, if any) is centred. padK
+// is the side of the logo pad in modules (0: no logo).
+func computeLayout(size, n, padK int, branding bool) (layout, error) {
+	branded := padK > 0
 	total := n + 2*quietModules
 	minPx := minModuleBasic
 	if branded {
@@ -186,7 +187,7 @@ func computeLayout(size, n int, branded, branding bool) (layout, error) {
 		l.band = image.Rect(0, y0+side, size, y0+side+band)
 	}
 	if branded {
-		k := padModules(n)
+		k := padK
 		off := (n - k) / 2 * px
 		l.pad = image.Rect(l.code.Min.X+off, l.code.Min.Y+off, l.code.Min.X+off+k*px, l.code.Min.Y+off+k*px)
 		gap := max(1, px/2)
@@ -211,7 +212,7 @@ func Render(data string, o Options) ([]byte, error) {
 
 // pngLevel is the zlib level of the PNG data; see docs/benchmarks-qr.md for
 // the speed and size trade-off.
-const pngLevel = zlib.BestSpeed
+const pngLevel = zlib.BestSpeed + 5
 
 // renderer is Render with state one render leaves for the next: zlib
 // writers and assets scaled to a size. The zero renderer keeps nothing (as
@@ -257,15 +258,11 @@ func (r *renderer) renderImage(data string, o Options) (*image.Paletted, error) 
 		return nil, err
 	}
 	branded := style == StyleBranded
-	level := eccM
-	if branded {
-		level = eccH
-	}
-	code, err := encodeQRPadded([]byte(data), level, true, autoMask, branded)
+	code, err := encode([]byte(data), style, fitVersion(o.Size, branded, o.Branding))
 	if err != nil {
 		return nil, err
 	}
-	lay, err := computeLayout(o.Size, code.size, branded, o.Branding)
+	lay, err := computeLayout(o.Size, code.size, code.padK, o.Branding)
 	if err != nil {
 		return nil, err
 	}
@@ -299,6 +296,29 @@ func (r *renderer) renderImage(data string, o Options) (*image.Paletted, error) 
 		}
 	}
 	return img, nil
+}
+
+// encode builds the matrix of a style (see the package comment and
+// logo.go), choosing among matrices of versions up to upTo.
+func encode(data []byte, style Style, upTo int) (*qrMatrix, error) {
+	if style == StyleBranded {
+		return encodeBranded(data, autoMask, upTo)
+	}
+	return encodeQRUpTo(data, eccM, true, autoMask, upTo)
+}
+
+// fitVersion is the largest version computeLayout can place in size pixels
+// (at least 1: a payload needing more fails there with ErrInvalidSize).
+func fitVersion(size int, branded, branding bool) int {
+	minPx := minModuleBasic
+	if branded {
+		minPx = minModuleLogo
+	}
+	if branding {
+		size -= bandMinPx
+	}
+	n := size/minPx - 2*quietModules
+	return max(minVersion, min(maxVersion, (n-17)/4))
 }
 
 // drawModules paints the dark modules black. The image starts white.
