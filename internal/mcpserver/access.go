@@ -2,7 +2,6 @@ package mcpserver
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -199,7 +198,7 @@ func addAccessResource(s *mcp.Server, e *env, g *gate) {
 			if len(g.disabled) > 0 {
 				info.Disabled = g.disabled
 			}
-			b, err := json.MarshalIndent(info, "", "  ")
+			b, err := jsonText(info)
 			if err != nil {
 				return nil, fmt.Errorf("encode access info: %w", err)
 			}

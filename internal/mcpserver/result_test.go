@@ -12,32 +12,55 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/qr"
 )
 
-// referenceText is how successResult built its text block before it kept
-// data URLs raw: decode everything, shorten data URLs, indent.
+// referenceText is how successResult builds its text block, the slow way:
+// decode every top-level string, shorten data URLs, encode compactly
+// without HTML escaping (nested values as they are).
 func referenceText(t *testing.T, v any, images []payments.Image) string {
 	t.Helper()
-	full, err := json.Marshal(v)
-	if err != nil {
+	var fb strings.Builder
+	fe := json.NewEncoder(&fb)
+	fe.SetEscapeHTML(false)
+	if err := fe.Encode(v); err != nil {
 		t.Fatal(err)
 	}
+	full := []byte(fb.String())
 	var m map[string]any
-	if err := json.Unmarshal(full, &m); err != nil {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(full, &raw); err != nil {
 		t.Fatal(err)
 	}
 	index := map[string]int{}
 	for i, img := range images {
 		index[img.Field] = i + 1
 	}
-	for k, v := range m {
-		if s, ok := v.(string); ok && strings.HasPrefix(s, dataURLPrefix) {
+	m = make(map[string]any, len(raw))
+	for k, v := range raw {
+		var s string
+		if json.Unmarshal(v, &s) == nil && strings.HasPrefix(s, dataURLPrefix) {
 			m[k] = fmt.Sprintf("%s… (%d bytes of PNG, attached as image #%d)", dataURLPrefix, len(s)-len(dataURLPrefix), index[k])
+			continue
 		}
+		var val any
+		if err := json.Unmarshal(v, &val); err != nil {
+			t.Fatal(err)
+		}
+		if _, obj := val.(map[string]any); obj {
+			m[k] = v // nested objects keep their field order
+			continue
+		}
+		if list, ok := val.([]any); ok && len(list) > 0 {
+			m[k] = v
+			continue
+		}
+		m[k] = val
 	}
-	text, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
+	var buf strings.Builder
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
 		t.Fatal(err)
 	}
-	return string(text)
+	return strings.TrimSuffix(buf.String(), "\n")
 }
 
 func TestSuccessResultText(t *testing.T) {
@@ -84,6 +107,11 @@ func TestSuccessResultText(t *testing.T) {
 				got := res.Content[0].(*mcp.TextContent).Text
 				if want := referenceText(t, c.v, c.images); got != want {
 					t.Fatalf("text block differs from the reference:\n got %s\nwant %s", got, want)
+				}
+				for _, esc := range []string{`\u0026`, `\u003c`, `\u003e`} {
+					if strings.Contains(got, esc) || strings.Contains(string(res.StructuredContent.(json.RawMessage)), esc) {
+						t.Errorf("result is HTML-escaped (%s): %s", esc, got)
+					}
 				}
 				if len(res.Content) != 1+len(c.images) {
 					t.Fatalf("%d content blocks, want %d", len(res.Content), 1+len(c.images))

@@ -2,7 +2,6 @@ package mcpserver
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -547,7 +546,7 @@ func resumedInvoice(req *mcp.CallToolRequest) (string, bool) {
 // product types, and product type → categories.
 func addShopResources(s *mcp.Server) {
 	jsonRes := func(uri string, v any) (*mcp.ReadResourceResult, error) {
-		b, err := json.MarshalIndent(v, "", "  ")
+		b, err := jsonText(v)
 		if err != nil {
 			return nil, err
 		}

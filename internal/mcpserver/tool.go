@@ -297,7 +297,7 @@ type errorEnvelope struct {
 }
 
 func errorResult(e *env, pe *toolerr.Error) *mcp.CallToolResult {
-	b, err := json.MarshalIndent(errorEnvelope{Error: pe, Sandbox: e.sandbox}, "", "  ")
+	b, err := jsonText(errorEnvelope{Error: pe, Sandbox: e.sandbox})
 	if err != nil {
 		b = []byte(`{"error":{"code":"INTERNAL_ERROR","message":"could not encode the error"}}`)
 	}
@@ -335,13 +335,29 @@ func (m *textMemo) put(full []byte, text string) {
 	m.full, m.text = full, text
 }
 
-// successResult puts the value in structuredContent, a JSON text block (with
-// the PNG data URLs shortened, since the images follow as image content) for
-// clients that read only text, and one image block per QR code. memo (may
-// be nil) keeps the last text block; results with images or secrets (gift
-// card codes must not linger in memory) are never kept.
+// jsonText encodes v as compact JSON without HTML escaping: "&", "<" and
+// ">" stay themselves instead of \u0026, \u003c and \u003e, so that the text
+// an agent reads and pastes (a payment URI's query, the shop's <untrusted>
+// markers) is the text itself, and costs one byte a character.
+func jsonText(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// successResult puts the value in structuredContent, a compact JSON text
+// block (with the PNG data URLs shortened, since the images follow as image
+// content) for clients that read only text, and one image block per QR code.
+// Neither is HTML-escaped (see jsonText); the go-sdk writes a
+// json.RawMessage structuredContent as it is. memo (may be nil) keeps the
+// last text block; results with images or secrets (gift card codes must not
+// linger in memory) are never kept.
 func successResult[Out any](out Output[Out], memo *textMemo) (*mcp.CallToolResult, error) {
-	full, err := json.Marshal(out.Value)
+	full, err := jsonText(out.Value)
 	if err != nil {
 		return nil, fmt.Errorf("marshal result: %w", err)
 	}
@@ -363,23 +379,15 @@ func successResult[Out any](out Output[Out], memo *textMemo) (*mcp.CallToolResul
 	}
 	m := make(map[string]any, len(raw))
 	for k, v := range raw {
-		// json.Marshal writes base64 as is (no escapes), so the string's
-		// length is the raw value's less its two quotes.
+		// JSON writes base64 as is (no escapes), so the string's length is
+		// the raw value's less its two quotes.
 		if bytes.HasPrefix(v, []byte(`"`+dataURLPrefix)) {
 			m[k] = fmt.Sprintf("%s… (%d bytes of PNG, attached as image #%d)", dataURLPrefix, len(v)-2-len(dataURLPrefix), index[k])
 			continue
 		}
-		// Numbers decode as json.Number, written back as the same text:
-		// through float64, 1e400 failed and long decimals were rounded.
-		d := json.NewDecoder(bytes.NewReader(v))
-		d.UseNumber()
-		var val any
-		if err := d.Decode(&val); err != nil {
-			return nil, fmt.Errorf("result field %s: %w", k, err)
-		}
-		m[k] = val
+		m[k] = v // raw, as jsonText wrote it: numbers keep their digits
 	}
-	text, err := json.MarshalIndent(m, "", "  ")
+	text, err := jsonText(m)
 	if err != nil {
 		return nil, fmt.Errorf("marshal text: %w", err)
 	}

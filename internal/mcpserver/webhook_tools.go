@@ -413,7 +413,7 @@ func addPaymentResources(s *mcp.Server, svc *payments.Service) {
 			}
 			return nil, &jsonrpc.Error{Code: code, Message: pe.Code + ": " + pe.Message}
 		}
-		b, err := json.MarshalIndent(st, "", "  ")
+		b, err := jsonText(st)
 		if err != nil {
 			return nil, fmt.Errorf("encode payment: %w", err)
 		}
