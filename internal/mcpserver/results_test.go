@@ -4,11 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitrefill"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/shop"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
 )
 
 // toolResult is one call of everyToolResult.
@@ -128,5 +134,60 @@ func TestNoHTMLEscapingInResults(t *testing.T) {
 	}
 	if !sawAmp || !sawLT {
 		t.Errorf("no result carried a literal & (%v) or < (%v): the check proves nothing", sawAmp, sawLT)
+	}
+}
+
+// TestResultSizes measures what every tool's result costs on the wire, and
+// tools/list, against budgets (sizes are deterministic: the fakes answer
+// the same and PNGs are drawn the same). -v prints the README's table.
+func TestResultSizes(t *testing.T) {
+	e, results := everyToolResult(t)
+	tools, err := e.cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, r := range results {
+		size := wireSize(t, r.res)
+		rows = append(rows, fmt.Sprintf("| %s | %d |", r.label, size))
+	}
+	list := wireSize(t, tools)
+	var schemas int
+	for _, tool := range tools.Tools {
+		if tool.OutputSchema != nil {
+			schemas += wireSize(t, tool.OutputSchema)
+		}
+	}
+	rows = append(rows, fmt.Sprintf("| tools/list, purchases enabled (%d tools; output schemas %d) | %d |", len(tools.Tools), schemas, list))
+
+	// The sandbox's default server: shop purchases off (SHOP_PURCHASES_ENABLED).
+	c, err := bitrefill.New(bitrefill.Options{APIID: "id", APISecret: "secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := connectInMemory(t, Deps{Payments: payments.New(nil, store.NewMemory(), payments.Options{Sandbox: true}), Sandbox: true,
+		Shop: shop.New(c, store.NewMemory(), shop.Options{Sandbox: true}), Webhooks: &fakeWebhooks{}})
+	defaults, err := cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defaultList := wireSize(t, defaults)
+	rows = append(rows, fmt.Sprintf("| tools/list, defaults (%d tools) | %d |", len(defaults.Tools), defaultList))
+	t.Logf("result sizes in bytes:\n%s", strings.Join(rows, "\n"))
+
+	budgets := []struct {
+		what      string
+		got, want int
+	}{
+		{"create_payment_onchain with defaults", wireSize(t, results[0].res), 20 << 10},
+		// Issue 20 asks for 40 KB; shared $defs took 1.5 KB off, the rest is
+		// output schemas (32 KB) and descriptions: see README. This ceiling
+		// keeps it from growing unnoticed (h19b's maxLengths fit in it).
+		{"tools/list with defaults", defaultList, 60 << 10},
+	}
+	for _, b := range budgets {
+		if b.got > b.want {
+			t.Errorf("%s: %d bytes, budget %d", b.what, b.got, b.want)
+		}
 	}
 }

@@ -116,6 +116,9 @@ func (t Tool[In, Out]) build() (*mcp.Tool, *jsonschema.Resolved, *argSchema, err
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("tool %s: output schema: %w", t.Def.Name, err)
 	}
+	if out, err = shareDefs(out); err != nil {
+		return nil, nil, nil, fmt.Errorf("tool %s: output schema: %w", t.Def.Name, err)
+	}
 	def := t.Def
 	def.InputSchema, def.OutputSchema = in, out
 	return &def, resolved, args, nil

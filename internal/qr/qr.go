@@ -212,7 +212,7 @@ func Render(data string, o Options) ([]byte, error) {
 
 // pngLevel is the zlib level of the PNG data; see docs/benchmarks-qr.md for
 // the speed and size trade-off.
-const pngLevel = zlib.BestSpeed + 5
+const pngLevel = zlib.DefaultCompression
 
 // renderer is Render with state one render leaves for the next: zlib
 // writers and assets scaled to a size. The zero renderer keeps nothing (as
