@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"image"
 	"image/png"
 	"net/http/httptest"
 	"os"
@@ -18,12 +17,10 @@ import (
 	"time"
 
 	"github.com/google/jsonschema-go/jsonschema"
-	"github.com/makiuchi-d/gozxing"
-	gzqr "github.com/makiuchi-d/gozxing/qrcode"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-	xdraw "golang.org/x/image/draw"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/fakebitnovo"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/qr/qrtest"
 )
 
 // binPath is the cryptopay-mcp binary built once for every test here.
@@ -229,10 +226,10 @@ func images(res *mcp.CallToolResult) [][]byte {
 	return out
 }
 
-// decodeQR reads a PNG QR code back, failing the test if it cannot. ZXing's
-// detector misses about 1 in 1000 branded codes at full resolution (it
-// locks on a finder-like pattern); a scaled-down copy is tried before
-// calling the code unreadable.
+// decodeQR reads a PNG QR code back as a phone scanner does, failing the
+// test if it cannot: gozxing without TryHarder, one attempt, and ZBar when
+// zbarimg is installed (required with CRYPTOPAY_REQUIRE_QR_DECODERS, as in
+// CI). internal/payments's decode matrix covers every code in depth.
 func decodeQR(t *testing.T, pngBytes []byte) (text string, width, height int) {
 	t.Helper()
 	img, err := png.Decode(bytes.NewReader(pngBytes))
@@ -240,26 +237,28 @@ func decodeQR(t *testing.T, pngBytes []byte) (text string, width, height int) {
 		t.Fatalf("decode PNG: %v", err)
 	}
 	b := img.Bounds()
-	var lastErr error
-	for _, pct := range []int{100, 50, 75} {
-		src := img
-		if pct != 100 {
-			scaled := image.NewRGBA(image.Rect(0, 0, b.Dx()*pct/100, b.Dy()*pct/100))
-			xdraw.ApproxBiLinear.Scale(scaled, scaled.Bounds(), img, b, xdraw.Src, nil)
-			src = scaled
-		}
-		bmp, err := gozxing.NewBinaryBitmapFromImage(src)
-		if err != nil {
-			t.Fatalf("bitmap: %v", err)
-		}
-		r, err := gzqr.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
-		if err == nil {
-			return r.GetText(), b.Dx(), b.Dy()
-		}
-		lastErr = err
+	text, err = qrtest.GoZXing(img, false)
+	if err != nil {
+		t.Fatalf("QR does not decode: %v", err)
 	}
-	t.Fatalf("QR does not decode: %v", lastErr)
-	return "", 0, 0
+	if zerr := qrtest.ZBarAvailable(); zerr != nil {
+		if os.Getenv(qrtest.RequireEnv) != "" {
+			t.Fatal(zerr)
+		}
+		return text, b.Dx(), b.Dy()
+	}
+	path := filepath.Join(t.TempDir(), "qr.png")
+	if err := os.WriteFile(path, pngBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := qrtest.ZBar(t.Context(), []string{path}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := got[path]; len(r.Texts) != 1 || r.Texts[0] != text {
+		t.Fatalf("ZBar read %q (%s), gozxing %q", r.Texts, r.Err, text)
+	}
+	return text, b.Dx(), b.Dy()
 }
 
 // dataURLBytes decodes a "data:image/png;base64,..." string.

@@ -138,8 +138,8 @@ func TestNoHTMLEscapingInResults(t *testing.T) {
 }
 
 // TestResultSizes measures what every tool's result costs on the wire, and
-// tools/list, against budgets (sizes are deterministic: the fakes answer
-// the same and PNGs are drawn the same). -v prints the README's table.
+// tools/list, against budgets (sizes are not timings: they vary only with
+// the fakes' random ids, by tens of bytes). -v prints the README's table.
 func TestResultSizes(t *testing.T) {
 	e, results := everyToolResult(t)
 	tools, err := e.cs.ListTools(context.Background(), nil)

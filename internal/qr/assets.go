@@ -136,7 +136,7 @@ func (a *logoAsset) load() {
 	draw.Draw(rgba, rgba.Rect, image.White, image.Point{}, draw.Src)
 	draw.Draw(rgba, rgba.Rect, src, src.Bounds().Min, draw.Over)
 
-	a.palette = append(basePalette(), logoColours(rgba, 16-greyLevels)...)
+	a.palette = append(basePalette(), logoColours(rgba, maxColours-greyLevels)...)
 	a.lut = nearestLUT(a.palette)
 	a.mip = newMipmap(rgba)
 }

@@ -7,12 +7,15 @@
 // and the "Bitnovo Pay" wordmark are embedded in the binary, nothing is
 // downloaded.
 //
-// Error correction is level H (about 30% recoverable) for branded codes,
-// because the logo hides modules. Basic codes use the smallest symbol that
-// holds the data at level M (about 15%), which keeps modules large for a
-// given pixel size, and then raise the level to Q or H when the data still
-// fits in that symbol. Data is encoded in byte mode (UTF-8 as is, no ECI),
-// which is what wallets expect for URIs and addresses.
+// Basic codes use the smallest symbol that holds the data at level M
+// (about 15% recoverable), which keeps modules large for a given pixel
+// size, and then raise the level to Q or H when the data still fits in that
+// symbol. Branded codes follow the logo rule of logo.go: the logo pad never
+// covers a finder, alignment or timing pattern nor format or version
+// information, and hides at most half of what each error-correction block
+// can repair. Every module is at least 2 px wide. Data is encoded in byte
+// mode (UTF-8 as is, no ECI), which is what wallets expect for URIs and
+// addresses.
 //
 // Rendering is pure: Render allocates its own buffers and keeps no state, so
 // it is safe for concurrent use. Cache adds a bounded LRU on top of it, and
@@ -36,7 +39,7 @@ type Style string
 // Styles. The empty Style is treated as StyleBasic.
 const (
 	StyleBasic   Style = "basic"   // plain code, error correction M or better
-	StyleBranded Style = "branded" // logo overlaid in the centre, error correction H
+	StyleBranded Style = "branded" // logo in the centre, clear of every function pattern (logo.go)
 )
 
 // Size limits in pixels.
@@ -64,12 +67,10 @@ type Options struct {
 // Errors returned (wrapped) by Render and Cache.Render.
 var (
 	// ErrInvalidSize means Size is outside MinSize..MaxSize, or too small to
-	// draw this payload scannably (modules under 1 px, or under 2 px for a
-	// branded code).
+	// draw this payload scannably (modules under 2 px).
 	ErrInvalidSize = errors.New("qr: invalid size")
-	// ErrDataTooLong means the payload does not fit in a version-40 QR code
-	// at the error correction level of the requested style (2331 bytes for
-	// basic, 1273 for branded).
+	// ErrDataTooLong means the payload does not fit in a QR code of the
+	// requested style (2331 bytes for basic, 1722 for branded).
 	ErrDataTooLong = errors.New("qr: data too long for a QR code")
 	// ErrEmptyData means the payload is empty.
 	ErrEmptyData = errors.New("qr: empty data")
@@ -98,8 +99,11 @@ const (
 	idxBlack = 1
 	// greyLevels is the number of anti-aliasing levels of the wordmark,
 	// white (0) and black (greyLevels-1) included; levels 1..greyLevels-2
-	// live at palette indices 2..greyLevels-1. 16 entries make a 4-bit PNG.
+	// live at palette indices 2..greyLevels-1. Four levels are a 2-bit PNG
+	// with the mark alone, and leave 12 entries of a 4-bit one to a logo.
 	greyLevels = 4
+	// maxColours bounds every palette: 16 colours make a 4-bit PNG.
+	maxColours = 16
 )
 
 // basePalette returns white, black and the grey ramp used by the wordmark.
@@ -278,7 +282,7 @@ func (r *renderer) renderImage(data string, o Options) (*image.Paletted, error) 
 		}
 		pal = logo.palette
 	} else if o.Branding {
-		pal = basePalette() // 16 colours: a 4-bit PNG
+		pal = basePalette() // 4 colours: a 2-bit PNG
 	} else {
 		pal = basePalette()[:2] // black and white: a 1-bit PNG
 	}
