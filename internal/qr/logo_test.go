@@ -13,7 +13,7 @@ import (
 func TestLogoRule(t *testing.T) {
 	t.Parallel()
 	versions := map[int]bool{}
-	for n := 1; n <= brandedCapacity(); n += 1 + n/40 {
+	for n := 1; n <= brandedCapacity(); n += 1 + n/8 {
 		m, err := encodeBranded([]byte(strings.Repeat("a", n)), autoMask, maxVersion)
 		if err != nil {
 			t.Fatalf("%d bytes: %v", n, err)
