@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
+	"io"
 	"maps"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -52,7 +54,7 @@ type matrixCode struct {
 // catalog and a payment link, and draws every code generate_payment_qr and
 // the create tools emit for them: address, payment URI, web URL and gateway
 // URL, at every matrix size, basic and branded, with and without the
-// Bitnovo Pay mark.
+// Bitnovo Pay mark; and fetches the sandbox checkout page's code.
 func emittedCodes(t *testing.T) []matrixCode {
 	t.Helper()
 	ctx := context.Background()
@@ -137,6 +139,13 @@ func emittedCodes(t *testing.T) []matrixCode {
 			}
 		}
 		all(oc.Identifier, c.Symbol, payments.QRBoth, "")
+		// The sandbox checkout page's code of the payment URI.
+		gw, err := svc.QR(ctx, payments.QRInput{Identifier: oc.Identifier, Type: payments.QRGateway, Size: qr.MinSize, Style: string(qr.StyleBasic)})
+		if err != nil {
+			t.Fatalf("%s: %v", c.Symbol, err)
+		}
+		page := fetchPNG(t, gw.GatewayURL+"qr.png")
+		add(c.Symbol+"/checkout/payment_uri", oc.PaymentURI, qr.DataURL(page), payments.Image{Field: "checkout", PNG: page})
 	}
 	link, err := svc.CreateLink(ctx, payments.LinkInput{AmountEUR: 10, IncludeQR: true})
 	if err != nil {
@@ -147,6 +156,21 @@ func emittedCodes(t *testing.T) []matrixCode {
 	all(link.Identifier, "link-production", payments.QRGateway, "production")
 	t.Logf("%d codes drawn; %d requests refused as too small for their payload: %s", len(codes), len(refused), strings.Join(refused, ", "))
 	return codes
+}
+
+// fetchPNG GETs a PNG from the fake.
+func fetchPNG(t *testing.T, u string) []byte {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("GET %s: %s %q, %v", u, resp.Status, resp.Header.Get("Content-Type"), err)
+	}
+	return b
 }
 
 // TestEveryEmittedQRDecodes is the decode matrix of docs/benchmarks-qr.md:
