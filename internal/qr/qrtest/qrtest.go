@@ -53,11 +53,11 @@ var Variants = []Variant{Full, Half, Blur}
 
 // Module widths, in pixels of the image as rendered, from which a code
 // must also decode blurred and at half size. Below them the variant is
-// beyond what sampling allows: a [1 2 1] blur over 2 px modules, or halving
+// beyond what sampling allows: a [1 2 1] blur over 2-3 px modules, or halving
 // 4 px modules onto a grid that is off by half a pixel, leaves every module
 // a mixture of its neighbours (docs/benchmarks-qr.md has the measured rates).
 const (
-	MinPxBlur = 3
+	MinPxBlur = 4
 	MinPxHalf = 5
 )
 

@@ -57,8 +57,8 @@ func TestHalfAndSymbol(t *testing.T) {
 	if got := WithoutBand(img).Bounds(); got.Max.Y != (4+n+4)*px {
 		t.Fatalf("WithoutBand cut at %d, want %d", got.Max.Y, (4+n+4)*px)
 	}
-	if r := Required(2); len(r) != 1 || r[0] != Full {
-		t.Errorf("Required(2) = %v", r)
+	if r := Required(MinPxBlur - 1); len(r) != 1 || r[0] != Full {
+		t.Errorf("Required(%d) = %v", MinPxBlur-1, r)
 	}
 	if r := Required(MinPxHalf); len(r) != 3 {
 		t.Errorf("Required(%d) = %v", MinPxHalf, r)
