@@ -151,7 +151,7 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, o appOptio
 	a.tasks = taskMgr
 	deps := mcpserver.Deps{
 		Version: buildVersion(), Payments: svc, Shop: shopSvc, Sandbox: cfg.Sandbox(), ToolTimeout: cfg.ToolTimeout, Logger: a.log,
-		Policy: cfg.Access, Anonymous: o.anonymous, Observe: a.metrics.LimitReached, Tasks: taskMgr,
+		Policy: cfg.Access, Anonymous: o.anonymous, Observe: a.metrics.LimitReached, Tasks: taskMgr, UIOff: !cfg.UI,
 		Subscriptions: mcpserver.SubscriptionLimits{PerSession: cfg.Subscriptions.PerSession, PerCaller: cfg.Subscriptions.PerCaller},
 	}
 	if wh != nil {

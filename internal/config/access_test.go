@@ -54,3 +54,31 @@ func TestLoadAccess(t *testing.T) {
 		})
 	}
 }
+
+func TestUISwitch(t *testing.T) {
+	tests := []struct {
+		val     string
+		want    bool
+		problem string
+	}{
+		{"", true, ""},
+		{"on", true, ""},
+		{"off", false, ""},
+		{"false", false, ""},
+		{"sometimes", false, `CRYPTOPAY_UI: "sometimes" is not a boolean`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.val, func(t *testing.T) {
+			c, err := Load(env(map[string]string{"HOME": "/h", "CRYPTOPAY_UI": tt.val}), Flags{})
+			if tt.problem != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.problem) {
+					t.Fatalf("err = %v, want %s", err, tt.problem)
+				}
+				return
+			}
+			if err != nil || c.UI != tt.want {
+				t.Fatalf("CRYPTOPAY_UI=%q: UI = %t, err %v; want %t", tt.val, c.UI, err, tt.want)
+			}
+		})
+	}
+}

@@ -59,6 +59,11 @@ type Config struct {
 	// --read-only: which tools the server offers at all.
 	Access access.Policy
 
+	// UI is CRYPTOPAY_UI (default on): the MCP Apps cards for clients that
+	// declare the io.modelcontextprotocol/ui extension; off hides them from
+	// every client.
+	UI bool
+
 	// Tenants (CRYPTOPAY_TENANTS_FILE): several merchants behind one HTTP
 	// server; nil: one merchant, configured by the variables above.
 	Tenants *Tenants
@@ -223,6 +228,7 @@ func Load(getenv func(string) string, f Flags) (Config, error) {
 	c.ToolTimeout = durationMS(&p, get, "CRYPTOPAY_TOOL_TIMEOUT", 30000, 1000, 300000)
 
 	c.Access = loadAccess(get, &p, f)
+	c.UI = boolVar(&p, get, "CRYPTOPAY_UI", true)
 	c.Shop = loadShop(get, &p)
 	c.Subscriptions = loadSubscriptionLimits(get, &p)
 	secret := c.DeviceSecret

@@ -38,6 +38,8 @@ type gate struct {
 	scope map[string]access.Scope
 	// disabled holds tools that exist but are switched off, with the reason.
 	disabled map[string]string
+	// ui tells which tools are app-only and whether a caller sees them.
+	ui *uiState
 }
 
 // caller is who sent req: the verified token's caller over HTTP, the
@@ -189,8 +191,9 @@ func addAccessResource(s *mcp.Server, e *env, g *gate) {
 			info.ReadOnly = g.policy.ReadOnly
 			info.Caller.Kind, info.Caller.Subject, info.Caller.ClientID = c.Kind, c.Subject, c.ClientID
 			info.Caller.Scopes = access.ScopeStrings(c.Scopes)
+			show := g.ui.shows(req)
 			for name, sc := range g.scope {
-				if c.Has(sc) {
+				if c.Has(sc) && (show || !g.ui.appOnly[name]) {
 					info.Tools = append(info.Tools, name)
 				}
 			}

@@ -169,6 +169,12 @@ func TestToolsetOffHidesItsResourcesAndPrompts(t *testing.T) {
 // session that sends token.
 func connectWithToken(t *testing.T, d Deps, token string) *mcp.ClientSession {
 	t.Helper()
+	return connectWithTokenCaps(t, d, token, nil)
+}
+
+// connectWithTokenCaps is connectWithToken for a client declaring caps.
+func connectWithTokenCaps(t *testing.T, d Deps, token string, caps *mcp.ClientCapabilities) *mcp.ClientSession {
+	t.Helper()
 	s, err := New(d)
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +192,7 @@ func connectWithToken(t *testing.T, d Deps, token string) *mcp.ClientSession {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	hc := &http.Client{Transport: bearer{token: token, next: http.DefaultTransport}}
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "0"}, nil).Connect(context.Background(),
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "0"}, &mcp.ClientOptions{Capabilities: caps}).Connect(context.Background(),
 		&mcp.StreamableClientTransport{Endpoint: srv.URL, HTTPClient: hc, DisableStandaloneSSE: true}, nil)
 	if err != nil {
 		t.Fatal(err)

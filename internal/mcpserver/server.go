@@ -44,6 +44,10 @@ type Deps struct {
 	// Tasks, if set, offers the Tasks extension (io.modelcontextprotocol/tasks):
 	// New registers the task tools' kinds; start it afterwards.
 	Tasks *tasks.Manager
+	// UIOff turns the MCP Apps cards off (CRYPTOPAY_UI=off): no UI _meta,
+	// no ui:// resources, no app-only tools, even for clients that declare
+	// the extension.
+	UIOff bool
 }
 
 const instructions = `Crypto payments through Bitnovo Pay.
@@ -62,7 +66,7 @@ func Tools(d Deps) []registrar {
 		listCurrenciesCatalog(d.Payments),
 		generatePaymentQR(d.Payments),
 		waitForPayment(d.Payments),
-	}, append(webhookTools(d.Webhooks, d.Sandbox), shopTools(d.Shop)...)...)
+	}, append(append(webhookTools(d.Webhooks, d.Sandbox), shopTools(d.Shop)...), appTools(d)...)...)
 }
 
 // ReadOnlyTools returns the names of the tools whose annotations say they
@@ -136,7 +140,8 @@ func New(d Deps) (*mcp.Server, error) {
 			SetCacheable:       setCacheable,
 		})
 	s.AddReceivingMiddleware(listenFilterMiddleware(func(uri string) bool { return subscribable(uri) == nil }))
-	g := &gate{policy: d.Policy, scope: map[string]access.Scope{}, disabled: map[string]string{}}
+	u := &uiState{off: d.UIOff, appOnly: map[string]bool{}, views: map[string]bool{}}
+	g := &gate{policy: d.Policy, scope: map[string]access.Scope{}, disabled: map[string]string{}, ui: u}
 	if d.Webhooks == nil {
 		s.AddReceivingMiddleware(notEnabledMiddleware(e))
 	}
@@ -146,12 +151,20 @@ func New(d Deps) (*mcp.Server, error) {
 		}
 	}
 	for _, t := range Tools(d) {
+		if t.appOnly() {
+			if d.UIOff {
+				continue
+			}
+			u.appOnly[t.name()] = true
+		}
 		sc, err := access.ScopeFor(t.toolset(), t.readOnly())
 		if err != nil {
 			return nil, fmt.Errorf("register %s: %w", t.name(), err)
 		}
 		if !d.Policy.Allows(t.toolset(), t.readOnly()) {
-			g.disabled[t.name()] = disabledReason(d.Policy, t.toolset())
+			if !t.appOnly() { // an app-only tool is never named to the model
+				g.disabled[t.name()] = disabledReason(d.Policy, t.toolset())
+			}
 			continue
 		}
 		if err := t.register(s, e); err != nil {
@@ -166,6 +179,16 @@ func New(d Deps) (*mcp.Server, error) {
 	if d.Shop != nil && d.Policy.Enabled(access.Shop) {
 		addShopResources(s)
 	}
+	if !d.UIOff {
+		vs, err := views(d)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vs {
+			u.views[v.uri] = true
+		}
+		addViews(s, vs)
+	}
 	addAccessResource(s, e, g)
 	if d.Tasks != nil {
 		registerTaskKinds(d.Tasks, d, e)
@@ -174,7 +197,7 @@ func New(d Deps) (*mcp.Server, error) {
 		}
 		s.AddReceivingMiddleware(tasksMiddleware(e, d.Tasks)) // inside the access checks
 	}
-	s.AddReceivingMiddleware(accessMiddleware(e, g), callerContext(e))
+	s.AddReceivingMiddleware(accessMiddleware(e, g), callerContext(e), uiMiddleware(e, u))
 	return s, nil
 }
 

@@ -67,6 +67,7 @@ type registrar interface {
 	name() string
 	toolset() access.Toolset
 	readOnly() bool
+	appOnly() bool
 }
 
 func (t Tool[In, Out]) definition() (*mcp.Tool, error) {
@@ -77,6 +78,8 @@ func (t Tool[In, Out]) definition() (*mcp.Tool, error) {
 func (t Tool[In, Out]) name() string { return t.Def.Name }
 
 func (t Tool[In, Out]) toolset() access.Toolset { return t.Toolset }
+
+func (t Tool[In, Out]) appOnly() bool { return isAppOnly(t.Def.Meta) }
 
 func (t Tool[In, Out]) readOnly() bool {
 	return t.Def.Annotations != nil && t.Def.Annotations.ReadOnlyHint

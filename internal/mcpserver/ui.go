@@ -1,0 +1,240 @@
+package mcpserver
+
+// MCP Apps (the io.modelcontextprotocol/ui extension, stable 2026-01-26):
+// interactive cards a host renders in the conversation. A tool names its
+// card in _meta.ui.resourceUri; the card is a ui:// resource of MIME type
+// text/html;profile=mcp-app; the card talks to the host over postMessage
+// JSON-RPC and may call the server's app-only tools
+// (_meta.ui.visibility ["app"]) through the host.
+//
+// Negotiation: only a client that declares the extension (initialize
+// capabilities.extensions, or a 2026-07-28 request's _meta client
+// capabilities) sees the UI _meta, the ui:// resources and the app-only
+// tools; every other client gets exactly the listings and results it got
+// before. Deps.UIOff (CRYPTOPAY_UI=off) turns it all off.
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/toolerr"
+)
+
+// UIExtension is the MCP Apps extension identifier.
+const UIExtension = "io.modelcontextprotocol/ui"
+
+// UIMIMEType is the MIME type of an MCP Apps view.
+const UIMIMEType = "text/html;profile=mcp-app"
+
+// PaymentCardURI is the payment card view.
+const PaymentCardURI = "ui://cryptopay/payment-card"
+
+// CodeUINotNegotiated: an app-only tool was called by a client that did
+// not declare the MCP Apps extension.
+const CodeUINotNegotiated = "UI_NOT_NEGOTIATED"
+
+//go:embed ui/*.html ui/*.js
+var uiFiles embed.FS
+
+// view is one ui:// resource: a self-contained HTML document.
+type view struct {
+	uri, name, title, description string
+	html                          string
+}
+
+// uiCSP is the views' declared Content Security Policy: no network origin
+// at all (connect, images, scripts, frames). Everything a card shows comes
+// from tool results (the QR is a data URL) or is drawn by the card.
+func uiCSP() map[string]any {
+	return map[string]any{"connectDomains": []string{}, "resourceDomains": []string{}, "frameDomains": []string{}}
+}
+
+func (v view) meta() mcp.Meta {
+	return mcp.Meta{"ui": map[string]any{"csp": uiCSP(), "prefersBorder": true}}
+}
+
+// buildView inlines the scripts a view names (lines like
+// `<script src="bridge.js"></script>`, each an embedded file) into the
+// HTML template, so each view is one document that fetches nothing.
+func buildView(file string) (string, error) {
+	page, err := uiFiles.ReadFile("ui/" + file)
+	if err != nil {
+		return "", fmt.Errorf("view %s: %w", file, err)
+	}
+	html := string(page)
+	for _, js := range []string{"bridge.js", "cards.js"} {
+		tag := `<script src="` + js + `"></script>`
+		if !strings.Contains(html, tag) {
+			continue
+		}
+		src, err := uiFiles.ReadFile("ui/" + js)
+		if err != nil {
+			return "", fmt.Errorf("view %s: %w", file, err)
+		}
+		html = strings.Replace(html, tag, "<script>\n"+string(src)+"</script>", 1)
+	}
+	if strings.Contains(html, `<script src=`) {
+		return "", fmt.Errorf("view %s: a script is not inlined", file)
+	}
+	return html, nil
+}
+
+// views returns the views of the enabled toolsets.
+func views(d Deps) ([]view, error) {
+	var out []view
+	if d.Policy.Enabled(access.Payments) {
+		html, err := buildView("payment-card.html")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, view{uri: PaymentCardURI, name: "payment-card", title: "Payment card",
+			description: "Live payment card: amount, QR code, address, countdown and status.", html: html})
+	}
+	return out, nil
+}
+
+// cardTools maps the model-visible tools that render a card to its view.
+var cardTools = map[string]string{
+	"create_payment_onchain": PaymentCardURI,
+	"create_payment_link":    PaymentCardURI,
+	"get_payment_status":     PaymentCardURI,
+	"wait_for_payment":       PaymentCardURI,
+}
+
+// cardMeta is the _meta a tool that renders uri carries for UI clients:
+// the extension's key, the legacy flat key and ChatGPT's.
+func cardMeta(uri string) mcp.Meta {
+	return mcp.Meta{"ui": map[string]any{"resourceUri": uri}, "ui/resourceUri": uri, "openai/outputTemplate": uri}
+}
+
+// appOnlyMeta is the _meta of an app-only tool that serves the card uri.
+func appOnlyMeta(uri string) mcp.Meta {
+	return mcp.Meta{"ui": map[string]any{"resourceUri": uri, "visibility": []string{"app"}}}
+}
+
+// isAppOnly reports whether a tool definition is app-only.
+func isAppOnly(m mcp.Meta) bool {
+	ui, ok := m["ui"].(map[string]any)
+	if !ok {
+		return false
+	}
+	vis, _ := ui["visibility"].([]string)
+	return len(vis) > 0 && !slices.Contains(vis, "model")
+}
+
+// uiClient reports whether the client that sent req declared the MCP Apps
+// extension.
+func uiClient(req mcp.Request) bool {
+	c := ClientCaps(req)
+	if c == nil {
+		return false
+	}
+	_, ok := c.Extensions[UIExtension]
+	return ok
+}
+
+// appTools returns the app-only tools; Tools lists them last.
+func appTools(d Deps) []registrar {
+	return []registrar{cardPaymentStatus(d.Payments)}
+}
+
+func cardPaymentStatus(svc *payments.Service) Tool[statusArgs, payments.StatusResult] {
+	t := getPaymentStatus(svc)
+	t.Def = mcp.Tool{
+		Name:  "card_payment_status",
+		Title: "Payment card: refresh status",
+		Description: "App-only (MCP Apps): the payment card's live refresh of one payment's status; the same result as get_payment_status. " +
+			"Not offered to the model.",
+		Annotations: &mcp.ToolAnnotations{Title: "Payment card: refresh status", ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(true)},
+		Meta:        appOnlyMeta(PaymentCardURI),
+	}
+	return t
+}
+
+// uiState is what the UI middleware knows.
+type uiState struct {
+	off     bool
+	appOnly map[string]bool // app-only tool names
+	views   map[string]bool // ui:// URIs served
+}
+
+// shows reports whether req's client gets the UI.
+func (u *uiState) shows(req mcp.Request) bool { return !u.off && uiClient(req) }
+
+// addViews registers the views as resources.
+func addViews(s *mcp.Server, vs []view) {
+	for _, v := range vs {
+		s.AddResource(&mcp.Resource{URI: v.uri, Name: v.name, Title: v.title, Description: v.description,
+			MIMEType: UIMIMEType, Size: int64(len(v.html)), Meta: v.meta()},
+			func(_ context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+				return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: v.uri, MIMEType: UIMIMEType, Text: v.html, Meta: v.meta()}}}, nil
+			})
+	}
+}
+
+// uiMiddleware applies the negotiation: for a UI client it adds the card
+// _meta to the listed tools that render one; for any other client it hides
+// the app-only tools and the ui:// resources, refuses calls of app-only
+// tools (UI_NOT_NEGOTIATED) and reads of ui:// resources (not found). Each
+// app-only call is logged with its caller (the purchase ones are also in
+// the shop's audit log).
+func uiMiddleware(e *env, u *uiState) mcp.Middleware {
+	return func(next mcp.MethodHandler) mcp.MethodHandler {
+		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+			show := u.shows(req)
+			switch method {
+			case "tools/call":
+				if p, ok := req.GetParams().(*mcp.CallToolParamsRaw); ok && u.appOnly[p.Name] {
+					if !show {
+						return errorResult(e, toolerr.New(CodeUINotNegotiated,
+							"tool "+p.Name+" is app-only: it is called by an MCP Apps card, for clients that declare the "+UIExtension+" extension",
+							map[string]any{"tool": p.Name})), nil
+					}
+					c := e.caller(req)
+					e.log.Info("app-only tool call", "tool", p.Name, "caller", c.String())
+				}
+			case "resources/read":
+				if p, ok := req.GetParams().(*mcp.ReadResourceParams); ok && u.views[p.URI] && !show {
+					return nil, mcp.ResourceNotFoundError(p.URI)
+				}
+			}
+			res, err := next(ctx, method, req)
+			if err != nil {
+				return res, err
+			}
+			switch r := res.(type) {
+			case *mcp.ListToolsResult:
+				if !show {
+					r.Tools = slices.DeleteFunc(slices.Clone(r.Tools), func(t *mcp.Tool) bool { return u.appOnly[t.Name] })
+					break
+				}
+				tools := slices.Clone(r.Tools)
+				for i, t := range tools {
+					if uri, ok := cardTools[t.Name]; ok && u.views[uri] {
+						c := *t
+						c.Meta = maps.Clone(t.Meta)
+						if c.Meta == nil {
+							c.Meta = mcp.Meta{}
+						}
+						maps.Copy(c.Meta, cardMeta(uri))
+						tools[i] = &c
+					}
+				}
+				r.Tools = tools
+			case *mcp.ListResourcesResult:
+				if !show {
+					r.Resources = slices.DeleteFunc(slices.Clone(r.Resources), func(x *mcp.Resource) bool { return u.views[x.URI] })
+				}
+			}
+			return res, nil
+		}
+	}
+}

@@ -1,0 +1,242 @@
+package mcpserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
+)
+
+// uiCaps declares the MCP Apps extension as hosts do.
+func uiCaps() *mcp.ClientCapabilities {
+	return &mcp.ClientCapabilities{Extensions: map[string]any{UIExtension: map[string]any{"mimeTypes": []any{UIMIMEType}}}}
+}
+
+func uiDeps(t *testing.T) Deps {
+	t.Helper()
+	d := fullDeps(t, access.Policy{})
+	d.Payments = payments.New(fakeBitnovoAPI(t), store.NewMemory(), payments.Options{Sandbox: true})
+	return d
+}
+
+func toolMap(t *testing.T, cs *mcp.ClientSession) map[string]*mcp.Tool {
+	t.Helper()
+	res, err := cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]*mcp.Tool{}
+	for _, tl := range res.Tools {
+		m[tl.Name] = tl
+	}
+	return m
+}
+
+func resourceURIs(t *testing.T, cs *mcp.ClientSession) []string {
+	t.Helper()
+	res, err := cs.ListResources(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range res.Resources {
+		out = append(out, r.URI)
+	}
+	return out
+}
+
+// TestUINegotiation: a client that declares io.modelcontextprotocol/ui,
+// in its 2025-11-25 initialize or in each 2026-07-28 request's _meta, gets
+// the card _meta, the ui:// resource and the app-only tool; any other
+// client, or any client with UIOff, gets the listings of before.
+func TestUINegotiation(t *testing.T) {
+	for _, rev := range []string{Revision2026, "2025-11-25"} {
+		for _, tc := range []struct {
+			name   string
+			caps   *mcp.ClientCapabilities
+			off    bool
+			wantUI bool
+		}{
+			{"ui client", uiCaps(), false, true},
+			{"plain client", nil, false, false},
+			{"other extension", &mcp.ClientCapabilities{Extensions: map[string]any{"io.modelcontextprotocol/tasks": map[string]any{}}}, false, false},
+			{"ui client, CRYPTOPAY_UI=off", uiCaps(), true, false},
+		} {
+			t.Run(rev+"/"+tc.name, func(t *testing.T) {
+				d := uiDeps(t)
+				d.UIOff = tc.off
+				s, err := New(d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cs := connectRevision(t, s, rev, tc.caps)
+				tools := toolMap(t, cs)
+				if _, ok := tools["card_payment_status"]; ok != tc.wantUI {
+					t.Errorf("card_payment_status listed = %t, want %t", ok, tc.wantUI)
+				}
+				for name := range cardTools {
+					tl := tools[name]
+					if tl == nil {
+						t.Fatalf("%s not listed", name)
+					}
+					ui, _ := tl.Meta["ui"].(map[string]any)
+					if !tc.wantUI {
+						if tl.Meta != nil {
+							t.Errorf("%s carries _meta %v for a client without the UI", name, tl.Meta)
+						}
+						continue
+					}
+					if ui["resourceUri"] != PaymentCardURI || tl.Meta["ui/resourceUri"] != PaymentCardURI || tl.Meta["openai/outputTemplate"] != PaymentCardURI {
+						t.Errorf("%s _meta = %v", name, tl.Meta)
+					}
+				}
+				if tc.wantUI {
+					vis, _ := tools["card_payment_status"].Meta["ui"].(map[string]any)["visibility"].([]any)
+					if len(vis) != 1 || vis[0] != "app" {
+						t.Errorf("card_payment_status visibility = %v", vis)
+					}
+				}
+				if got := slices.Contains(resourceURIs(t, cs), PaymentCardURI); got != tc.wantUI {
+					t.Errorf("%s listed = %t, want %t", PaymentCardURI, got, tc.wantUI)
+				}
+				rr, err := cs.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: PaymentCardURI})
+				if !tc.wantUI {
+					if err == nil {
+						t.Errorf("a client without the UI read %s", PaymentCardURI)
+					}
+				} else if err != nil {
+					t.Fatal(err)
+				} else {
+					c := rr.Contents[0]
+					csp, _ := c.Meta["ui"].(map[string]any)["csp"].(map[string]any)
+					if c.MIMEType != UIMIMEType || !strings.HasPrefix(c.Text, "<!doctype html>") || csp == nil || len(csp["connectDomains"].([]any)) != 0 {
+						t.Errorf("view: mime %q, csp %v, %d bytes", c.MIMEType, csp, len(c.Text))
+					}
+				}
+				res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "card_payment_status",
+					Arguments: map[string]any{"identifier": "00000000-0000-4000-8000-000000000000"}})
+				if err != nil {
+					if tc.off {
+						return // not registered at all
+					}
+					t.Fatal(err)
+				}
+				m := map[string]any{}
+				_ = json.Unmarshal([]byte(res.Content[0].(*mcp.TextContent).Text), &m)
+				if code := errorCode(t, m); tc.wantUI == (code == CodeUINotNegotiated) {
+					t.Errorf("card_payment_status from this client: code %q", code)
+				}
+			})
+		}
+	}
+}
+
+// TestUIPlainClientListingUnchanged: the whole tools/list a client without
+// the extension gets is the one of a server with the UI off.
+func TestUIPlainClientListingUnchanged(t *testing.T) {
+	list := func(off bool, caps *mcp.ClientCapabilities) string {
+		d := uiDeps(t)
+		d.UIOff = off
+		s, err := New(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs := connectRevision(t, s, "", caps)
+		res, err := cs.ListTools(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(res.Tools)
+		return string(b)
+	}
+	if on, off := list(false, nil), list(true, uiCaps()); on != off {
+		t.Error("a plain client's tools/list differs from the UI-off server's")
+	}
+}
+
+// TestAppOnlyToolsObeyAccess: an app-only tool is in its toolset, needs
+// its scope, and is named in cryptopay://access only to UI clients; its
+// calls are logged with the caller.
+func TestAppOnlyToolsObeyAccess(t *testing.T) {
+	d := uiDeps(t)
+	d.Policy = access.Policy{Toolsets: []access.Toolset{access.Shop}}
+	s, err := New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := toolMap(t, connectRevision(t, s, "", uiCaps()))["card_payment_status"]; ok {
+		t.Error("card_payment_status listed with the payments toolset off")
+	}
+
+	var logs bytes.Buffer
+	d = uiDeps(t)
+	d.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	cs := connectWithTokenCaps(t, d, "scopes:shop:read", uiCaps())
+	if _, ok := toolMap(t, cs)["card_payment_status"]; ok {
+		t.Error("card_payment_status listed to a caller without payments:read")
+	}
+	m, isErr := callJSON(t, cs, "card_payment_status", map[string]any{"identifier": "00000000-0000-4000-8000-000000000000"})
+	if !isErr || errorCode(t, m) != CodeInsufficientScope {
+		t.Errorf("call without payments:read: %v", m)
+	}
+	cs = connectWithTokenCaps(t, d, "scopes:payments:read", uiCaps())
+	callJSON(t, cs, "card_payment_status", map[string]any{"identifier": "00000000-0000-4000-8000-000000000000"})
+	if !regexp.MustCompile(`app-only tool call.*tool=card_payment_status.*caller=.*alice`).MatchString(logs.String()) {
+		t.Errorf("no audit line with the caller:\n%s", logs.String())
+	}
+	rr, err := cs.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: AccessURI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rr.Contents[0].Text, "card_payment_status") {
+		t.Error("cryptopay://access does not name the app-only tool to a UI client")
+	}
+	plain := connectWithToken(t, d, "scopes:payments:read")
+	rr, err = plain.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: AccessURI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(rr.Contents[0].Text, "card_payment_status") {
+		t.Error("cryptopay://access names the app-only tool to a client without the UI")
+	}
+}
+
+// TestViewsSelfContained: every view is one document under 300 KB that
+// names no network origin and loads no script.
+func TestViewsSelfContained(t *testing.T) {
+	vs, err := views(uiDeps(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) == 0 {
+		t.Fatal("no views")
+	}
+	origin := regexp.MustCompile(`(?i)(https?:|wss?:)//|<script[^>]+src=|<link[^>]+href=|fetch\(|XMLHttpRequest|WebSocket\(|@import`)
+	for _, v := range vs {
+		if len(v.html) > 300<<10 {
+			t.Errorf("%s: %d bytes, over 300 KB", v.uri, len(v.html))
+		}
+		if loc := origin.FindStringIndex(v.html); loc != nil {
+			t.Errorf("%s reaches the network: %q", v.uri, v.html[max(0, loc[0]-40):min(len(v.html), loc[1]+40)])
+		}
+		if !strings.Contains(v.html, "default-src 'none'") {
+			t.Errorf("%s has no CSP meta", v.uri)
+		}
+	}
+}
+
+func TestBuildViewRefusesMissingScript(t *testing.T) {
+	if _, err := buildView("nonexistent.html"); err == nil {
+		t.Error("buildView of a missing view succeeded")
+	}
+}
