@@ -342,7 +342,7 @@ func (s *Service) CreateInvoice(ctx context.Context, confirm Confirmer, in Creat
 	res = &CreateResult{Invoice: invoice(r.Invoice), AmountEUR: cents(total), Items: items, Limits: lim, Sandbox: s.o.Sandbox}
 	switch {
 	case in.AutoPay:
-		pr, perr := s.pay(ctx, confirm, r.Invoice.ID, "", &a)
+		pr, perr := s.pay(ctx, confirm, r.Invoice.ID, "", "", &a)
 		if perr != nil {
 			te := toolerr.From(perr)
 			return nil, toolerr.Wrap(perr, te.Code, fmt.Sprintf("invoice %s was created but not paid: %s", r.Invoice.ID, te.Message),
@@ -373,7 +373,7 @@ func (s *Service) ResumeCreate(ctx context.Context, confirm Confirmer, invoiceID
 	if confirm == nil {
 		return nil, toolerr.New(CodeConfirmationInvalid, "this call carries an answer but the client cannot be asked; nothing was paid", map[string]any{"reason": "not_asked"})
 	}
-	pr, err := s.pay(ctx, confirm, invoiceID, "", &a)
+	pr, err := s.pay(ctx, confirm, invoiceID, "", "", &a)
 	if err != nil {
 		te := toolerr.From(err)
 		if errors.Is(err, ErrConfirmationPending) {
@@ -408,7 +408,25 @@ func (s *Service) PayInvoice(ctx context.Context, confirm Confirmer, id, token s
 	if err := s.requirePurchases(); err != nil {
 		return nil, err
 	}
-	return s.pay(ctx, confirm, id, token, &a)
+	return s.pay(ctx, confirm, id, token, "", &a)
+}
+
+// PayInvoiceInCard is PayInvoice for an MCP Apps invoice card, audited as
+// tool: without a token it quotes (a single-use confirmation token bound
+// to the invoice and its amount, which only the card sees); with one, the
+// user's click in the card is the confirmation, and it pays only if
+// shownEUR is the amount the quote showed and the server prices now, under
+// the same limits, spend reservation and audit as pay_invoice.
+func (s *Service) PayInvoiceInCard(ctx context.Context, tool, id, token, shownEUR string) (res *PayResult, err error) {
+	a := store.AuditEntry{Tool: tool, InvoiceID: id}
+	defer func() { s.audit(ctx, &a, err) }()
+	if err := s.requirePurchases(); err != nil {
+		return nil, err
+	}
+	if token != "" && shownEUR == "" {
+		return nil, toolerr.InvalidArg("amount_eur", "the amount the card showed is required with a confirmation token")
+	}
+	return s.pay(ctx, nil, id, token, shownEUR, &a)
 }
 
 // hashToken is what the store keeps of a confirmation token: its SHA-256,
@@ -432,7 +450,10 @@ func newToken() (string, error) {
 	return "cfm_" + base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-func (s *Service) pay(ctx context.Context, confirm Confirmer, id, token string, a *store.AuditEntry) (*PayResult, error) {
+// pay pays invoice id once confirmed: by token, or by confirm. shownEUR,
+// when set, is the amount the user was shown; a different price now
+// refuses the payment.
+func (s *Service) pay(ctx context.Context, confirm Confirmer, id, token, shownEUR string, a *store.AuditEntry) (*PayResult, error) {
 	r, err := s.c.GetInvoice(ctx, id)
 	if err != nil {
 		return nil, mapErr(err, CodeInvoiceNotFound)
@@ -454,6 +475,10 @@ func (s *Service) pay(ctx context.Context, confirm Confirmer, id, token string, 
 	lim, err := s.checkLimits(ctx, amount)
 	if err != nil {
 		return nil, err
+	}
+	if token != "" && shownEUR != "" && eurCentsText(shownEUR) != amount {
+		return nil, toolerr.New(CodeConfirmationInvalid, confirmationMsg("other_amount"),
+			map[string]any{"reason": "other_amount", "shown_eur": shownEUR, "amount_eur": quote.AmountEUR})
 	}
 	now := s.o.Now()
 
@@ -635,7 +660,12 @@ const SecretWarning = "SECRET: gift-card codes and PINs are bearer value, like c
 
 // UnsealOrder reveals an order's codes.
 func (s *Service) UnsealOrder(ctx context.Context, id string) (res *UnsealResult, err error) {
-	a := store.AuditEntry{Tool: "unseal_order", OrderID: id}
+	return s.UnsealOrderAs(ctx, "unseal_order", id)
+}
+
+// UnsealOrderAs is UnsealOrder audited as tool (the order card's reveal).
+func (s *Service) UnsealOrderAs(ctx context.Context, tool, id string) (res *UnsealResult, err error) {
+	a := store.AuditEntry{Tool: tool, OrderID: id}
 	defer func() { s.audit(ctx, &a, err) }()
 	if err := s.requirePurchases(); err != nil {
 		return nil, err
