@@ -21,10 +21,12 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/shop"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/toolerr"
 )
 
@@ -37,11 +39,15 @@ const UIMIMEType = "text/html;profile=mcp-app"
 // PaymentCardURI is the payment card view.
 const PaymentCardURI = "ui://cryptopay/payment-card"
 
+// ShopCardURI is the shop view: search results, a product, an invoice
+// with its Pay button, an order with its code.
+const ShopCardURI = "ui://cryptopay/shop-card"
+
 // CodeUINotNegotiated: an app-only tool was called by a client that did
 // not declare the MCP Apps extension.
 const CodeUINotNegotiated = "UI_NOT_NEGOTIATED"
 
-//go:embed ui/*.html ui/*.js
+//go:embed ui/*.html ui/*.js ui/*.css
 var uiFiles embed.FS
 
 // view is one ui:// resource: a self-contained HTML document.
@@ -61,7 +67,7 @@ func (v view) meta() mcp.Meta {
 	return mcp.Meta{"ui": map[string]any{"csp": uiCSP(), "prefersBorder": true}}
 }
 
-// buildView inlines the scripts a view names (lines like
+// buildView inlines the style sheet and scripts a view names (lines like
 // `<script src="bridge.js"></script>`, each an embedded file) into the
 // HTML template, so each view is one document that fetches nothing.
 func buildView(file string) (string, error) {
@@ -70,6 +76,14 @@ func buildView(file string) (string, error) {
 		return "", fmt.Errorf("view %s: %w", file, err)
 	}
 	html := string(page)
+	const css = `<link rel="stylesheet" href="cards.css">`
+	if strings.Contains(html, css) {
+		src, err := uiFiles.ReadFile("ui/cards.css")
+		if err != nil {
+			return "", fmt.Errorf("view %s: %w", file, err)
+		}
+		html = strings.Replace(html, css, "<style>\n"+string(src)+"</style>", 1)
+	}
 	for _, js := range []string{"bridge.js", "cards.js"} {
 		tag := `<script src="` + js + `"></script>`
 		if !strings.Contains(html, tag) {
@@ -81,8 +95,8 @@ func buildView(file string) (string, error) {
 		}
 		html = strings.Replace(html, tag, "<script>\n"+string(src)+"</script>", 1)
 	}
-	if strings.Contains(html, `<script src=`) {
-		return "", fmt.Errorf("view %s: a script is not inlined", file)
+	if strings.Contains(html, `<script src=`) || strings.Contains(html, `<link `) {
+		return "", fmt.Errorf("view %s: a script or style sheet is not inlined", file)
 	}
 	return html, nil
 }
@@ -98,6 +112,14 @@ func views(d Deps) ([]view, error) {
 		out = append(out, view{uri: PaymentCardURI, name: "payment-card", title: "Payment card",
 			description: "Live payment card: amount, QR code, address, countdown and status.", html: html})
 	}
+	if d.Shop != nil && (d.Policy.Enabled(access.Shop) || d.Policy.Enabled(access.ShopPurchase)) {
+		html, err := buildView("shop-card.html")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, view{uri: ShopCardURI, name: "shop-card", title: "Shop card",
+			description: "Bitrefill products, packages, invoices with a Pay button and orders whose codes show only here.", html: html})
+	}
 	return out, nil
 }
 
@@ -107,6 +129,12 @@ var cardTools = map[string]string{
 	"create_payment_link":    PaymentCardURI,
 	"get_payment_status":     PaymentCardURI,
 	"wait_for_payment":       PaymentCardURI,
+	"search":                 ShopCardURI,
+	"detail":                 ShopCardURI,
+	"create_invoice":         ShopCardURI,
+	"get_invoice":            ShopCardURI,
+	"pay_invoice":            ShopCardURI,
+	"get_order":              ShopCardURI,
 }
 
 // cardMeta is the _meta a tool that renders uri carries for UI clients:
@@ -143,7 +171,71 @@ func uiClient(req mcp.Request) bool {
 
 // appTools returns the app-only tools; Tools lists them last.
 func appTools(d Deps) []registrar {
-	return []registrar{cardPaymentStatus(d.Payments)}
+	out := []registrar{cardPaymentStatus(d.Payments)}
+	if d.Shop != nil && d.Shop.PurchasesEnabled() {
+		out = append(out, cardPayInvoice(d.Shop), cardRevealOrder(d.Shop))
+	}
+	return out
+}
+
+type cardPayArgs struct {
+	ID                string `json:"id" jsonschema:"invoice id"`
+	ConfirmationToken string `json:"confirmation_token,omitempty" jsonschema:"the token of this tool's quote; with it the call pays"`
+	AmountEUR         string `json:"amount_eur,omitempty" jsonschema:"the EUR amount the card showed the user (the quote's amount_eur); required with confirmation_token"`
+}
+
+// cardPayInvoice is the invoice card's Pay button. Without a token it
+// quotes (nothing is paid; the token goes only to the card); the user's
+// click sends the token and the amount shown, and pays once.
+func cardPayInvoice(svc *shop.Service) Tool[cardPayArgs, shop.PayResult] {
+	return Tool[cardPayArgs, shop.PayResult]{
+		Toolset: access.ShopPurchase,
+		Def: mcp.Tool{
+			Name:  "card_pay_invoice",
+			Title: "Invoice card: pay on the user's click",
+			Description: "App-only (MCP Apps): the invoice card's Pay button. Without confirmation_token: a quote and a single-use token bound to the " +
+				"invoice and its amount, nothing paid. With the token and the amount the card showed: the user's click in the card is the confirmation; " +
+				"pays once from the Bitrefill balance within the spending limits. Not offered to the model.",
+			Annotations: &mcp.ToolAnnotations{Title: "Invoice card: pay on the user's click", DestructiveHint: ptr(true), OpenWorldHint: ptr(true)},
+			Meta:        appOnlyMeta(ShopCardURI),
+		},
+		Patch: func(s *jsonschema.Schema) {
+			patchID(s, "")
+			t := prop(s, "confirmation_token")
+			t.MaxLength, t.Pattern = ptr(100), `^cfm_[A-Za-z0-9_-]+$`
+			prop(s, "amount_eur").Pattern = `^[0-9]{1,9}(\.[0-9]{1,2})?$`
+		},
+		Handler: func(ctx context.Context, _ *mcp.CallToolRequest, a cardPayArgs) (Output[shop.PayResult], error) {
+			r, err := svc.PayInvoiceInCard(ctx, "card_pay_invoice", a.ID, a.ConfirmationToken, a.AmountEUR)
+			if err != nil {
+				return Output[shop.PayResult]{}, err
+			}
+			return Output[shop.PayResult]{Value: *r, Secret: r.ConfirmationToken != ""}, nil
+		},
+	}
+}
+
+// cardRevealOrder shows an order's codes inside the order card only.
+func cardRevealOrder(svc *shop.Service) Tool[orderIDArgs, shop.UnsealResult] {
+	return Tool[orderIDArgs, shop.UnsealResult]{
+		Toolset: access.ShopPurchase,
+		Def: mcp.Tool{
+			Name:  "card_reveal_order",
+			Title: "Order card: reveal the code",
+			Description: "App-only (MCP Apps): the order card's Reveal button; the codes and PINs of a delivered order, shown only inside the card, " +
+				"never in the model's context. Not offered to the model.",
+			Annotations: &mcp.ToolAnnotations{Title: "Order card: reveal the code", ReadOnlyHint: true, OpenWorldHint: ptr(true)},
+			Meta:        appOnlyMeta(ShopCardURI),
+		},
+		Patch: func(s *jsonschema.Schema) { patchID(s, "") },
+		Handler: func(ctx context.Context, _ *mcp.CallToolRequest, a orderIDArgs) (Output[shop.UnsealResult], error) {
+			r, err := svc.UnsealOrderAs(ctx, "card_reveal_order", a.ID)
+			if err != nil {
+				return Output[shop.UnsealResult]{}, err
+			}
+			return Output[shop.UnsealResult]{Value: *r, Secret: true}, nil
+		},
+	}
 }
 
 func cardPaymentStatus(svc *payments.Service) Tool[statusArgs, payments.StatusResult] {

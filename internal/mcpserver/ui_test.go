@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strings"
@@ -13,7 +14,10 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/access"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitrefill"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/fakebitrefill"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/payments"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/shop"
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
 )
 
@@ -81,8 +85,10 @@ func TestUINegotiation(t *testing.T) {
 				}
 				cs := connectRevision(t, s, rev, tc.caps)
 				tools := toolMap(t, cs)
-				if _, ok := tools["card_payment_status"]; ok != tc.wantUI {
-					t.Errorf("card_payment_status listed = %t, want %t", ok, tc.wantUI)
+				for _, app := range []string{"card_payment_status", "card_pay_invoice", "card_reveal_order"} {
+					if _, ok := tools[app]; ok != tc.wantUI {
+						t.Errorf("%s listed = %t, want %t", app, ok, tc.wantUI)
+					}
 				}
 				for name := range cardTools {
 					tl := tools[name]
@@ -96,7 +102,7 @@ func TestUINegotiation(t *testing.T) {
 						}
 						continue
 					}
-					if ui["resourceUri"] != PaymentCardURI || tl.Meta["ui/resourceUri"] != PaymentCardURI || tl.Meta["openai/outputTemplate"] != PaymentCardURI {
+					if uri := cardTools[name]; ui["resourceUri"] != uri || tl.Meta["ui/resourceUri"] != uri || tl.Meta["openai/outputTemplate"] != uri {
 						t.Errorf("%s _meta = %v", name, tl.Meta)
 					}
 				}
@@ -106,8 +112,10 @@ func TestUINegotiation(t *testing.T) {
 						t.Errorf("card_payment_status visibility = %v", vis)
 					}
 				}
-				if got := slices.Contains(resourceURIs(t, cs), PaymentCardURI); got != tc.wantUI {
-					t.Errorf("%s listed = %t, want %t", PaymentCardURI, got, tc.wantUI)
+				for _, uri := range []string{PaymentCardURI, ShopCardURI} {
+					if got := slices.Contains(resourceURIs(t, cs), uri); got != tc.wantUI {
+						t.Errorf("%s listed = %t, want %t", uri, got, tc.wantUI)
+					}
 				}
 				rr, err := cs.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: PaymentCardURI})
 				if !tc.wantUI {
@@ -238,5 +246,126 @@ func TestViewsSelfContained(t *testing.T) {
 func TestBuildViewRefusesMissingScript(t *testing.T) {
 	if _, err := buildView("nonexistent.html"); err == nil {
 		t.Error("buildView of a missing view succeeded")
+	}
+}
+
+// sandboxShop is a purchasing shop against the fake Bitrefill.
+func sandboxShop(t *testing.T) (*shop.Service, *fakebitrefill.Fake, store.Store) {
+	t.Helper()
+	fake, err := fakebitrefill.New(fakebitrefill.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	pub, v2 := fakebitrefill.BaseURLs(srv.URL)
+	id, secret := fake.Credentials()
+	rc, err := bitrefill.New(bitrefill.Options{PublicBaseURL: pub, V2BaseURL: v2, APIID: id, APISecret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.NewMemory()
+	return shop.New(rc, st, shop.Options{Sandbox: true, PurchasesEnabled: true, MaxOrderCents: 50000, DailyLimitCents: 100000}), fake, st
+}
+
+// TestShopCardPayOnceCodeOnlyInCard drives the shop card's tools as a UI
+// host does: the model creates the invoice; the card gets a quote whose
+// token the model never sees; one click pays once; the code appears only
+// in the app-only reveal, never in a result the model reads.
+func TestShopCardPayOnceCodeOnlyInCard(t *testing.T) {
+	for _, rev := range []string{Revision2026, "2025-11-25"} {
+		t.Run(rev, func(t *testing.T) {
+			svc, fake, st := sandboxShop(t)
+			d := uiDeps(t)
+			d.Shop = svc
+			s, err := New(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs := connectRevision(t, s, rev, uiCaps())
+			created, isErr := callJSON(t, cs, "create_invoice", map[string]any{"payment_method": "balance",
+				"products": []any{map[string]any{"product_id": "amazon_com-usa", "value": 10}}})
+			if isErr {
+				t.Fatalf("create_invoice: %v", created)
+			}
+			inv := created["invoice"].(map[string]any)["id"].(string)
+			quote, isErr := callJSON(t, cs, "card_pay_invoice", map[string]any{"id": inv})
+			token, _ := quote["confirmation_token"].(string)
+			amount, _ := quote["quote"].(map[string]any)["amount_eur"].(string)
+			if isErr || token == "" || quote["paid"] != false || amount != created["amount_eur"] {
+				t.Fatalf("card quote: %v", quote)
+			}
+			payURL := "/v2/invoices/" + inv + "/pay"
+			if m, isErr := callJSON(t, cs, "card_pay_invoice", map[string]any{"id": inv, "confirmation_token": token, "amount_eur": "0.5"}); !isErr || errorCode(t, m) != shop.CodeConfirmationInvalid {
+				t.Fatalf("a click at another amount: %v", m)
+			}
+			paid, isErr := callJSON(t, cs, "card_pay_invoice", map[string]any{"id": inv, "confirmation_token": token, "amount_eur": amount})
+			if isErr || paid["paid"] != true {
+				t.Fatalf("click: %v", paid)
+			}
+			if _, isErr := callJSON(t, cs, "card_pay_invoice", map[string]any{"id": inv, "confirmation_token": token, "amount_eur": amount}); !isErr {
+				t.Fatal("a second click paid")
+			}
+			if n := fake.Requests("POST", payURL); n != 1 {
+				t.Fatalf("Bitrefill was asked to pay %d times", n)
+			}
+			order := paid["invoice"].(map[string]any)["orders"].([]any)[0].(map[string]any)["id"].(string)
+
+			revealed, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "card_reveal_order", Arguments: map[string]any{"id": order}})
+			if err != nil || revealed.IsError {
+				t.Fatalf("reveal: %v %v", revealed, err)
+			}
+			code, _ := revealed.StructuredContent.(map[string]any)["code"].(string)
+			if code == "" {
+				t.Fatalf("reveal without a code: %v", revealed.StructuredContent)
+			}
+			// Every model-visible tool that shows this purchase: no code.
+			for _, c := range []struct {
+				name string
+				args map[string]any
+			}{{"get_order", map[string]any{"id": order}}, {"get_invoice", map[string]any{"id": inv}}, {"get_orders", nil}, {"get_invoices", nil}} {
+				res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: c.name, Arguments: c.args})
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := json.Marshal(res)
+				if strings.Contains(string(b), code) {
+					t.Errorf("%s result carries the gift-card code", c.name)
+				}
+			}
+			audit, _ := st.ListAudit(context.Background())
+			var tools []string
+			for _, a := range audit {
+				tools = append(tools, a.Tool+":"+a.Outcome)
+				if strings.Contains(a.Detail, code) {
+					t.Error("code in the audit log")
+				}
+			}
+			if got := strings.Join(tools, " "); got != "create_invoice:created card_pay_invoice:quoted card_pay_invoice:refused card_pay_invoice:paid card_pay_invoice:refused card_reveal_order:unsealed" {
+				t.Errorf("audit: %s", got)
+			}
+		})
+	}
+}
+
+// TestCardPayInvoiceNotForPlainClients: a client without the UI cannot
+// reach the card's Pay, whatever it sends.
+func TestCardPayInvoiceNotForPlainClients(t *testing.T) {
+	svc, fake, _ := sandboxShop(t)
+	d := uiDeps(t)
+	d.Shop = svc
+	s, err := New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := connectRevision(t, s, "", nil)
+	for _, name := range []string{"card_pay_invoice", "card_reveal_order"} {
+		m, isErr := callJSON(t, cs, name, map[string]any{"id": "inv_1"})
+		if !isErr || errorCode(t, m) != CodeUINotNegotiated {
+			t.Errorf("%s from a plain client: %v", name, m)
+		}
+	}
+	if n := fake.Requests("POST", "/v2"); n != 0 {
+		t.Errorf("%d requests reached Bitrefill", n)
 	}
 }

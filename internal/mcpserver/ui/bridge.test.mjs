@@ -164,3 +164,33 @@ test("pollDelay never goes under 2 s and backs off to 30 s", () => {
   assert.equal(C.pollDelay(3000, 2), 12000);
   assert.equal(C.pollDelay(3000, 10), 30000);
 });
+
+test("shopView: search grid, product packages, invoice, order", () => {
+  const s = C.shopView({ results: [{ slug: "amazon_com-usa", name: "<untrusted>Amazon</untrusted>", _priceRange: "5-500", currency: "USD", countryCode: "US" }], total_count: 1 });
+  assert.equal(s.kind, "search");
+  assert.deepEqual(s.items[0], { id: "amazon_com-usa", name: "Amazon", price: "5-500", currency: "USD", country: "US", rating: null });
+  const p = C.shopView({ slug: "amazon_com-usa", name: "Amazon", currency: "USD", packages: [{ value: "10", display: null, eurPrice: 9.5 }] });
+  assert.equal(p.kind, "product");
+  assert.deepEqual(p.packages, [{ value: "10", label: "10", eur: 9.5 }]);
+  const inv = { id: "inv1", status: "not_delivered", payment: { method: "balance", status: "unpaid" }, orders: [{ id: "o1", status: "created", product: { id: "amazon_com-usa", name: "Amazon", value: "10" } }] };
+  const c = C.shopView({ invoice: inv, amount_eur: "9.50", items: [{ product_id: "amazon_com-usa", value: "10", quantity: 1, eur_price: "9.50" }] });
+  assert.equal(c.kind, "invoice");
+  assert.equal(c.amountEUR, "9.50");
+  assert.equal(C.payable(c), true);
+  const g = C.shopView({ data: inv, meta: {} });
+  assert.equal(g.kind, "invoice");
+  assert.equal(g.orders[0].delivered, false);
+  const paid = C.shopView({ status: "paid", paid: true, quote: { invoice_id: "inv1", amount_eur: "9.50", items: [] },
+    invoice: { ...inv, payment: { method: "balance", status: "payment_confirmed" }, orders: [{ id: "o1", status: "delivered", product: {} }] } });
+  assert.equal(C.payable(paid), false);
+  assert.equal(paid.orders[0].delivered, true);
+  assert.equal(C.payable(C.shopView({ invoice: { ...inv, payment: { method: "bitcoin", status: "unpaid" } } })), false);
+  const o = C.shopView({ data: { id: "o1", status: "delivered", product: { name: "Amazon" } }, note: "" });
+  assert.equal(o.kind, "order");
+  assert.equal(C.shopView({ error: {} }), null);
+});
+
+test("secretsOf lists only the present secrets", () => {
+  assert.deepEqual(C.secretsOf({ secret: true, code: "SANDBOX-1", pin: "", link: "https://x" }), [["Code", "SANDBOX-1"], ["Link", "https://x"]]);
+  assert.deepEqual(C.secretsOf(null), []);
+});

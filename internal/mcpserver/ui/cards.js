@@ -123,7 +123,69 @@
     return Math.min(d, 30000);
   }
 
+  // untrusted strips the <untrusted> ... </untrusted> wrapping the shop
+  // puts around third-party text (the card shows it as text, never HTML).
+  function untrusted(s) {
+    return typeof s === "string" ? s.replace(/<\/?untrusted>/g, "").trim() : "";
+  }
+
+  // shopView classifies the structuredContent of a shop tool (search,
+  // detail, create_invoice, get_invoice, pay_invoice, get_order, and the
+  // card's own card_pay_invoice) into what the shop card draws:
+  // {kind: "search"|"product"|"invoice"|"order", ...}; null otherwise.
+  function shopView(sc) {
+    if (!sc || typeof sc !== "object") return null;
+    if (Array.isArray(sc.results)) {
+      return { kind: "search", sandbox: !!sc.sandbox, total: sc.total_count, items: sc.results.map(function (r) {
+        return { id: r.slug || r.id, name: untrusted(r.name), price: r._priceRange || "", currency: r.currency || "", country: r.countryCode || "",
+          rating: typeof r._ratingValue === "number" ? r._ratingValue : null };
+      }) };
+    }
+    if (Array.isArray(sc.packages) && (sc.slug || sc._id)) {
+      return { kind: "product", sandbox: !!sc.sandbox, id: sc.slug || sc._id, name: untrusted(sc.name), type: sc.type || "",
+        country: sc.countryCode || "", currency: sc.currency || "", outOfStock: !!sc.outOfStock,
+        packages: sc.packages.map(function (k) { return { value: k.value, label: untrusted(k.display) || k.value, eur: k.eurPrice }; }) };
+    }
+    var inv = sc.invoice || (sc.data && sc.data.payment && sc.data.orders ? sc.data : null);
+    var quote = sc.quote || (sc.payment && sc.payment.quote) || null;
+    if (inv || (quote && quote.invoice_id)) {
+      inv = inv || {};
+      var pay = inv.payment || {};
+      return { kind: "invoice", sandbox: !!sc.sandbox, id: inv.id || quote.invoice_id, status: inv.status || "",
+        method: pay.method || (quote && quote.payment_method) || "", paymentStatus: pay.status || (sc.paid ? "payment_confirmed" : ""),
+        amountEUR: sc.amount_eur || (quote && quote.amount_eur) || "", paid: !!sc.paid || pay.status === "payment_confirmed",
+        items: (sc.items || (quote && quote.items) || []).map(function (i) { return { name: untrusted(i.name) || i.product_id, value: i.value, qty: i.quantity, eur: i.eur_price }; }),
+        orders: (inv.orders || []).map(orderOf) };
+    }
+    if (sc.data && sc.data.product && sc.data.id) {
+      return { kind: "order", sandbox: !!sc.sandbox, order: orderOf(sc.data) };
+    }
+    return null;
+  }
+
+  function orderOf(o) {
+    var p = o.product || {};
+    return { id: o.id, status: o.status || "", name: untrusted(p.name) || p.id || "", value: p.value || "", currency: p.currency || "",
+      delivered: o.status === "delivered" || !!o.delivered_time };
+  }
+
+  // payable reports whether the invoice card may offer its Pay button:
+  // a balance invoice not yet paid.
+  function payable(v) {
+    return !!v && v.kind === "invoice" && v.method === "balance" && !v.paid && (v.paymentStatus === "" || v.paymentStatus === "unpaid");
+  }
+
+  // secretsOf lists the secret fields of a card_reveal_order result as
+  // [label, value] pairs, for the card only.
+  function secretsOf(u) {
+    if (!u || typeof u !== "object") return [];
+    return [["Code", u.code], ["PIN", u.pin], ["PIN code", u.pin_code], ["Link", u.link], ["Phone", u.phone_number]].filter(function (x) {
+      return typeof x[1] === "string" && x[1] !== "";
+    });
+  }
+
   var api = {
+    untrusted: untrusted, shopView: shopView, payable: payable, secretsOf: secretsOf,
     paymentFromResult: paymentFromResult, merge: merge, timeline: timeline, statusLabel: statusLabel,
     countdown: countdown, formatFiat: formatFiat, modelContext: modelContext, pollDelay: pollDelay,
   };
