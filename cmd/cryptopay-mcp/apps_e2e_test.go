@@ -145,6 +145,14 @@ func viewJS(expr string) string {
 func renderCard(t *testing.T, browser context.Context, s *server, h *appsHost, tool string, args map[string]any,
 	res *mcp.CallToolResult, hostCtx map[string]any) context.Context {
 	t.Helper()
+	return renderView(t, browser, s, h, mcpserver.PaymentCardURI, `d.getElementById("status").getAttribute("data-status") !== null`, tool, args, res, hostCtx)
+}
+
+// renderView is renderCard for the view at wantURI, ready when ready
+// (an expression over the view's document d) holds.
+func renderView(t *testing.T, browser context.Context, s *server, h *appsHost, wantURI, ready, tool string, args map[string]any,
+	res *mcp.CallToolResult, hostCtx map[string]any) context.Context {
+	t.Helper()
 	ctx := context.Background()
 	list, err := s.session.ListTools(ctx, nil)
 	if err != nil {
@@ -158,7 +166,7 @@ func renderCard(t *testing.T, browser context.Context, s *server, h *appsHost, t
 	}
 	ui, _ := def.Meta["ui"].(map[string]any)
 	uri, _ := ui["resourceUri"].(string)
-	if uri != mcpserver.PaymentCardURI {
+	if uri != wantURI {
 		t.Fatalf("%s _meta = %v", tool, def.Meta)
 	}
 	rr, err := s.session.ReadResource(ctx, &mcp.ReadResourceParams{URI: uri})
@@ -183,7 +191,7 @@ func renderCard(t *testing.T, browser context.Context, s *server, h *appsHost, t
 	if _, err := chromedp.Run(tab, chromedp.Evaluate[chromedp.Void](`startHost(`+string(arg)+`)`, chromedp.EvalAwaitPromise)); err != nil {
 		t.Fatalf("start host: %v", err)
 	}
-	waitView(t, tab, `d.getElementById("status").getAttribute("data-status") !== null`, 10*time.Second)
+	waitView(t, tab, ready, 10*time.Second)
 	return tab
 }
 
@@ -374,4 +382,99 @@ func newAppsBrowser(t *testing.T, ctx context.Context, chromium string) context.
 		t.Fatalf("start chromium: %v", err)
 	}
 	return bctx
+}
+
+// TestAppsShopCard: the shop card in the host: the search grid; the
+// invoice card's Pay button, clicked twice, pays once; the order's code
+// appears in the card and in no result or context the model reads.
+func TestAppsShopCard(t *testing.T) {
+	chromium := lookTool(t, "chromium", "chromium-browser")
+	bundle := appsHostBundle(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
+	defer cancel()
+	browser := newAppsBrowser(t, ctx, chromium)
+
+	env := baseEnv(t, t.TempDir())
+	env["SHOP_PURCHASES_ENABLED"] = "true"
+	s := startServerWith(t, uiClientOptions(), env)
+	h := newAppsHost(t, s, bundle)
+	light := map[string]any{"theme": "light", "locale": "en-US", "containerDimensions": map[string]any{"maxWidth": 720}}
+	kind := func(k string) string { return `d.getElementById("view").getAttribute("data-kind") === "` + k + `"` }
+
+	search := map[string]any{"query": "amazon", "limit": 6}
+	var found struct {
+		Results []struct{ Name string } `json:"results"`
+	}
+	res := s.ok(t, "search", search, &found)
+	tab := renderView(t, browser, s, h, mcpserver.ShopCardURI, kind("search"), "search", search, res, light)
+	n, err := chromedp.Run(tab, chromedp.Evaluate[int](viewJS(`d.querySelectorAll(".products li").length`)))
+	if err != nil || n != len(found.Results) || n == 0 {
+		t.Fatalf("grid shows %d products of %d: %v", n, len(found.Results), err)
+	}
+	screenshot(t, tab, "apps-shop-search.png")
+
+	buy := map[string]any{"payment_method": "balance", "products": []any{map[string]any{"product_id": "amazon_com-usa", "value": 10}}}
+	var created struct {
+		Invoice struct {
+			ID string `json:"id"`
+		} `json:"invoice"`
+		AmountEUR string `json:"amount_eur"`
+	}
+	res = s.ok(t, "create_invoice", buy, &created)
+	tab = renderView(t, browser, s, h, mcpserver.ShopCardURI, kind("invoice"), "create_invoice", buy, res, light)
+	waitView(t, tab, `d.getElementById("pay") && !d.getElementById("pay").disabled`, 10*time.Second)
+	screenshot(t, tab, "apps-shop-invoice.png")
+	// Two clicks in a row, as an impatient user does.
+	if err := chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](viewJS(`(d.getElementById("pay").click(), d.getElementById("pay") && d.getElementById("pay").click())`))); err != nil {
+		t.Fatal(err)
+	}
+	waitView(t, tab, `d.getElementById("status").textContent.startsWith("Paid")`, 15*time.Second)
+	if calls := h.callsOf("card_pay_invoice"); len(calls) != 2 {
+		t.Fatalf("card_pay_invoice called %d times (want a quote and one payment)", len(calls))
+	}
+	var inv struct {
+		Data struct {
+			Payment struct{ Status string } `json:"payment"`
+			Orders  []struct{ ID string }   `json:"orders"`
+		} `json:"data"`
+	}
+	s.ok(t, "get_invoice", map[string]any{"id": created.Invoice.ID}, &inv)
+	if inv.Data.Payment.Status != "payment_confirmed" || len(inv.Data.Orders) != 1 {
+		t.Fatalf("invoice after the click: %+v", inv)
+	}
+
+	waitView(t, tab, `d.querySelector("[data-reveal]") !== null`, 10*time.Second)
+	if err := chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](viewJS(`d.querySelector("[data-reveal]").click()`))); err != nil {
+		t.Fatal(err)
+	}
+	waitView(t, tab, `d.querySelector("[data-secret]") !== null`, 10*time.Second)
+	code, err := chromedp.Run(tab, chromedp.Evaluate[string](viewJS(`d.querySelector("[data-secret]").textContent`)))
+	if err != nil || !strings.HasPrefix(code, "SANDBOX-") {
+		t.Fatalf("code in the card: %q %v", code, err)
+	}
+	screenshot(t, tab, "apps-shop-order.png")
+	all, err := chromedp.Run(tab, chromedp.Evaluate[[]hostEvent](`window.hostEvents.filter(e => e.method !== "tools/call")`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	paidCtx := false
+	for _, e := range all {
+		if strings.Contains(string(e.Params), code) {
+			t.Errorf("%s sent the code to the host's model context", e.Method)
+		}
+		paidCtx = paidCtx || (e.Method == "ui/update-model-context" && strings.Contains(string(e.Params), created.Invoice.ID))
+	}
+	if !paidCtx {
+		t.Error("no ui/update-model-context about the payment")
+	}
+	for _, c := range []struct {
+		name string
+		args map[string]any
+	}{{"get_order", map[string]any{"id": inv.Data.Orders[0].ID}}, {"get_invoice", map[string]any{"id": created.Invoice.ID}}, {"get_orders", nil}} {
+		r := s.call(t, c.name, c.args)
+		b, _ := json.Marshal(r)
+		if strings.Contains(string(b), code) {
+			t.Errorf("%s shows the model the code", c.name)
+		}
+	}
 }
