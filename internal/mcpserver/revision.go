@@ -80,15 +80,21 @@ const (
 // methods and resources/read. The lists depend on the caller (its scopes
 // and tenant pick the tools it may use), so only the caller may cache them;
 // a resource read is a payment's live state (or the caller's own access
-// summary): never fresh, private.
+// summary): never fresh, private; except an MCP Apps view (ui://), a
+// static document: public for as long as the lists.
 func setCacheable(_ context.Context, req mcp.Request, c *mcp.Cacheable) {
-	switch req.GetParams().(type) {
+	switch p := req.GetParams().(type) {
 	case *mcp.DiscoverParams:
 		c.TTLMs, c.CacheScope = listTTL, "public"
 	case *mcp.ListToolsParams, *mcp.ListPromptsParams, *mcp.ListResourcesParams, *mcp.ListResourceTemplatesParams:
 		c.TTLMs, c.CacheScope = listTTL, "private"
 	case *mcp.ReadResourceParams:
 		c.TTLMs, c.CacheScope = 0, "private"
+		if strings.HasPrefix(p.URI, "ui://") {
+			// An MCP Apps view is the same document for every caller
+			// until the server is upgraded.
+			c.TTLMs, c.CacheScope = listTTL, "public"
+		}
 	}
 }
 

@@ -127,6 +127,9 @@ func TestUINegotiation(t *testing.T) {
 				} else {
 					c := rr.Contents[0]
 					csp, _ := c.Meta["ui"].(map[string]any)["csp"].(map[string]any)
+					if rev == Revision2026 && (rr.TTLMs != listTTL || rr.CacheScope != "public") {
+						t.Errorf("view cache hints %+v, want %d public", rr.Cacheable, listTTL)
+					}
 					if c.MIMEType != UIMIMEType || !strings.HasPrefix(c.Text, "<!doctype html>") || csp == nil || len(csp["connectDomains"].([]any)) != 0 {
 						t.Errorf("view: mime %q, csp %v, %d bytes", c.MIMEType, csp, len(c.Text))
 					}
