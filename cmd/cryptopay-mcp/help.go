@@ -25,6 +25,7 @@ func commands() []command {
 		{"CRYPTOPAY_SANDBOX", "true: sandbox mode even with credentials (same as --sandbox)"},
 		{"CRYPTOPAY_DATA_DIR, CRYPTOPAY_DATABASE_URL", "where state lives: a directory (SQLite), or PostgreSQL"},
 		{"CRYPTOPAY_TOOLSETS, CRYPTOPAY_READ_ONLY", "which tools are offered (same as --toolsets, --read-only)"},
+		{"CRYPTOPAY_UI", "off: no MCP Apps cards (payment and shop cards in hosts that render them)"},
 		{"CRYPTOPAY_TOOL_TIMEOUT, API_TIMEOUT, MAX_RETRIES, RETRY_DELAY", "deadlines (ms) and retries of provider calls"},
 		{"CRYPTOPAY_LOG_LEVEL, LOG_LEVEL, LOG_FORMAT", "logs on stderr: level (ours wins over the generic one), text or json"},
 		{"BITREFILL_*, SHOP_*", "Bitrefill shop: API credentials and URLs, purchases and spending limits"},
