@@ -478,3 +478,47 @@ func TestAppsShopCard(t *testing.T) {
 		}
 	}
 }
+
+// TestAppsNegotiationOverHTTP: through the binary's one HTTP endpoint a UI
+// client of either revision gets the cards and a plain one does not;
+// CRYPTOPAY_UI=off hides them from the UI client too.
+func TestAppsNegotiationOverHTTP(t *testing.T) {
+	cardMeta := func(s *server) (bool, bool) {
+		list, err := s.session.ListTools(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var meta, appOnly bool
+		for _, tl := range list.Tools {
+			if tl.Name == "create_payment_onchain" {
+				meta = tl.Meta["ui"] != nil
+			}
+			appOnly = appOnly || tl.Name == "card_payment_status"
+		}
+		return meta, appOnly
+	}
+	for _, tc := range []struct {
+		name     string
+		uiEnv    string
+		opts     *mcp.ClientOptions
+		revision string
+		want     bool
+	}{
+		{"ui client 2026-07-28", "", uiClientOptions(), "", true},
+		{"ui client 2025-11-25", "", uiClientOptions(), "2025-11-25", true},
+		{"plain client", "", nil, "", false},
+		{"ui client, CRYPTOPAY_UI=off", "off", uiClientOptions(), "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := baseEnv(t, t.TempDir())
+			if tc.uiEnv != "" {
+				env["CRYPTOPAY_UI"] = tc.uiEnv
+			}
+			p := startHTTP(t, env, "--listen", "127.0.0.1:0")
+			s := p.connectWith(t, headerTransport{}, tc.opts, tc.revision)
+			if meta, appOnly := cardMeta(s); meta != tc.want || appOnly != tc.want {
+				t.Errorf("card _meta %t, app-only tool %t; want %t", meta, appOnly, tc.want)
+			}
+		})
+	}
+}
