@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"net/http/httptest"
 	"regexp"
 	"slices"
@@ -190,6 +191,21 @@ func TestAppOnlyToolsObeyAccess(t *testing.T) {
 	}
 	if _, ok := toolMap(t, connectRevision(t, s, "", uiCaps()))["card_payment_status"]; ok {
 		t.Error("card_payment_status listed with the payments toolset off")
+	}
+	// Read-only: the card may still refresh and reveal, never pay.
+	d = uiDeps(t)
+	d.Policy = access.Policy{ReadOnly: true}
+	s, err = New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro := connectRevision(t, s, "", uiCaps())
+	tools := toolMap(t, ro)
+	if tools["card_pay_invoice"] != nil || tools["card_payment_status"] == nil || tools["card_reveal_order"] == nil {
+		t.Errorf("read-only server lists app-only tools %v", slices.Sorted(maps.Keys(tools)))
+	}
+	if _, err := ro.CallTool(context.Background(), &mcp.CallToolParams{Name: "card_pay_invoice", Arguments: map[string]any{"id": "inv_1"}}); err == nil {
+		t.Error("a read-only server ran card_pay_invoice")
 	}
 
 	var logs bytes.Buffer
