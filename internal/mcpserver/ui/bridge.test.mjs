@@ -194,3 +194,105 @@ test("secretsOf lists only the present secrets", () => {
   assert.deepEqual(C.secretsOf({ secret: true, code: "SANDBOX-1", pin: "", link: "https://x" }), [["Code", "SANDBOX-1"], ["Link", "https://x"]]);
   assert.deepEqual(C.secretsOf(null), []);
 });
+
+// fakeTimers records setTimeout calls; fire() runs the earliest.
+function fakeTimers() {
+  let next = 1;
+  const pending = new Map();
+  return {
+    delays: [],
+    setTimeout(fn, ms) { const id = next++; pending.set(id, fn); this.delays.push(ms); return id; },
+    clearTimeout(id) { pending.delete(id); },
+    count() { return pending.size; },
+    async fire() {
+      const [id, fn] = pending.entries().next().value;
+      pending.delete(id);
+      fn();
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+    },
+  };
+}
+
+test("poller: one call at a time, each ≥ 2 s after the last, until done", async () => {
+  const timers = fakeTimers();
+  let calls = 0, done = false;
+  const p = C.createPoller({
+    timers, call: () => { calls++; if (calls === 3) done = true; return Promise.resolve(); },
+    delay: (e) => C.pollDelay(3000, e), done: () => done, hidden: () => false,
+  });
+  p.kick();
+  p.kick(); // a second kick replaces the timer, never adds one
+  assert.equal(timers.count(), 1);
+  await timers.fire();
+  await timers.fire();
+  await timers.fire();
+  assert.equal(calls, 3);
+  assert.equal(timers.count(), 0, "no refresh after a final status");
+  assert.ok(timers.delays.every((d) => d >= 2000));
+});
+
+test("poller: nothing while hidden; a kick on visible resumes", async () => {
+  const timers = fakeTimers();
+  let hidden = true, calls = 0;
+  const p = C.createPoller({ timers, call: () => { calls++; return Promise.resolve(); }, delay: () => 3000, done: () => false, hidden: () => hidden });
+  p.kick();
+  assert.equal(timers.count(), 0);
+  hidden = false;
+  p.kick();
+  assert.equal(timers.count(), 1);
+  hidden = true;
+  await timers.fire(); // became hidden before the timer fired: no call, no new timer
+  assert.equal(calls, 0);
+  assert.equal(timers.count(), 0);
+});
+
+test("poller: errors back off; stop cancels", async () => {
+  const timers = fakeTimers();
+  const p = C.createPoller({ timers, call: () => Promise.reject(new Error("down")), delay: (e) => C.pollDelay(3000, e), done: () => false, hidden: () => false });
+  p.kick();
+  await timers.fire();
+  await timers.fire();
+  assert.deepEqual(timers.delays, [3000, 6000, 12000]);
+  p.stop();
+  assert.equal(timers.count(), 0);
+  p.kick();
+  assert.equal(timers.count(), 0, "a stopped poller stays stopped");
+});
+
+test("poller: a call in flight is never doubled by a kick", async () => {
+  const timers = fakeTimers();
+  let release, calls = 0;
+  const p = C.createPoller({ timers, call: () => { calls++; return new Promise((r) => (release = r)); }, delay: () => 2000, done: () => false, hidden: () => false });
+  p.kick();
+  await timers.fire();
+  p.kick();
+  assert.equal(timers.count(), 0, "no timer while a call runs");
+  release();
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+  assert.equal(timers.count(), 1);
+  assert.equal(calls, 1);
+});
+
+test("poller: the default timers call setTimeout unbound (a browser throws Illegal invocation otherwise)", () => {
+  const real = globalThis.setTimeout;
+  const realClear = globalThis.clearTimeout;
+  const seen = [];
+  globalThis.setTimeout = function (fn, ms) {
+    if (this !== undefined && this !== globalThis) throw new TypeError("Illegal invocation");
+    seen.push(ms);
+    return 1;
+  };
+  globalThis.clearTimeout = function () {
+    if (this !== undefined && this !== globalThis) throw new TypeError("Illegal invocation");
+  };
+  try {
+    const p = C.createPoller({ call: () => Promise.resolve(), delay: () => 2000, done: () => false, hidden: () => false });
+    p.kick();
+    p.kick();
+    p.stop();
+  } finally {
+    globalThis.setTimeout = real;
+    globalThis.clearTimeout = realClear;
+  }
+  assert.deepEqual(seen, [2000, 2000]);
+});

@@ -184,7 +184,41 @@
     });
   }
 
+  // createPoller runs o.call() (returning a promise) again and again, each
+  // time o.delay(errors) ms (pollDelay: ≥ 2 s) after the previous call
+  // ended; never two at once. It does not schedule while o.done() or
+  // o.hidden() is true; call kick() when either may have changed (a
+  // result, visibilitychange) and stop() on teardown. o.timers defaults
+  // to the global setTimeout/clearTimeout.
+  function createPoller(o) {
+    // Wrapped: a browser's setTimeout called as a method of another object
+    // throws "Illegal invocation".
+    var timers = o.timers || {
+      setTimeout: function (f, ms) { return setTimeout(f, ms); },
+      clearTimeout: function (id) { clearTimeout(id); },
+    };
+    var timer = null, running = false, stopped = false, errors = 0;
+    function schedule() {
+      if (timer !== null) { timers.clearTimeout(timer); timer = null; }
+      if (stopped || running || o.done() || o.hidden()) return;
+      timer = timers.setTimeout(run, o.delay(errors));
+    }
+    function run() {
+      timer = null;
+      if (stopped || o.done() || o.hidden()) return;
+      running = true;
+      Promise.resolve().then(o.call).then(function () { errors = 0; }, function () { errors++; })
+        .then(function () { running = false; schedule(); });
+    }
+    return {
+      kick: schedule,
+      stop: function () { stopped = true; if (timer !== null) { timers.clearTimeout(timer); timer = null; } },
+      pending: function () { return timer !== null || running; },
+    };
+  }
+
   var api = {
+    createPoller: createPoller,
     untrusted: untrusted, shopView: shopView, payable: payable, secretsOf: secretsOf,
     paymentFromResult: paymentFromResult, merge: merge, timeline: timeline, statusLabel: statusLabel,
     countdown: countdown, formatFiat: formatFiat, modelContext: modelContext, pollDelay: pollDelay,
