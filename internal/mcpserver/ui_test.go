@@ -398,3 +398,32 @@ func TestCardPayInvoiceNotForPlainClients(t *testing.T) {
 		t.Errorf("%d requests reached Bitrefill", n)
 	}
 }
+
+// BenchmarkReadView: resources/read of the payment card by a UI client, in
+// process (the view is built once at start). The client speaks 2025-11-25:
+// a 2026-07-28 client may answer a repeated read from its own cache (the
+// view's ttlMs), which would not measure the server.
+func BenchmarkReadView(b *testing.B) {
+	s, err := New(Deps{Payments: payments.New(nil, store.NewMemory(), payments.Options{})})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	st, ct := mcp.NewInMemoryTransports()
+	ss, err := s.Connect(ctx, st, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ss.Close()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "b", Version: "0"}, &mcp.ClientOptions{Capabilities: uiCaps()}).Connect(ctx, ct, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cs.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: PaymentCardURI}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
