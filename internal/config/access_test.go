@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -78,6 +79,9 @@ func TestUISwitch(t *testing.T) {
 			}
 			if err != nil || c.UI != tt.want {
 				t.Fatalf("CRYPTOPAY_UI=%q: UI = %t, err %v; want %t", tt.val, c.UI, err, tt.want)
+			}
+			if want := fmt.Sprintf(" ui=%t ", tt.want); !strings.Contains(c.String(), want) {
+				t.Errorf("start-up line %q lacks %q", c.String(), want)
 			}
 		})
 	}

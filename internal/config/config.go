@@ -93,7 +93,7 @@ func (c Config) String() string {
 	if c.Tenants != nil {
 		fmt.Fprintf(&b, " tenants=%d tenant_claim=%s", len(c.Tenants.List), c.Tenants.Claim)
 	}
-	fmt.Fprintf(&b, " toolsets=%s read_only=%t", strings.TrimSuffix(c.Access.String(), " (read-only)"), c.Access.ReadOnly)
+	fmt.Fprintf(&b, " toolsets=%s read_only=%t ui=%t", strings.TrimSuffix(c.Access.String(), " (read-only)"), c.Access.ReadOnly, c.UI)
 	fmt.Fprintf(&b, " %s %s", c.Shop, c.Webhook)
 	return b.String()
 }
