@@ -123,18 +123,15 @@ func views(d Deps) ([]view, error) {
 	return out, nil
 }
 
-// cardTools maps the model-visible tools that render a card to its view.
-var cardTools = map[string]string{
-	"create_payment_onchain": PaymentCardURI,
-	"create_payment_link":    PaymentCardURI,
-	"get_payment_status":     PaymentCardURI,
-	"wait_for_payment":       PaymentCardURI,
-	"search":                 ShopCardURI,
-	"detail":                 ShopCardURI,
-	"create_invoice":         ShopCardURI,
-	"get_invoice":            ShopCardURI,
-	"pay_invoice":            ShopCardURI,
-	"get_order":              ShopCardURI,
+// cardOf returns the view a model-visible tool renders, if any.
+func cardOf(tool string) (string, bool) {
+	switch tool {
+	case "create_payment_onchain", "create_payment_link", "get_payment_status", "wait_for_payment":
+		return PaymentCardURI, true
+	case "search", "detail", "create_invoice", "get_invoice", "pay_invoice", "get_order":
+		return ShopCardURI, true
+	}
+	return "", false
 }
 
 // cardMeta is the _meta a tool that renders uri carries for UI clients:
@@ -310,7 +307,7 @@ func uiMiddleware(e *env, u *uiState) mcp.Middleware {
 				}
 				tools := slices.Clone(r.Tools)
 				for i, t := range tools {
-					if uri, ok := cardTools[t.Name]; ok && u.views[uri] {
+					if uri, ok := cardOf(t.Name); ok && u.views[uri] {
 						c := *t
 						c.Meta = maps.Clone(t.Meta)
 						if c.Meta == nil {

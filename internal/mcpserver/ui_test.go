@@ -23,6 +23,10 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/store"
 )
 
+// cardToolNames are the model-visible tools that render a card.
+var cardToolNames = []string{"create_payment_onchain", "create_payment_link", "get_payment_status", "wait_for_payment",
+	"search", "detail", "create_invoice", "get_invoice", "pay_invoice", "get_order"}
+
 // uiCaps declares the MCP Apps extension as hosts do.
 func uiCaps() *mcp.ClientCapabilities {
 	return &mcp.ClientCapabilities{Extensions: map[string]any{UIExtension: map[string]any{"mimeTypes": []any{UIMIMEType}}}}
@@ -92,7 +96,7 @@ func TestUINegotiation(t *testing.T) {
 						t.Errorf("%s listed = %t, want %t", app, ok, tc.wantUI)
 					}
 				}
-				for name := range cardTools {
+				for _, name := range cardToolNames {
 					tl := tools[name]
 					if tl == nil {
 						t.Fatalf("%s not listed", name)
@@ -104,7 +108,7 @@ func TestUINegotiation(t *testing.T) {
 						}
 						continue
 					}
-					if uri := cardTools[name]; ui["resourceUri"] != uri || tl.Meta["ui/resourceUri"] != uri || tl.Meta["openai/outputTemplate"] != uri {
+					if uri, _ := cardOf(name); ui["resourceUri"] != uri || tl.Meta["ui/resourceUri"] != uri || tl.Meta["openai/outputTemplate"] != uri {
 						t.Errorf("%s _meta = %v", name, tl.Meta)
 					}
 				}
