@@ -467,6 +467,9 @@ func TestAppsShopCard(t *testing.T) {
 	if !paidCtx {
 		t.Error("no ui/update-model-context about the payment")
 	}
+	if e := s.fail(t, "unseal_order", map[string]any{"id": inv.Data.Orders[0].ID}); e.Error.Code != mcpserver.CodeRevealInCard {
+		t.Errorf("unseal_order from the UI host: %+v", e)
+	}
 	for _, c := range []struct {
 		name string
 		args map[string]any

@@ -193,7 +193,7 @@ func addAccessResource(s *mcp.Server, e *env, g *gate) {
 			info.Caller.Scopes = access.ScopeStrings(c.Scopes)
 			show := g.ui.shows(req)
 			for name, sc := range g.scope {
-				if c.Has(sc) && (show || !g.ui.appOnly[name]) {
+				if c.Has(sc) && (show || !g.ui.appOnly[name]) && !(show && name == "unseal_order" && g.ui.revealInCard()) {
 					info.Tools = append(info.Tools, name)
 				}
 			}

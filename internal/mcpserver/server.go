@@ -151,11 +151,8 @@ func New(d Deps) (*mcp.Server, error) {
 		}
 	}
 	for _, t := range Tools(d) {
-		if t.appOnly() {
-			if d.UIOff {
-				continue
-			}
-			u.appOnly[t.name()] = true
+		if t.appOnly() && d.UIOff {
+			continue
 		}
 		sc, err := access.ScopeFor(t.toolset(), t.readOnly())
 		if err != nil {
@@ -169,6 +166,9 @@ func New(d Deps) (*mcp.Server, error) {
 		}
 		if err := t.register(s, e); err != nil {
 			return nil, fmt.Errorf("register %s: %w", t.name(), err)
+		}
+		if t.appOnly() {
+			u.appOnly[t.name()] = true
 		}
 		g.scope[t.name()] = sc
 	}

@@ -47,6 +47,10 @@ const ShopCardURI = "ui://cryptopay/shop-card"
 // not declare the MCP Apps extension.
 const CodeUINotNegotiated = "UI_NOT_NEGOTIATED"
 
+// CodeRevealInCard: unseal_order called by a client that renders the shop
+// card, where the codes show instead (so they never reach the model).
+const CodeRevealInCard = "REVEAL_IN_CARD"
+
 //go:embed ui/*.html ui/*.js ui/*.css
 var uiFiles embed.FS
 
@@ -255,6 +259,10 @@ type uiState struct {
 	views   map[string]bool // ui:// URIs served
 }
 
+// revealInCard reports whether the shop card reveals codes (its app-only
+// tool is registered): then a UI client gets no unseal_order.
+func (u *uiState) revealInCard() bool { return u.appOnly["card_reveal_order"] && u.views[ShopCardURI] }
+
 // shows reports whether req's client gets the UI.
 func (u *uiState) shows(req mcp.Request) bool { return !u.off && uiClient(req) }
 
@@ -270,7 +278,9 @@ func addViews(s *mcp.Server, vs []view) {
 }
 
 // uiMiddleware applies the negotiation: for a UI client it adds the card
-// _meta to the listed tools that render one; for any other client it hides
+// _meta to the listed tools that render one and, when the shop card can
+// reveal codes, replaces unseal_order by it (REVEAL_IN_CARD: the codes
+// never enter the model's context); for any other client it hides
 // the app-only tools and the ui:// resources, refuses calls of app-only
 // tools (UI_NOT_NEGOTIATED) and reads of ui:// resources (not found). Each
 // app-only call is logged with its caller (the purchase ones are also in
@@ -281,7 +291,13 @@ func uiMiddleware(e *env, u *uiState) mcp.Middleware {
 			show := u.shows(req)
 			switch method {
 			case "tools/call":
-				if p, ok := req.GetParams().(*mcp.CallToolParamsRaw); ok && u.appOnly[p.Name] {
+				p, ok := req.GetParams().(*mcp.CallToolParamsRaw)
+				if ok && show && p.Name == "unseal_order" && u.revealInCard() {
+					return errorResult(e, toolerr.New(CodeRevealInCard,
+						"this client shows gift-card codes in the order card only, so they never enter the conversation: call get_order (or get_invoice) "+
+							"and the user reveals the code there", map[string]any{"tool": p.Name})), nil
+				}
+				if ok && u.appOnly[p.Name] {
 					if !show {
 						return errorResult(e, toolerr.New(CodeUINotNegotiated,
 							"tool "+p.Name+" is app-only: it is called by an MCP Apps card, for clients that declare the "+UIExtension+" extension",
@@ -306,6 +322,9 @@ func uiMiddleware(e *env, u *uiState) mcp.Middleware {
 					break
 				}
 				tools := slices.Clone(r.Tools)
+				if u.revealInCard() {
+					tools = slices.DeleteFunc(tools, func(t *mcp.Tool) bool { return t.Name == "unseal_order" })
+				}
 				for i, t := range tools {
 					if uri, ok := cardOf(t.Name); ok && u.views[uri] {
 						c := *t

@@ -316,6 +316,9 @@ func TestShopCardPayOnceCodeOnlyInCard(t *testing.T) {
 				t.Fatal(err)
 			}
 			cs := connectRevision(t, s, rev, uiCaps())
+			if _, listed := toolMap(t, cs)["unseal_order"]; listed {
+				t.Error("unseal_order listed to a client that renders the shop card")
+			}
 			created, isErr := callJSON(t, cs, "create_invoice", map[string]any{"payment_method": "balance",
 				"products": []any{map[string]any{"product_id": "amazon_com-usa", "value": 10}}})
 			if isErr {
@@ -351,6 +354,14 @@ func TestShopCardPayOnceCodeOnlyInCard(t *testing.T) {
 			code, _ := revealed.StructuredContent.(map[string]any)["code"].(string)
 			if code == "" {
 				t.Fatalf("reveal without a code: %v", revealed.StructuredContent)
+			}
+			// The model cannot unseal for this client: the code stays in the card.
+			if m, isErr := callJSON(t, cs, "unseal_order", map[string]any{"id": order}); !isErr || errorCode(t, m) != CodeRevealInCard {
+				t.Errorf("unseal_order from a UI client: %v", m)
+			}
+			rr, err := cs.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: AccessURI})
+			if err != nil || strings.Contains(rr.Contents[0].Text, `"unseal_order"`) {
+				t.Errorf("cryptopay://access offers unseal_order to a UI client (%v)", err)
 			}
 			// Every model-visible tool that shows this purchase: no code.
 			for _, c := range []struct {
@@ -397,6 +408,9 @@ func TestCardPayInvoiceNotForPlainClients(t *testing.T) {
 		if !isErr || errorCode(t, m) != CodeUINotNegotiated {
 			t.Errorf("%s from a plain client: %v", name, m)
 		}
+	}
+	if _, listed := toolMap(t, cs)["unseal_order"]; !listed {
+		t.Error("unseal_order not listed to a client without the UI")
 	}
 	if n := fake.Requests("POST", "/v2"); n != 0 {
 		t.Errorf("%d requests reached Bitrefill", n)
