@@ -19,9 +19,6 @@ window.startHost = async function ({ html, tool, input, result, hostContext }) {
   iframe.setAttribute("sandbox", "allow-scripts allow-same-origin");
   iframe.setAttribute("title", "MCP App");
   document.body.appendChild(iframe);
-  const loaded = new Promise((r) => iframe.addEventListener("load", r, { once: true }));
-  iframe.srcdoc = html;
-  await loaded;
 
   const bridge = new AppBridge(null, { name: "cryptopay-test-host", version: "1" },
     { openLinks: {}, serverTools: {}, updateModelContext: { text: {}, structuredContent: {} }, logging: {} },
@@ -49,7 +46,13 @@ window.startHost = async function ({ html, tool, input, result, hostContext }) {
     bridge.sendToolResult(result);
   };
   window.hostBridge = bridge;
+  // Listen before the view loads: its ui/initialize is sent while the
+  // document is still loading, and a message sent before the host listens
+  // is lost (the view would wait in vain).
   await bridge.connect(new PostMessageTransport(iframe.contentWindow, iframe.contentWindow));
+  const loaded = new Promise((r) => iframe.addEventListener("load", r, { once: true }));
+  iframe.srcdoc = html;
+  await loaded;
 };
 
 // setTheme changes the host context as a host does when the user switches.
