@@ -159,7 +159,7 @@ func TestHTTPOAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if txt := rr.Contents[0].Text; !strings.Contains(txt, `"subject": "merchant-7"`) || !strings.Contains(txt, `"client_id": "claude"`) {
+	if txt := rr.Contents[0].Text; !strings.Contains(txt, `"subject":"merchant-7"`) || !strings.Contains(txt, `"client_id":"claude"`) {
 		t.Errorf("cryptopay://access: %s", txt)
 	}
 	writer.close(t)

@@ -98,7 +98,7 @@ func TestSandboxWebhookEndToEnd(t *testing.T) {
 		t.Fatalf("subscribe: %v", err)
 	}
 	read, err := s.session.ReadResource(ctx, &mcp.ReadResourceParams{URI: uri})
-	if err != nil || len(read.Contents) != 1 || !strings.Contains(read.Contents[0].Text, `"status": "NR"`) {
+	if err != nil || len(read.Contents) != 1 || !strings.Contains(read.Contents[0].Text, `"status":"NR"`) {
 		t.Fatalf("read resource: %v %+v", err, read)
 	}
 	// A malformed payment URI is invalid params (-32602), not code 0.
