@@ -10,23 +10,31 @@ import (
 
 var marshalerType = reflect.TypeFor[json.Marshaler]()
 
-// compactOutput drops from an output schema inferred from t what says
-// nothing a client can use, so that tools/list costs less:
+// compactOutput reduces an output schema inferred from t to what a client
+// uses it for, the shape of structuredContent (property names, JSON types,
+// nesting), so that tools/list costs a third less (docs/result-sizes.md):
 //
-//   - "additionalProperties": false on every object the SDK infers from a
-//     struct. Results are written by this server, never by a client, and
-//     the properties are all listed; a client that validates accepts the
-//     same results (and would accept a new field instead of failing).
-//   - "null" in the type of an optional property (omitempty or omitzero)
-//     whose Go type is a pointer, slice or map: encoding/json omits such a
-//     field when it is nil, so null never appears. Not when the type (or
-//     the pointed-to type) has its own MarshalJSON, which may write null.
+//   - No property descriptions and no "required": a model reads a tool's
+//     description and input schema (no common client shows it the output
+//     schema), so what a result field means for acting on it is said in
+//     the tool description; the Go types keep their field comments and
+//     struct tags as documentation. A client that validates accepts the
+//     same results.
+//   - No "additionalProperties": false on the objects the SDK infers from
+//     structs. Results are written by this server, never by a client, and
+//     the properties are all listed.
+//   - No "null" in the type of an optional property (omitempty or
+//     omitzero) whose Go type is a pointer, slice or map: encoding/json
+//     omits such a field when it is nil, so null never appears. Not when
+//     the type (or the pointed-to type) has its own MarshalJSON, which may
+//     write null.
 //
 // Every result that validated before still validates. s is modified.
 func compactOutput(t reflect.Type, s *jsonschema.Schema) {
 	if s == nil {
 		return
 	}
+	s.Description, s.Required = "", nil
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}

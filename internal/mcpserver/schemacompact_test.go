@@ -21,7 +21,7 @@ func (n nullText) MarshalJSON() ([]byte, error) {
 }
 
 type compactItem struct {
-	Name string `json:"name"`
+	Name string `json:"name" jsonschema:"what the model reads in the tool description instead"`
 }
 
 type compactOut struct {
@@ -45,8 +45,10 @@ func TestCompactOutput(t *testing.T) {
 	before := canonical(s)
 	compactOutput(reflect.TypeFor[compactOut](), s)
 	after := canonical(s)
-	if strings.Contains(after, `"additionalProperties":false`) {
-		t.Errorf("additionalProperties false left: %s", after)
+	for _, noise := range []string{`"additionalProperties":false`, `"description"`, `"required"`} {
+		if strings.Contains(after, noise) {
+			t.Errorf("%s left: %s", noise, after)
+		}
 	}
 	wantTypes := map[string]string{
 		"req":       `["null","integer"]`, // required: a nil pointer is written as null
