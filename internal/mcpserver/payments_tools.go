@@ -222,7 +222,7 @@ func generatePaymentQR(svc *payments.Service) Tool[qrArgs, payments.QRResult] {
 			Title: "Generate payment QR code",
 			Description: "Generate QR codes (PNG) for an existing payment: a different size (\"I need a 1000px QR\"), a different style (\"QR without branding\"), " +
 				"only the address or only the payment URI, QR codes after include_qr=false, or a QR of the payment page (gateway_url) for payment links. " +
-				"Creates and changes nothing. The images are returned as image content and as data URLs. " +
+				"Creates and changes nothing; works for payments created before a restart. The images are returned as image content and as data URLs. " +
 				"Errors: PAYMENT_EXPIRED (create a new payment), QR_NOT_AVAILABLE (cancelled or failed payment, or no address/URL for the asked qr_type), PAYMENT_NOT_FOUND.",
 			Annotations: &mcp.ToolAnnotations{Title: "Generate payment QR code", ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(true)},
 		},
