@@ -45,16 +45,15 @@ func patchCreateCommon(s *jsonschema.Schema) {
 	key.MinLength, key.MaxLength = ptr(1), ptr(200)
 }
 
-const idempotencyKeyDoc = "optional: a unique string for this payment request (for example the order number). " +
-	"Retrying with the same key and arguments returns the same payment instead of creating a second one; " +
-	"the same key with different arguments fails with IDEMPOTENCY_CONFLICT"
+const idempotencyKeyDoc = "unique key of this payment request (e.g. the order number): a retry with the same key and arguments " +
+	"returns the same payment, not a second one; other arguments fail with IDEMPOTENCY_CONFLICT"
 
 type createOnchainArgs struct {
 	AmountEUR      float64 `json:"amount_eur" jsonschema:"amount to charge, in the fiat currency (EUR by default); at least 0.01, at most 2 decimals"`
 	InputCurrency  string  `json:"input_currency" jsonschema:"exact cryptocurrency symbol from list_currencies_catalog, e.g. BTC, ETH, USDC_ERC20, or test coins BTC_TEST, ETH_TEST, USDC_ETH_TEST"`
-	Fiat           string  `json:"fiat,omitempty" jsonschema:"ISO 4217 fiat currency of amount_eur (default EUR)"`
-	Notes          string  `json:"notes,omitempty" jsonschema:"free-text note stored with the payment (max 256 characters)"`
-	IncludeQR      bool    `json:"include_qr,omitempty" jsonschema:"include QR codes of the address and payment URI (default true)"`
+	Fiat           string  `json:"fiat,omitempty" jsonschema:"ISO 4217 fiat currency of amount_eur"`
+	Notes          string  `json:"notes,omitempty" jsonschema:"free-text note stored with the payment"`
+	IncludeQR      bool    `json:"include_qr,omitempty" jsonschema:"include QR codes of the address and payment URI"`
 	IdempotencyKey string  `json:"idempotency_key,omitempty" jsonschema:"optional: a unique string for this payment request (for example the order number); retrying with the same key and arguments returns the same payment"`
 }
 
@@ -66,14 +65,13 @@ func createPaymentOnchain(svc *payments.Service) Tool[createOnchainArgs, payment
 			Title: "Create on-chain crypto payment",
 			Description: "Create a payment in ONE SPECIFIC cryptocurrency and get its blockchain address, payment URI (address + amount) and QR codes.\n\n" +
 				"DECISION RULE: use this tool ONLY when the user explicitly names a cryptocurrency (Bitcoin, BTC, Ethereum, ETH, USDC, ...), " +
-				"e.g. \"Create a Bitcoin payment for 50 euros\", \"Generate an ETH address for 100 euros\", \"I need a USDC QR for 25 euros\". " +
+				"e.g. \"Create a Bitcoin payment for 50 euros\", \"I need a USDC QR for 25 euros\". " +
 				"If no cryptocurrency is mentioned, use create_payment_link instead (the default).\n\n" +
 				"The payment expires: its timer starts immediately, so always tell the user expires_at. " +
 				"For XRP, XLM and ALGO the customer must include tag_memo. Check amounts and symbols with list_currencies_catalog first if unsure. " +
 				"Pass idempotency_key when retrying a request that may have failed, so no second payment is created. " +
-				"Creates a payment request at Bitnovo Pay (no money moves until the customer pays). " +
-				"Returns identifier, address, payment_uri, expected_input_amount (the crypto amount), currency_id, fiat_amount, expires_at, status " +
-				"and the QR codes qr_address and qr_payment_uri (also attached as images). Next: get_payment_status or wait_for_payment with the identifier. " +
+				"No money moves until the customer pays. Returns identifier, address, payment_uri, expected_input_amount (the crypto amount, exact decimal text), " +
+				"expires_at and the QR codes (also attached as images). Next: get_payment_status or wait_for_payment with the identifier. " +
 				"Errors: CURRENCY_NOT_SUPPORTED (details list the supported symbols), AMOUNT_TOO_LOW, AMOUNT_TOO_HIGH, IDEMPOTENCY_CONFLICT, PAYMENT_OUTCOME_UNKNOWN.",
 			Annotations: &mcp.ToolAnnotations{
 				Title: "Create on-chain crypto payment", DestructiveHint: ptr(false), OpenWorldHint: ptr(true),
@@ -100,11 +98,11 @@ func createPaymentOnchain(svc *payments.Service) Tool[createOnchainArgs, payment
 
 type createLinkArgs struct {
 	AmountEUR      float64 `json:"amount_eur" jsonschema:"amount to charge, in the fiat currency (EUR by default); at least 0.01, at most 2 decimals"`
-	Fiat           string  `json:"fiat,omitempty" jsonschema:"ISO 4217 fiat currency of amount_eur (default EUR)"`
-	URLOK          string  `json:"url_ok,omitempty" jsonschema:"optional http(s) URL the customer is sent to after paying; only if the user asked for redirects, never invent one"`
-	URLKO          string  `json:"url_ko,omitempty" jsonschema:"optional http(s) URL the customer is sent to if the payment fails or is cancelled; only if the user asked for it"`
-	Notes          string  `json:"notes,omitempty" jsonschema:"free-text note stored with the payment (max 256 characters)"`
-	IncludeQR      bool    `json:"include_qr,omitempty" jsonschema:"include a QR code of the payment URL (default true)"`
+	Fiat           string  `json:"fiat,omitempty" jsonschema:"ISO 4217 fiat currency of amount_eur"`
+	URLOK          string  `json:"url_ok,omitempty" jsonschema:"http(s) URL the customer is sent to after paying; only if the user asked for redirects, never invent one"`
+	URLKO          string  `json:"url_ko,omitempty" jsonschema:"http(s) URL the customer is sent to if the payment fails; only if the user asked for it"`
+	Notes          string  `json:"notes,omitempty" jsonschema:"free-text note stored with the payment"`
+	IncludeQR      bool    `json:"include_qr,omitempty" jsonschema:"include a QR code of the payment URL"`
 	IdempotencyKey string  `json:"idempotency_key,omitempty" jsonschema:"optional: a unique string for this payment request; retrying with the same key and arguments returns the same payment"`
 }
 
@@ -116,12 +114,12 @@ func createPaymentLink(svc *payments.Service) Tool[createLinkArgs, payments.Link
 			Title: "Create crypto payment link",
 			Description: "Create a web payment link (web_url) where the customer chooses which cryptocurrency to pay with. THIS IS THE DEFAULT payment tool.\n\n" +
 				"DECISION RULE: if the user does NOT explicitly name a cryptocurrency, use this tool, e.g. \"Create a payment for 50 euros\", " +
-				"\"Generate a QR to collect 100 euros\", \"Give me the payment link for 25 euros\", \"dame el qr para un pago de 24 euros\". " +
+				"\"dame el qr para un pago de 24 euros\". " +
 				"Only when the user names a specific cryptocurrency use create_payment_onchain.\n\n" +
-				"Share web_url (or the QR code) with the customer. Pass url_ok/url_ko only if the user asks for redirects; never invent them. " +
+				"Share web_url (or the QR code) with the customer. " +
 				"Pass idempotency_key when retrying a request that may have failed, so no second payment is created. " +
-				"Creates a payment request at Bitnovo Pay (no money moves until the customer pays); it expires, so tell the user expires_at. " +
-				"Returns identifier, web_url, fiat_amount, fiat_currency, expires_at, status and qr_web_url (also attached as an image). " +
+				"No money moves until the customer pays; it expires, so tell the user expires_at. " +
+				"Returns identifier, web_url, expires_at and qr_web_url (also attached as an image). " +
 				"Next: get_payment_status or wait_for_payment with the identifier. " +
 				"Errors: INVALID_REDIRECT_URLS, AMOUNT_TOO_LOW, IDEMPOTENCY_CONFLICT, PAYMENT_OUTCOME_UNKNOWN (do not retry without the same idempotency_key).",
 			Annotations: &mcp.ToolAnnotations{
@@ -159,13 +157,12 @@ func getPaymentStatus(svc *payments.Service) Tool[statusArgs, payments.StatusRes
 		Def: mcp.Tool{
 			Name:  "get_payment_status",
 			Title: "Get payment status",
-			Description: "Get the current status of a payment from Bitnovo Pay, e.g. \"Was payment abc-123 completed?\".\n" +
+			Description: "Get the current status of a payment from Bitnovo Pay.\n" +
 				"Statuses: NR (Not Ready: created, no crypto chosen yet), PE (Pending: waiting for the customer's payment), " +
 				"AC (Awaiting Completion: detected in the mempool), IA (Insufficient Amount: underpaid, remaining_amount says how much is missing), " +
 				"OC (Out of Condition: paid late or wrong amount), CO (Completed: confirmed on the blockchain), CA (Cancelled), EX (Expired), FA (Failed). " +
 				"requires_action means the customer still has to pay; is_terminal means the status will not change any more. Exchange rates are deliberately not shown. " +
-				"Needs the identifier returned by create_payment_link or create_payment_onchain. Read-only; one call to Bitnovo " +
-				"(if Bitnovo cannot be reached it answers from the latest verified webhook, source: webhook). " +
+				"Read-only; if Bitnovo cannot be reached it answers from the latest verified webhook (source: webhook). " +
 				"To wait for a payment use wait_for_payment instead of calling this in a loop. Errors: PAYMENT_NOT_FOUND, INVALID_ARGUMENT, API_TIMEOUT.",
 			Annotations: &mcp.ToolAnnotations{Title: "Get payment status", ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(true)},
 		},
@@ -193,8 +190,8 @@ func listCurrenciesCatalog(svc *payments.Service) Tool[catalogArgs, payments.Cat
 			Title: "List supported cryptocurrencies",
 			Description: "List the cryptocurrencies this merchant can accept, with minimum and maximum amounts (EUR), network and whether a memo/tag is needed. " +
 				"Use it to answer \"What cryptocurrencies are available?\" or \"Which coins accept 50 euros?\" (filter_by_amount), and before create_payment_onchain when unsure of a symbol. " +
-				"Read-only: one call to Bitnovo, cached for 5 minutes (a stale list is served if Bitnovo is down); cache_info says how fresh it is. " +
-				"Returns currencies (symbol, name, blockchain, min_amount, max_amount (null: no limit), decimals, requires_memo, features), total_count and filtered_count. " +
+				"Read-only, cached for 5 minutes (a stale list is served if Bitnovo is down; see cache_info). " +
+				"Amounts are exact decimal text; max_amount null means no limit. " +
 				"Next: create_payment_onchain with a symbol from this list. Errors: UPSTREAM_API_ERROR, API_TIMEOUT.",
 			Annotations: &mcp.ToolAnnotations{Title: "List supported cryptocurrencies", ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(true)},
 		},
@@ -211,10 +208,10 @@ func listCurrenciesCatalog(svc *payments.Service) Tool[catalogArgs, payments.Cat
 type qrArgs struct {
 	Identifier         string `json:"identifier" jsonschema:"payment identifier (UUID)"`
 	QRType             string `json:"qr_type,omitempty" jsonschema:"address: the bare address (customer types the amount); payment_uri: address and amount (recommended); both: address and payment_uri; gateway_url: the payment page URL"`
-	Size               int    `json:"size,omitempty" jsonschema:"image width and height in pixels, 100 to 2000 (default 512; use 1000+ for print)"`
-	Style              string `json:"style,omitempty" jsonschema:"basic: plain QR; branded: currency or Bitnovo Pay logo in the centre (default)"`
-	Branding           bool   `json:"branding,omitempty" jsonschema:"show the Bitnovo Pay mark below the code (default true)"`
-	GatewayEnvironment string `json:"gateway_environment,omitempty" jsonschema:"only for gateway_url: rebuild the gateway URL on development, testing or production hosts instead of using the payment's own web_url"`
+	Size               int    `json:"size,omitempty" jsonschema:"image width and height in pixels (1000+ for print)"`
+	Style              string `json:"style,omitempty" jsonschema:"basic: plain QR; branded: currency or Bitnovo Pay logo in the centre"`
+	Branding           bool   `json:"branding,omitempty" jsonschema:"show the Bitnovo Pay mark below the code"`
+	GatewayEnvironment string `json:"gateway_environment,omitempty" jsonschema:"only for gateway_url: build the URL on this environment's host instead of using the payment's own web_url"`
 }
 
 func generatePaymentQR(svc *payments.Service) Tool[qrArgs, payments.QRResult] {
@@ -225,8 +222,7 @@ func generatePaymentQR(svc *payments.Service) Tool[qrArgs, payments.QRResult] {
 			Title: "Generate payment QR code",
 			Description: "Generate QR codes (PNG) for an existing payment: a different size (\"I need a 1000px QR\"), a different style (\"QR without branding\"), " +
 				"only the address or only the payment URI, QR codes after include_qr=false, or a QR of the payment page (gateway_url) for payment links. " +
-				"Needs the identifier of an existing payment; creates nothing and changes nothing at Bitnovo. " +
-				"Works for payments created before a restart. The images are returned as image content and as data URLs. " +
+				"Creates and changes nothing; works for payments created before a restart. The images are returned as image content and as data URLs. " +
 				"Errors: PAYMENT_EXPIRED (create a new payment), QR_NOT_AVAILABLE (cancelled or failed payment, or no address/URL for the asked qr_type), PAYMENT_NOT_FOUND.",
 			Annotations: &mcp.ToolAnnotations{Title: "Generate payment QR code", ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(true)},
 		},

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"regexp"
 	"runtime/debug"
 	"strconv"
@@ -119,6 +120,7 @@ func (t Tool[In, Out]) build() (*mcp.Tool, *jsonschema.Resolved, *argSchema, err
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("tool %s: output schema: %w", t.Def.Name, err)
 	}
+	compactOutput(reflect.TypeFor[Out](), out)
 	if out, err = shareDefs(out); err != nil {
 		return nil, nil, nil, fmt.Errorf("tool %s: output schema: %w", t.Def.Name, err)
 	}

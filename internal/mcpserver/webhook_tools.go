@@ -104,8 +104,8 @@ type DetectedContext struct {
 
 type webhookEventsArgs struct {
 	Identifier    string `json:"identifier,omitempty" jsonschema:"only events of this payment identifier"`
-	Limit         int    `json:"limit,omitempty" jsonschema:"maximum number of events, newest first (default 50, at most 500)"`
-	ValidatedOnly bool   `json:"validated_only,omitempty" jsonschema:"only events whose HMAC signature was verified (default true; unsigned events exist only with WEBHOOK_ALLOW_UNSIGNED=true)"`
+	Limit         int    `json:"limit,omitempty" jsonschema:"maximum number of events, newest first"`
+	ValidatedOnly bool   `json:"validated_only,omitempty" jsonschema:"only events whose HMAC signature was verified (unsigned ones exist only with WEBHOOK_ALLOW_UNSIGNED=true)"`
 }
 
 // WebhookEventOut is one stored webhook delivery.
@@ -137,10 +137,9 @@ func getWebhookEvents(w Webhooks, sandbox bool) Tool[webhookEventsArgs, webhookE
 		Def: mcp.Tool{
 			Name:  "get_webhook_events",
 			Title: "Webhook events",
-			Description: "Webhook events received from Bitnovo Pay, newest first: every status change Bitnovo pushed, with the raw payload. " +
-				"Filter by payment identifier; limit, identifier and validated_only are applied together. " +
+			Description: "Webhook events received from Bitnovo Pay, newest first, with the raw payload. " +
 				"Use it to answer 'has the payment arrived?' without polling Bitnovo; to block until it arrives use wait_for_payment, " +
-				"and for the authoritative current status get_payment_status. Read-only (this server's event store). " +
+				"for the authoritative status get_payment_status. Read-only. " +
 				"Without BITNOVO_DEVICE_SECRET no event is verified: validated_only=true then fails with INVALID_DEVICE_SECRET (pass false to see unverified events)." +
 				webhookToolsDescSuffix,
 			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(false)},
@@ -222,7 +221,7 @@ func decodableNumbers(v any) any {
 }
 
 type webhookURLArgs struct {
-	Validate bool `json:"validate,omitempty" jsonschema:"prove the URL works end to end by sending a signed test request to it through the public URL (default false)"`
+	Validate bool `json:"validate,omitempty" jsonschema:"prove the URL works end to end: send a signed test request through the public URL"`
 }
 
 type webhookURLOut struct {
@@ -243,8 +242,8 @@ func getWebhookURL(w Webhooks, sandbox bool) Tool[webhookURLArgs, webhookURLOut]
 			Name:  "get_webhook_url",
 			Title: "Webhook URL",
 			Description: "The public URL to paste into the Bitnovo Pay dashboard (Settings → Merchant → Devices → notification_url), " +
-				"with step-by-step instructions. Use it when the user sets up webhooks or asks for the URL. " +
-				"With validate=true it sends a signed test request through the public URL and reports whether it arrived (nothing is stored). " +
+				"with instructions. Use it when the user sets up webhooks. " +
+				"With validate=true it sends a signed test request through the public URL and reports whether it arrived. " +
 				"secret_error (INVALID_DEVICE_SECRET) says when signatures cannot be verified. " +
 				"Errors: TUNNEL_CONNECTION_FAILED (see get_tunnel_status), WEBHOOK_URL_UNAVAILABLE (no tunnel or URL configured, or still connecting)." +
 				webhookToolsDescSuffix,
@@ -280,8 +279,7 @@ func getTunnelStatus(w Webhooks, sandbox bool) Tool[noArgs, TunnelStatus] {
 			Name:  "get_tunnel_status",
 			Title: "Tunnel status",
 			Description: "Diagnose the tunnel that carries Bitnovo's webhooks to this server (ngrok, zrok or a manual public URL): " +
-				"status (disconnected, connecting, connected, reconnecting, error), public URL, last error, reconnect attempts " +
-				"and the detected execution context. Takes no input, read-only, cannot fail. " +
+				"status, public URL, last error, reconnect attempts, detected execution context. Read-only, cannot fail. " +
 				"Use it when get_webhook_url fails or webhooks stop arriving; last_error says what to check." + webhookToolsDescSuffix,
 			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(false)},
 		},
@@ -325,8 +323,8 @@ func notEnabledMiddleware(e *env) mcp.Middleware {
 
 type waitArgs struct {
 	Identifier     string   `json:"identifier" jsonschema:"payment identifier returned by create_payment_onchain or create_payment_link"`
-	TimeoutSeconds int      `json:"timeout_seconds,omitempty" jsonschema:"how long to wait at most in seconds (default 45); without a progress token at most 45 (more is cut to 45, so the call ends inside the client's 60 s request timeout), with one up to 300"`
-	TargetStatuses []string `json:"target_statuses,omitempty" jsonschema:"statuses that end the wait (default [\"CO\"]); the wait also ends early if the payment reaches another final status"`
+	TimeoutSeconds int      `json:"timeout_seconds,omitempty" jsonschema:"longest wait in seconds; without a progress token more than 45 is cut to 45"`
+	TargetStatuses []string `json:"target_statuses,omitempty" jsonschema:"statuses that end the wait; it also ends if the payment reaches another final status"`
 }
 
 func waitForPayment(svc *payments.Service) Tool[waitArgs, payments.WaitResult] {
@@ -335,13 +333,12 @@ func waitForPayment(svc *payments.Service) Tool[waitArgs, payments.WaitResult] {
 		Def: mcp.Tool{
 			Name:  "wait_for_payment",
 			Title: "Wait for a payment",
-			Description: "Wait until a payment reaches a target status (default CO, completed) and return as soon as it does, " +
-				"or when it ends in another final status (expired, cancelled, failed), or after timeout_seconds (default 45). " +
-				"Without a progress token the wait lasts at most 45 s, inside clients' 60 s request timeouts; with one it may last up to 300 s and sends progress every 5 s. " +
-				"With webhooks enabled it wakes on Bitnovo's push; otherwise it polls with backoff. " +
-				"Prefer this over calling get_payment_status in a loop. Needs the identifier from create_payment_link or create_payment_onchain; read-only. " +
-				"Returns status, the flags reached, ended_terminal and timed_out, payment (the get_payment_status result), waited_seconds, checks and woken_by_webhook; " +
-				"timed_out means still pending: call it again (next says so) or ask the user. Errors: PAYMENT_NOT_FOUND, INVALID_ARGUMENT.",
+			Description: "Wait until a payment reaches a target status (default CO, completed), ends in another final status (ended_terminal), " +
+				"or timeout_seconds pass (timed_out). Without a progress token it waits at most 45 s, inside clients' 60 s request timeouts; " +
+				"with one up to 300 s, with progress every 5 s. It wakes on Bitnovo's webhook or polls with backoff. " +
+				"Prefer it over calling get_payment_status in a loop. Read-only. Returns status, reached, ended_terminal, timed_out and " +
+				"payment (the get_payment_status result); timed_out means still pending: call it again (next says so) or ask the user. " +
+				"Errors: PAYMENT_NOT_FOUND, INVALID_ARGUMENT.",
 			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(true)},
 		},
 		NoDeadline: true,
