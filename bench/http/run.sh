@@ -6,6 +6,7 @@
 #
 #   bash bench/http/run.sh [DURATION] [ROUNDS]     (defaults: 10s, 3)
 #   GOGC=400 bash bench/http/run.sh                 (the same GOGC for all three servers)
+#   OURS_GOGC=400 bash bench/http/run.sh            (cryptopay-mcp with GOGC=400, bare with GOGC)
 #
 # Servers and wrk share the machine; the two servers take turns (product,
 # bare, product, bare ...) so that background load hits both alike.
@@ -14,6 +15,7 @@ cd "$(dirname "$0")/../.."
 DUR=${1:-10s}
 ROUNDS=${2:-3}
 GOGC=${GOGC:-100}
+OURS_GOGC=${OURS_GOGC:-$GOGC}
 export GOGC
 WORK=$(mktemp -d)
 PIDS=()
@@ -31,7 +33,8 @@ go build -o "$WORK/bare" ./bench/http/bare
 product() {
 	local name=$1
 	shift
-	env -i PATH="$PATH" HOME="$WORK" GOGC="$GOGC" CRYPTOPAY_SANDBOX=true CRYPTOPAY_DATA_DIR="$WORK/data-$name" LOG_LEVEL=warn \
+	: >"$WORK/$name.log" # exists before the first read (the child's redirection may come later)
+	env -i PATH="$PATH" HOME="$WORK" GOGC="$OURS_GOGC" CRYPTOPAY_SANDBOX=true CRYPTOPAY_DATA_DIR="$WORK/data-$name" LOG_LEVEL=warn \
 		"$WORK/cryptopay-mcp" http --listen 127.0.0.1:0 "$@" 2>"$WORK/$name.log" &
 	PID=$!
 	PIDS+=($!)
@@ -57,7 +60,7 @@ hdr=(-H "Content-Type: application/json" -H "Accept: application/json, text/even
 curl -sf "${hdr[@]}" -d "$body" "$DEFAULT" >"$WORK/answer.sse"
 curl -sf "${hdr[@]}" -d "$body" "$STATELESS" >/dev/null
 sed -n 's/^data: //p' "$WORK/answer.sse" | python3 -c 'import json,sys; r=json.load(sys.stdin)["result"]; r.pop("resultType",None); json.dump(r,sys.stdout)' >"$WORK/result.json"
-echo "GOGC=$GOGC; result: $(wc -c <"$WORK/result.json") bytes; answer on the wire: $(wc -c <"$WORK/answer.sse") bytes"
+echo "GOGC=$GOGC (cryptopay-mcp: $OURS_GOGC); result: $(wc -c <"$WORK/result.json") bytes; answer on the wire: $(wc -c <"$WORK/answer.sse") bytes"
 
 "$WORK/bare" --listen 127.0.0.1:18090 --result "$WORK/result.json" &
 BARE_PID=$!
