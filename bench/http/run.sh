@@ -5,7 +5,7 @@
 # bytes, at 1, 16 and 64 connections with wrk. See docs/benchmarks-http.md.
 #
 #   bash bench/http/run.sh [DURATION] [ROUNDS]     (defaults: 10s, 3)
-#   GOGC=400 bash bench/http/run.sh                 (the same GOGC for all three servers)
+#   GOGC=100 bash bench/http/run.sh                 (the same GOGC for all servers; default: each its own)
 #   OURS_GOGC=400 bash bench/http/run.sh            (cryptopay-mcp with GOGC=400, bare with GOGC)
 #
 # Servers and wrk share the machine; the two servers take turns (product,
@@ -14,8 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 DUR=${1:-10s}
 ROUNDS=${2:-3}
-GOGC=${GOGC:-100}
-OURS_GOGC=${OURS_GOGC:-$GOGC}
+GOGC=${GOGC:-} # empty: each server's default (Go's 100 for bare; cryptopay-mcp http sets 400 itself)
+OURS_GOGC=${OURS_GOGC-$GOGC}
 export GOGC
 WORK=$(mktemp -d)
 PIDS=()

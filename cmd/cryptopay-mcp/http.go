@@ -71,6 +71,7 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		return exitConfig
 	}
 
+	tuneGC(getenv, cgroupMemoryMax)
 	ln, err := net.Listen("tcp", hc.Listen)
 	if err != nil {
 		// A port in use or an address not on this machine: the user picks
