@@ -83,95 +83,48 @@ func pgWriteTask(ctx context.Context, tx pgx.Tx, t Task) error {
 }
 
 // UpdateTask implements Tasks.
-func (s *Postgres) UpdateTask(ctx context.Context, id, holder string, u TaskUpdate, now time.Time) (Task, error) {
-	var t Task
-	err := s.pgTx(ctx, "update task", func(tx pgx.Tx) error {
-		var err error
-		if t, err = pgLiveTask(ctx, tx, id, nil, now, true); err != nil {
-			return err
-		}
-		if TaskTerminal(t.Status) || t.LeaseHolder != holder {
-			return nil
-		}
-		applyUpdate(&t, u, now)
-		return pgWriteTask(ctx, tx, t)
+func (s *Postgres) UpdateTask(ctx context.Context, id, holder string, u TaskUpdate, now time.Time) (t Task, err error) {
+	err = s.pgTx(ctx, "update task", func(tx pgx.Tx) (err error) {
+		t, err = txUpdateTask(ctx, pgTaskTx{tx}, id, holder, u, now)
+		return err
 	})
 	return t, err
 }
 
 // FinishTask implements Tasks.
-func (s *Postgres) FinishTask(ctx context.Context, id, status, message string, result, rpcErr []byte, now time.Time) (bool, error) {
-	done := false
-	err := s.pgTx(ctx, "finish task", func(tx pgx.Tx) error {
-		t, err := pgLiveTask(ctx, tx, id, nil, now, true)
-		if err != nil {
-			return err
-		}
-		if TaskTerminal(t.Status) {
-			return nil
-		}
-		t.Status, t.StatusMessage, t.Result, t.Error, t.InputRequests, t.UpdatedAt = status, message, result, rpcErr, nil, ms(now)
-		done = true
-		return pgWriteTask(ctx, tx, t)
+func (s *Postgres) FinishTask(ctx context.Context, id, status, message string, result, rpcErr []byte, now time.Time) (done bool, err error) {
+	err = s.pgTx(ctx, "finish task", func(tx pgx.Tx) (err error) {
+		done, err = txFinishTask(ctx, pgTaskTx{tx}, id, status, message, result, rpcErr, now)
+		return err
 	})
 	return done, err
 }
 
 // CancelTask implements Tasks.
-func (s *Postgres) CancelTask(ctx context.Context, owner, id, message string, now time.Time) (Task, error) {
-	var t Task
-	err := s.pgTx(ctx, "cancel task", func(tx pgx.Tx) error {
-		var err error
-		if t, err = pgLiveTask(ctx, tx, id, &owner, now, true); err != nil {
-			return err
-		}
-		if TaskTerminal(t.Status) {
-			return nil
-		}
-		t.Status, t.StatusMessage, t.InputRequests, t.UpdatedAt = TaskCancelled, message, nil, ms(now)
-		return pgWriteTask(ctx, tx, t)
+func (s *Postgres) CancelTask(ctx context.Context, owner, id, message string, now time.Time) (t Task, err error) {
+	err = s.pgTx(ctx, "cancel task", func(tx pgx.Tx) (err error) {
+		t, err = txCancelTask(ctx, pgTaskTx{tx}, owner, id, message, now)
+		return err
 	})
 	return t, err
 }
 
 // AnswerTask implements Tasks.
-func (s *Postgres) AnswerTask(ctx context.Context, owner, id string, responses []byte, now time.Time) (Task, error) {
-	var t Task
-	err := s.pgTx(ctx, "answer task", func(tx pgx.Tx) error {
-		var err error
-		if t, err = pgLiveTask(ctx, tx, id, &owner, now, true); err != nil {
-			return err
-		}
-		if TaskTerminal(t.Status) {
-			return nil
-		}
-		merged, err := mergeResponses(t.InputRequests, t.InputResponses, responses)
-		if err != nil || merged == nil {
-			return err
-		}
-		t.InputResponses, t.UpdatedAt = merged, ms(now)
-		return pgWriteTask(ctx, tx, t)
+func (s *Postgres) AnswerTask(ctx context.Context, owner, id string, responses []byte, now time.Time) (t Task, err error) {
+	err = s.pgTx(ctx, "answer task", func(tx pgx.Tx) (err error) {
+		t, err = txAnswerTask(ctx, pgTaskTx{tx}, owner, id, responses, now)
+		return err
 	})
 	return t, err
 }
 
 // ClaimTask implements Tasks.
-func (s *Postgres) ClaimTask(ctx context.Context, id, holder string, now, until time.Time) (Task, bool, error) {
-	var t Task
-	ok := false
-	err := s.pgTx(ctx, "claim task", func(tx pgx.Tx) error {
-		var err error
-		t, err = pgLiveTask(ctx, tx, id, nil, now, true)
-		if errors.Is(err, ErrNotFound) {
-			return nil
-		}
-		if err != nil || TaskTerminal(t.Status) || (t.LeaseHolder != holder && t.LeaseUntil.After(now)) {
-			return err
-		}
-		t.LeaseHolder, t.LeaseUntil, ok = holder, ms(until), true
-		return pgWriteTask(ctx, tx, t)
+func (s *Postgres) ClaimTask(ctx context.Context, id, holder string, now, until time.Time) (t Task, ok bool, err error) {
+	err = s.pgTx(ctx, "claim task", func(tx pgx.Tx) (err error) {
+		t, ok, err = txClaimTask(ctx, pgTaskTx{tx}, id, holder, now, until)
+		return err
 	})
-	return t, ok, err
+	return t, ok && err == nil, err
 }
 
 // OrphanedTasks implements Tasks.
@@ -208,3 +161,13 @@ func (s *Postgres) PruneTasks(ctx context.Context, now time.Time) (int64, error)
 	}
 	return tag.RowsAffected(), nil
 }
+
+// pgTaskTx is a PostgreSQL transaction as a taskTx: reads lock the row
+// (FOR UPDATE).
+type pgTaskTx struct{ tx pgx.Tx }
+
+func (p pgTaskTx) live(ctx context.Context, id string, owner *string, now time.Time) (Task, error) {
+	return pgLiveTask(ctx, p.tx, id, owner, now, true)
+}
+
+func (p pgTaskTx) write(ctx context.Context, t Task) error { return pgWriteTask(ctx, p.tx, t) }

@@ -96,95 +96,48 @@ func writeTask(ctx context.Context, tx *sql.Tx, t Task) error {
 }
 
 // UpdateTask implements Tasks.
-func (s *SQLite) UpdateTask(ctx context.Context, id, holder string, u TaskUpdate, now time.Time) (Task, error) {
-	var t Task
-	err := s.inTx(ctx, "update task", func(tx *sql.Tx) error {
-		var err error
-		if t, err = liveTask(ctx, tx, id, nil, now); err != nil {
-			return err
-		}
-		if TaskTerminal(t.Status) || t.LeaseHolder != holder {
-			return nil
-		}
-		applyUpdate(&t, u, now)
-		return writeTask(ctx, tx, t)
+func (s *SQLite) UpdateTask(ctx context.Context, id, holder string, u TaskUpdate, now time.Time) (t Task, err error) {
+	err = s.inTx(ctx, "update task", func(tx *sql.Tx) (err error) {
+		t, err = txUpdateTask(ctx, sqliteTaskTx{tx}, id, holder, u, now)
+		return err
 	})
 	return t, err
 }
 
 // FinishTask implements Tasks.
-func (s *SQLite) FinishTask(ctx context.Context, id, status, message string, result, rpcErr []byte, now time.Time) (bool, error) {
-	done := false
-	err := s.inTx(ctx, "finish task", func(tx *sql.Tx) error {
-		t, err := liveTask(ctx, tx, id, nil, now)
-		if err != nil {
-			return err
-		}
-		if TaskTerminal(t.Status) {
-			return nil
-		}
-		t.Status, t.StatusMessage, t.Result, t.Error, t.InputRequests, t.UpdatedAt = status, message, result, rpcErr, nil, ms(now)
-		done = true
-		return writeTask(ctx, tx, t)
+func (s *SQLite) FinishTask(ctx context.Context, id, status, message string, result, rpcErr []byte, now time.Time) (done bool, err error) {
+	err = s.inTx(ctx, "finish task", func(tx *sql.Tx) (err error) {
+		done, err = txFinishTask(ctx, sqliteTaskTx{tx}, id, status, message, result, rpcErr, now)
+		return err
 	})
 	return done, err
 }
 
 // CancelTask implements Tasks.
-func (s *SQLite) CancelTask(ctx context.Context, owner, id, message string, now time.Time) (Task, error) {
-	var t Task
-	err := s.inTx(ctx, "cancel task", func(tx *sql.Tx) error {
-		var err error
-		if t, err = liveTask(ctx, tx, id, &owner, now); err != nil {
-			return err
-		}
-		if TaskTerminal(t.Status) {
-			return nil
-		}
-		t.Status, t.StatusMessage, t.InputRequests, t.UpdatedAt = TaskCancelled, message, nil, ms(now)
-		return writeTask(ctx, tx, t)
+func (s *SQLite) CancelTask(ctx context.Context, owner, id, message string, now time.Time) (t Task, err error) {
+	err = s.inTx(ctx, "cancel task", func(tx *sql.Tx) (err error) {
+		t, err = txCancelTask(ctx, sqliteTaskTx{tx}, owner, id, message, now)
+		return err
 	})
 	return t, err
 }
 
 // AnswerTask implements Tasks.
-func (s *SQLite) AnswerTask(ctx context.Context, owner, id string, responses []byte, now time.Time) (Task, error) {
-	var t Task
-	err := s.inTx(ctx, "answer task", func(tx *sql.Tx) error {
-		var err error
-		if t, err = liveTask(ctx, tx, id, &owner, now); err != nil {
-			return err
-		}
-		if TaskTerminal(t.Status) {
-			return nil
-		}
-		merged, err := mergeResponses(t.InputRequests, t.InputResponses, responses)
-		if err != nil || merged == nil {
-			return err
-		}
-		t.InputResponses, t.UpdatedAt = merged, ms(now)
-		return writeTask(ctx, tx, t)
+func (s *SQLite) AnswerTask(ctx context.Context, owner, id string, responses []byte, now time.Time) (t Task, err error) {
+	err = s.inTx(ctx, "answer task", func(tx *sql.Tx) (err error) {
+		t, err = txAnswerTask(ctx, sqliteTaskTx{tx}, owner, id, responses, now)
+		return err
 	})
 	return t, err
 }
 
 // ClaimTask implements Tasks.
-func (s *SQLite) ClaimTask(ctx context.Context, id, holder string, now, until time.Time) (Task, bool, error) {
-	var t Task
-	ok := false
-	err := s.inTx(ctx, "claim task", func(tx *sql.Tx) error {
-		var err error
-		t, err = liveTask(ctx, tx, id, nil, now)
-		if errors.Is(err, ErrNotFound) {
-			return nil
-		}
-		if err != nil || TaskTerminal(t.Status) || (t.LeaseHolder != holder && t.LeaseUntil.After(now)) {
-			return err
-		}
-		t.LeaseHolder, t.LeaseUntil, ok = holder, ms(until), true
-		return writeTask(ctx, tx, t)
+func (s *SQLite) ClaimTask(ctx context.Context, id, holder string, now, until time.Time) (t Task, ok bool, err error) {
+	err = s.inTx(ctx, "claim task", func(tx *sql.Tx) (err error) {
+		t, ok, err = txClaimTask(ctx, sqliteTaskTx{tx}, id, holder, now, until)
+		return err
 	})
-	return t, ok, err
+	return t, ok && err == nil, err
 }
 
 // OrphanedTasks implements Tasks.
@@ -218,3 +171,13 @@ func (s *SQLite) PruneTasks(ctx context.Context, now time.Time) (int64, error) {
 	}
 	return res.RowsAffected()
 }
+
+// sqliteTaskTx is a SQLite transaction as a taskTx (the store begins every
+// transaction IMMEDIATE, taking the write lock: no row lock needed).
+type sqliteTaskTx struct{ tx *sql.Tx }
+
+func (q sqliteTaskTx) live(ctx context.Context, id string, owner *string, now time.Time) (Task, error) {
+	return liveTask(ctx, q.tx, id, owner, now)
+}
+
+func (q sqliteTaskTx) write(ctx context.Context, t Task) error { return writeTask(ctx, q.tx, t) }
