@@ -77,7 +77,8 @@ type MCPOptions struct {
 //
 // Everything else (initialize, requests in a session, GET streams, DELETE)
 // goes to the session handler. With MCPOptions.Stateless every request
-// goes to the sessionless handler.
+// goes to the sessionless handler. Either handler's JSON-RPC error answers
+// get a code where the go-sdk gives none (recodeWriter).
 type RevisionRouter struct {
 	session     *mcp.StreamableHTTPHandler // nil with MCPOptions.Stateless
 	sessionless *mcp.StreamableHTTPHandler
@@ -115,6 +116,7 @@ func NewMCPHandler(getServer func(*http.Request) *mcp.Server, o MCPOptions) *Rev
 }
 
 func (rr *RevisionRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w = recodeWriter{w}
 	if rr.session == nil {
 		if checkTaskName(w, r, rr.maxBody) {
 			rr.sessionless.ServeHTTP(w, r)

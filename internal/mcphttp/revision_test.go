@@ -2,11 +2,13 @@ package mcphttp
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -118,5 +120,92 @@ func TestIsStream(t *testing.T) {
 		if got := IsStream(r); got != tc.want {
 			t.Errorf("IsStream(%s %s) = %v, want %v", tc.method, tc.mcpMethod, got, tc.want)
 		}
+	}
+}
+
+// TestCallBeforeInitializeIsCoded: over HTTP, a 2025-11-25 call sent
+// before initialize is answered with -32600 and its own id; main answered
+// code 0 (the go-sdk's "invalid during session initialization" has none).
+func TestCallBeforeInitializeIsCoded(t *testing.T) {
+	s := testMCPServer(t)
+	for _, stateless := range []bool{false, true} {
+		rr := NewMCPHandler(func(*http.Request) *mcp.Server { return s }, MCPOptions{Stateless: stateless})
+		for _, tc := range []struct {
+			name, body, wantID string
+		}{
+			{"integer id", `{"jsonrpc":"2.0","id":7,"method":"tools/list"}`, `7`},
+			{"string id", `{"jsonrpc":"2.0","id":"a<&>","method":"tools/call","params":{"name":"echo"}}`, `"a<&>"`},
+		} {
+			r := httptest.NewRequest("POST", "/mcp", strings.NewReader(tc.body))
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("Accept", "application/json, text/event-stream")
+			r.Header.Set("Mcp-Protocol-Version", Revision20251125)
+			w := httptest.NewRecorder()
+			rr.ServeHTTP(w, r)
+			if stateless {
+				// Sessionless: no initialize needed, the call is served.
+				if w.Code != 200 || strings.Contains(w.Body.String(), `"error"`) {
+					t.Errorf("stateless %s: HTTP %d %q", tc.name, w.Code, w.Body.String())
+				}
+				continue
+			}
+			var msg struct {
+				ID    json.RawMessage `json:"id"`
+				Error *struct {
+					Code    int64  `json:"code"`
+					Message string `json:"message"`
+				} `json:"error"`
+			}
+			data, ok := strings.CutPrefix(strings.TrimSpace(w.Body.String()), "event: message\ndata: ")
+			if !ok || json.Unmarshal([]byte(data), &msg) != nil || msg.Error == nil {
+				t.Fatalf("%s: HTTP %d %q: want one error event", tc.name, w.Code, w.Body.String())
+			}
+			if msg.Error.Code != jsonrpc.CodeInvalidRequest || string(msg.ID) != tc.wantID || !strings.Contains(msg.Error.Message, "initialization") {
+				t.Errorf("%s: id %s code %d %q, want id %s code -32600", tc.name, msg.ID, msg.Error.Code, msg.Error.Message, tc.wantID)
+			}
+		}
+	}
+}
+
+// TestRecodeWriter: the writer fixes codeless errors in whole JSON bodies
+// and in each event of a stream, keeps flushing, and passes everything
+// else through byte for byte.
+func TestRecodeWriter(t *testing.T) {
+	const (
+		code0  = `{"jsonrpc":"2.0","id":3,"error":{"code":0,"message":"boom"}}`
+		coded  = `{"error":{"code":-32603,"message":"boom"},"id":3,"jsonrpc":"2.0"}`
+		result = `{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"{\"error\":{\"code\":0,"}]}}`
+	)
+	tests := []struct {
+		name, contentType string
+		writes            []string
+		want              string
+	}{
+		{"json body", "application/json", []string{code0}, coded},
+		{"event stream", "text/event-stream", []string{"event: message\nid: 1\ndata: " + code0 + "\n\n", "event: message\ndata: " + result + "\n\n"},
+			"event: message\nid: 1\ndata: " + coded + "\n\n" + "event: message\ndata: " + result + "\n\n"},
+		{"plain text untouched", "text/plain; charset=utf-8", []string{"session not found\n"}, "session not found\n"},
+		{"result untouched", "application/json", []string{result}, result},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			w := recodeWriter{rec}
+			w.Header().Set("Content-Type", tt.contentType)
+			for _, s := range tt.writes {
+				if n, err := w.Write([]byte(s)); err != nil || n != len(s) {
+					t.Fatalf("Write = %d, %v; want %d", n, err, len(s))
+				}
+				if err := http.NewResponseController(w).Flush(); err != nil {
+					t.Fatalf("flush through the writer: %v", err)
+				}
+			}
+			if got := rec.Body.String(); got != tt.want {
+				t.Errorf("body\n%q\nwant\n%q", got, tt.want)
+			}
+			if !rec.Flushed {
+				t.Error("not flushed")
+			}
+		})
 	}
 }

@@ -9,7 +9,8 @@
 // flight; jsonrpc2.MakeID turns any JSON number into an int64 through
 // float64, so an id of 1.5 is answered as 1 and one beyond int64 as
 // math.MinInt64; an error without a JSON-RPC code (the SDK's "invalid during
-// session initialization") goes out with code 0; and a call the client
+// session initialization") goes out with code 0 (coded here with
+// internal/rpcerr, as over HTTP); and a call the client
 // cancelled is still answered. Here each line is read with a bounded buffer
 // (an oversized line is discarded up to its newline, never held whole),
 // checked on its own, and a bad one gets a JSON-RPC error (-32700 parse
@@ -40,6 +41,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/rpcerr"
 )
 
 // DefaultMaxLine is the longest line read when Transport.MaxLine is 0:
@@ -328,7 +331,7 @@ func (c *conn) writeError(id json.RawMessage, e error) error {
 		e = &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "internal error"}
 	}
 	var we *jsonrpc.Error
-	if !errors.As(coded(e), &we) {
+	if !errors.As(rpcerr.Coded(e), &we) {
 		return nil
 	}
 	if id == nil {
@@ -365,7 +368,7 @@ func (c *conn) Write(ctx context.Context, msg jsonrpc.Message) error {
 			return nil
 		}
 		if resp.Error != nil {
-			resp.Error = coded(resp.Error)
+			resp.Error = rpcerr.Coded(resp.Error)
 		}
 		if !resp.ID.IsValid() {
 			// The go-sdk leaves the id out of its answer to a call whose id
@@ -416,21 +419,6 @@ func (c *conn) Close() error {
 
 // SessionID implements mcp.Connection: stdio has no session id.
 func (c *conn) SessionID() string { return "" }
-
-// coded gives an error without a JSON-RPC code one: -32600 for a call
-// before initialize (the request is invalid in that state), else -32603.
-// The go-sdk would send code 0.
-func coded(err error) error {
-	var we *jsonrpc.Error
-	if errors.As(err, &we) && we.Code != 0 {
-		return err
-	}
-	code := int64(jsonrpc.CodeInternalError)
-	if strings.Contains(err.Error(), "invalid during session initialization") {
-		code = jsonrpc.CodeInvalidRequest
-	}
-	return &jsonrpc.Error{Code: code, Message: err.Error()}
-}
 
 // idKey is an id's canonical JSON text, the same for a request read and
 // its answer.
