@@ -2,8 +2,8 @@ package mcphttp
 
 import (
 	"bytes"
-	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/rpcerr"
 )
@@ -17,18 +17,20 @@ import (
 // The go-sdk writes each message in one Write: a whole application/json
 // body, or a whole server-sent event ("event:", "id:", "data: <message>"
 // lines). A Write without the markers of a codeless error (nearly all of
-// them) passes through untouched; a data line or body that is not one
-// whole JSON-RPC message is left as it is.
+// them: only each message's head is looked at) passes through untouched;
+// a data line or body that is not one whole JSON-RPC message is left as it
+// is.
 type recodeWriter struct {
 	http.ResponseWriter
 }
 
 func (w recodeWriter) Write(p []byte) (int, error) {
-	if !rpcerr.MayNeed(p) {
+	sse := strings.HasPrefix(w.Header().Get("Content-Type"), "text/event-stream")
+	if !mayNeed(p, sse) {
 		return w.ResponseWriter.Write(p)
 	}
 	out := p
-	if mt, _, _ := mime.ParseMediaType(w.Header().Get("Content-Type")); mt == "text/event-stream" {
+	if sse {
 		out = recodeEvents(p)
 	} else if fixed, ok := rpcerr.Recode(p); ok {
 		out = fixed
@@ -37,6 +39,21 @@ func (w recodeWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// mayNeed reports whether p, a JSON body or (sse) events, may hold a
+// message to recode: it looks at the head of each message only
+// (rpcerr.MayNeed), so a long result costs no scan.
+func mayNeed(p []byte, sse bool) bool {
+	if !sse {
+		return rpcerr.MayNeed(p)
+	}
+	for line := range bytes.Lines(p) {
+		if data, ok := bytes.CutPrefix(line, []byte("data:")); ok && rpcerr.MayNeed(bytes.TrimLeft(data, " ")) {
+			return true
+		}
+	}
+	return false
 }
 
 // Unwrap lets http.ResponseController reach the connection (the go-sdk

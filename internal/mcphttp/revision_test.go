@@ -1,6 +1,7 @@
 package mcphttp
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -208,4 +209,91 @@ func TestRecodeWriter(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHTTPIDsComeBackUnchanged: over HTTP, on both revisions and in both
+// modes, a request's id comes back as sent, or the request is refused with
+// -32600 and id null; main answered an id of 1.5 as 1 and one past int64
+// as -9223372036854775808 (the go-sdk makes ids int64 through float64).
+func TestHTTPIDsComeBackUnchanged(t *testing.T) {
+	s := testMCPServer(t)
+	init2025 := func(id string) string {
+		return `{"jsonrpc":"2.0","id":` + id + `,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}`
+	}
+	list2026 := func(id string) string {
+		return `{"jsonrpc":"2.0","id":` + id + `,"method":"tools/list","params":{` + meta2026 + `}}`
+	}
+	h2026 := map[string]string{"Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/list"}
+	tests := []struct {
+		id    string
+		valid bool
+	}{
+		{`7`, true}, {`-9007199254740991`, true}, {`"1.5"`, true}, {`"x\"y"`, true},
+		{`1.5`, false}, {`1e2`, false}, {`-0.0`, false}, {`9007199254740992`, false},
+		{`99999999999999999999`, false}, {`{"a":1}`, false}, {`[1]`, false}, {`true`, false},
+	}
+	for _, stateless := range []bool{false, true} {
+		rr := NewMCPHandler(func(*http.Request) *mcp.Server { return s }, MCPOptions{Stateless: stateless})
+		for _, tt := range tests {
+			for _, req := range []struct {
+				body string
+				hdr  map[string]string
+			}{{init2025(tt.id), nil}, {list2026(tt.id), h2026}} {
+				r := httptest.NewRequest("POST", "/mcp", strings.NewReader(req.body))
+				r.Header.Set("Content-Type", "application/json")
+				r.Header.Set("Accept", "application/json, text/event-stream")
+				for k, v := range req.hdr {
+					r.Header.Set(k, v)
+				}
+				w := httptest.NewRecorder()
+				rr.ServeHTTP(w, r)
+				got := w.Body.String()
+				if tt.valid {
+					if w.Code != 200 || !strings.Contains(got, `"id":`+tt.id+`,"result"`) {
+						t.Errorf("stateless=%v %s: HTTP %d %.200q, want the id back", stateless, req.body, w.Code, got)
+					}
+					continue
+				}
+				var msg struct {
+					ID    json.RawMessage `json:"id"`
+					Error struct{ Code int64 }
+				}
+				if w.Code != http.StatusBadRequest || json.Unmarshal(w.Body.Bytes(), &msg) != nil ||
+					string(msg.ID) != "null" || msg.Error.Code != jsonrpc.CodeInvalidRequest {
+					t.Errorf("stateless=%v %s: HTTP %d %.200q, want 400 with -32600 and id null", stateless, req.body, w.Code, got)
+				}
+			}
+		}
+	}
+}
+
+func TestBadID(t *testing.T) {
+	for body, want := range map[string]bool{
+		`{"jsonrpc":"2.0","id":1,"method":"x","params":{"id":1.5}}`: false, // only the message's own id
+		`{"jsonrpc":"2.0","ID":1.5,"method":"x"}`:                   false, // names match exactly
+		`{"jsonrpc":"2.0","method":"x"}`:                            false,
+		`{"jsonrpc":"2.0","id":null,"method":"x"}`:                  false,
+		`not json`:                              false,
+		``:                                      false,
+		`[{"jsonrpc":"2.0","id":1},{"id":2.5}]`: true,
+		`[{"jsonrpc":"2.0","id":1},{"id":"2.5"}]`:  false,
+		`{"jsonrpc":"2.0","id":12345678901234567}`: true,
+	} {
+		if got := badID([]byte(body)); got != want {
+			t.Errorf("badID(%s) = %v, want %v", body, got, want)
+		}
+	}
+}
+
+// FuzzBadID: badID's fast path agrees with decoding the body.
+func FuzzBadID(f *testing.F) {
+	for _, s := range []string{hostedCall, `{"jsonrpc":"2.0","id":1.5,"method":"x"}`, `{"jsonrpc":"2.0","id":"a,b","method":"x"}`,
+		`{"jsonrpc":"2.0","method":"x","params":{"id":2.5}}`, `{"x":"id"}`, `{"id" : "a\"b"}`, `[{"id":1},{"id":1e3}]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := badID(b), badIDDecoded(bytes.TrimSpace(b)); got != want {
+			t.Fatalf("badID(%q) = %v, decoding says %v", b, got, want)
+		}
+	})
 }

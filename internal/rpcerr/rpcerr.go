@@ -50,12 +50,55 @@ func code(message string) int64 {
 var (
 	markCode0 = []byte(`"error":{"code":0,`)
 	markNoID  = []byte(`{"jsonrpc":"2.0","error":`)
+	markHead  = []byte(`{"jsonrpc":"2.0",`)
+	markID    = []byte(`"id":`)
 )
 
-// MayNeed reports, cheaply, whether b could hold an answer Recode
-// changes: false means it certainly does not.
-func MayNeed(b []byte) bool {
-	return bytes.Contains(b, markCode0) || bytes.Contains(b, markNoID)
+// MayNeed reports, cheaply, whether msg (one message, or a batch) could
+// be an answer Recode changes: false means it certainly is not. A message
+// in the go-sdk's encoding ({"jsonrpc":"2.0","id":…,"result"|"error"|
+// "method"…) is judged by its head alone, however long its result; any
+// other text by a scan for the markers.
+func MayNeed(msg []byte) bool {
+	if rest, ok := bytes.CutPrefix(msg, markHead); ok {
+		if bytes.HasPrefix(rest, []byte(`"error":`)) {
+			return true
+		}
+		if rest, ok = bytes.CutPrefix(rest, markID); ok {
+			if n := simpleValue(rest); n > 0 {
+				rest = rest[n:]
+				return !bytes.HasPrefix(rest, []byte(`,"result":`)) && !bytes.HasPrefix(rest, []byte(`,"method":`)) &&
+					(!bytes.HasPrefix(rest, []byte(`,"error":{"code":`)) || bytes.HasPrefix(rest, []byte(`,`+string(markCode0))))
+			}
+		} else if bytes.HasPrefix(rest, []byte(`"method":`)) {
+			return false
+		}
+	}
+	return bytes.Contains(msg, markCode0) || bytes.Contains(msg, markNoID)
+}
+
+// simpleValue returns the length of the JSON number, or the string without
+// escapes, at the start of b; 0 for anything else.
+func simpleValue(b []byte) int {
+	if len(b) == 0 {
+		return 0
+	}
+	if b[0] == '"' {
+		for i := 1; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				return i + 1
+			case '\\':
+				return 0
+			}
+		}
+		return 0
+	}
+	i := 0
+	for i < len(b) && (b[i] == '-' || b[i] == '.' || b[i] == '+' || b[i] == 'e' || b[i] == 'E' || (b[i] >= '0' && b[i] <= '9')) {
+		i++
+	}
+	return i
 }
 
 // Recode returns msg, one JSON-RPC message or a batch (an array) of them,
@@ -146,4 +189,54 @@ func marshal(v any) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// MaxSafeID bounds numeric ids: the go-sdk keeps a numeric id as an int64
+// made through a float64, so a fraction is cut (1.5 answered as 1) and an
+// integer past ±(2^53-1) loses digits or wraps (answered as
+// -9223372036854775808).
+const MaxSafeID = 1<<53 - 1
+
+// InvalidIDMessage is the message of the -32600 answer to a request whose
+// id the go-sdk would answer with another.
+const InvalidIDMessage = "invalid request: id must be a string or an integer within ±9007199254740991"
+
+// ID reports whether raw, a request's id, comes back unchanged in the
+// go-sdk's answer: a string, or an integer within ±MaxSafeID. It returns
+// the id as the value jsonrpc.MakeID takes.
+func ID(raw json.RawMessage) (any, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return nil, false
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return nil, false
+		}
+		return s, true
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		// A JSON integer (no fraction, no exponent) of at most 16 digits,
+		// within ±MaxSafeID.
+		digits := bytes.TrimPrefix(raw, []byte("-"))
+		if len(digits) == 0 || len(digits) > 16 || (digits[0] == '0' && len(digits) > 1) {
+			return nil, false
+		}
+		var n int64
+		for _, c := range digits {
+			if c < '0' || c > '9' {
+				return nil, false
+			}
+			n = n*10 + int64(c-'0')
+		}
+		if n > MaxSafeID {
+			return nil, false
+		}
+		if raw[0] == '-' {
+			n = -n
+		}
+		return float64(n), true
+	}
+	return nil, false
 }

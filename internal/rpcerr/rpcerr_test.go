@@ -1,6 +1,7 @@
 package rpcerr
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -81,6 +82,7 @@ func FuzzRecode(f *testing.F) {
 	f.Add([]byte(`{"jsonrpc":"2.0","id":7,"error":{"code":0,"message":"m"}}`))
 	f.Add([]byte(`[{"jsonrpc":"2.0","error":{"code":0}}]`))
 	f.Add([]byte(`{"jsonrpc":"2.0","id":1,"result":{}}`))
+	f.Add([]byte(`{"jsonrpc":"2.0","id":"a\\"b","error":{"code":0,"message":"m"}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		out, changed := Recode(b)
 		if !changed {
@@ -93,4 +95,62 @@ func FuzzRecode(f *testing.F) {
 			t.Fatalf("not idempotent: %q -> %q -> %q", b, out, again)
 		}
 	})
+}
+
+// FuzzMayNeed: on any answer as the go-sdk encodes it, MayNeed is true
+// whenever Recode changes it (the writer skips what MayNeed rules out).
+func FuzzMayNeed(f *testing.F) {
+	f.Add("", int64(7), int64(0), "method \"x\" is invalid during session initialization", true, false)
+	f.Add("a\"b", int64(0), int64(0), "m", true, false)
+	f.Add("", int64(1), int64(-32601), "m", true, false)
+	f.Add("", int64(1), int64(0), "", false, false)
+	f.Add("", int64(0), int64(0), "m", true, true)
+	f.Fuzz(func(t *testing.T, sid string, nid, code int64, message string, isErr, noID bool) {
+		var id jsonrpc.ID
+		var err error
+		switch {
+		case noID:
+		case sid != "":
+			id, err = jsonrpc.MakeID(sid)
+		default:
+			id, err = jsonrpc.MakeID(float64(nid))
+		}
+		if err != nil {
+			t.Skip()
+		}
+		resp := &jsonrpc.Response{ID: id, Result: json.RawMessage(`{"content":[{"type":"text","text":"{\\"error\\":{\\"code\\":0,"}]}`)}
+		if isErr {
+			resp = &jsonrpc.Response{ID: id, Error: &jsonrpc.Error{Code: code, Message: message}}
+		}
+		b, err := jsonrpc.EncodeMessage(resp)
+		if err != nil {
+			t.Skip()
+		}
+		if _, changed := Recode(b); changed && !MayNeed(b) {
+			t.Fatalf("MayNeed(%s) is false, but Recode changes it", b)
+		}
+		if !isErr && MayNeed(b) {
+			t.Fatalf("MayNeed(%s) is true for a result", b)
+		}
+	})
+}
+
+func TestID(t *testing.T) {
+	tests := []struct {
+		raw   string
+		want  any
+		valid bool
+	}{
+		{`7`, 7.0, true}, {`-9007199254740991`, -9007199254740991.0, true}, {`9007199254740991`, 9007199254740991.0, true},
+		{`0`, 0.0, true}, {`-0`, 0.0, true}, {` 12 `, 12.0, true}, {`"x"`, "x", true}, {`"a\"b"`, `a"b`, true}, {`""`, "", true},
+		{`9007199254740992`, nil, false}, {`-9007199254740992`, nil, false}, {`12345678901234567`, nil, false},
+		{`1.5`, nil, false}, {`1e2`, nil, false}, {`01`, nil, false}, {`-`, nil, false}, {`1-`, nil, false},
+		{`null`, nil, false}, {`{}`, nil, false}, {`[1]`, nil, false}, {`true`, nil, false}, {`"x`, nil, false}, {``, nil, false},
+	}
+	for _, tt := range tests {
+		got, ok := ID(json.RawMessage(tt.raw))
+		if ok != tt.valid || got != tt.want {
+			t.Errorf("ID(%s) = %v, %v; want %v, %v", tt.raw, got, ok, tt.want, tt.valid)
+		}
+	}
 }

@@ -34,8 +34,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"regexp"
-	"strings"
 	"sync"
 	"time"
 
@@ -49,10 +47,6 @@ import (
 // 4 MiB, far above any MCP request this server takes (every string argument
 // has a maxLength of at most a few kilobytes).
 const DefaultMaxLine = 4 << 20
-
-// maxSafeID bounds numeric ids: the go-sdk keeps an id as an int64 made
-// from a float64, exact only up to 2^53.
-const maxSafeID = 1<<53 - 1
 
 // Transport is an mcp.Transport over newline-delimited JSON.
 type Transport struct {
@@ -454,35 +448,9 @@ type Bad struct {
 	Message string
 }
 
-// integerRE is a JSON number without fraction or exponent.
-var integerRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
-
 // checkID returns a valid id as the value jsonrpc.MakeID takes: a string,
-// or an integer within ±(2^53-1).
-func checkID(raw json.RawMessage) (any, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return nil, false
-	}
-	switch raw[0] {
-	case '"':
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return nil, false
-		}
-		return s, true
-	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		if !integerRE.Match(raw) || len(strings.TrimPrefix(string(raw), "-")) > 16 {
-			return nil, false
-		}
-		var n int64
-		if json.Unmarshal(raw, &n) != nil || n > maxSafeID || n < -maxSafeID {
-			return nil, false
-		}
-		return float64(n), true
-	}
-	return nil, false
-}
+// or an integer within ±(2^53-1) (rpcerr.ID).
+func checkID(raw json.RawMessage) (any, bool) { return rpcerr.ID(raw) }
 
 // Parse checks one line and decodes it. A line that is not one JSON value
 // is a parse error; a JSON value that is not one valid JSON-RPC 2.0 request,
@@ -510,7 +478,7 @@ func Parse(line []byte) (jsonrpc.Message, *Bad) {
 	var id json.RawMessage // the id to answer with: only a valid one
 	if w.ID != nil {
 		if _, ok := checkID(w.ID); !ok {
-			return nil, &Bad{Code: jsonrpc.CodeInvalidRequest, Message: "invalid request: id must be a string or an integer within ±9007199254740991"}
+			return nil, &Bad{Code: jsonrpc.CodeInvalidRequest, Message: rpcerr.InvalidIDMessage}
 		}
 		id = w.ID
 	}
