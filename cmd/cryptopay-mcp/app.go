@@ -174,7 +174,13 @@ func newApp(ctx context.Context, cfg config.Config, stderr io.Writer, o appOptio
 		}
 		a.server.AddReceivingMiddleware(tel.MCPMiddleware(extra...))
 	}
-	if wh != nil {
+	// Webhook events committed to the store wake the waits and notify the
+	// subscribers (resources/subscribe, subscriptions/listen): this
+	// process's own, and with PostgreSQL those another replica received
+	// (LISTEN/NOTIFY), so also on a replica that runs no receiver of its
+	// own (an MCP-only replica behind a load balancer). SQLite is one
+	// process's: without a receiver nothing would ever arrive.
+	if wh != nil || storeSystem(cfg) == "postgresql" {
 		if err := watchEvents(ctx, st, svc, a.server); err != nil {
 			return fail(exitFail, "%v", err)
 		}

@@ -118,9 +118,27 @@ func freePort(t *testing.T) int {
 // data dir, connected over stdio; extra overrides the environment.
 func (rs *replicaSet) start(t *testing.T, name string, opts *mcp.ClientOptions, extra map[string]string) *replica {
 	t.Helper()
+	env, public := rs.env(t, extra)
+	s := startServerWith(t, opts, env)
+	t.Cleanup(func() {
+		if t.Failed() {
+			out := s.stderr.String()
+			if len(out) > 8000 {
+				out = "…" + out[len(out)-8000:]
+			}
+			t.Logf("replica %s stderr:\n%s", name, out)
+		}
+	})
+	return &replica{server: s, name: name, webhookURL: public + webhook.DefaultPath}
+}
+
+// env is the environment of one replica in live mode with its own webhook
+// receiver and data dir, and the receiver's public URL; extra overrides it.
+func (rs *replicaSet) env(t *testing.T, extra map[string]string) (env map[string]string, public string) {
+	t.Helper()
 	port := freePort(t)
-	public := fmt.Sprintf("http://127.0.0.1:%d", port)
-	env := baseEnv(t, t.TempDir())
+	public = fmt.Sprintf("http://127.0.0.1:%d", port)
+	env = baseEnv(t, t.TempDir())
 	for k, v := range map[string]string{
 		"LOG_LEVEL":              "info",
 		"BITNOVO_DEVICE_ID":      testDevice,
@@ -139,17 +157,7 @@ func (rs *replicaSet) start(t *testing.T, name string, opts *mcp.ClientOptions, 
 	for k, v := range extra {
 		env[k] = v
 	}
-	s := startServerWith(t, opts, env)
-	t.Cleanup(func() {
-		if t.Failed() {
-			out := s.stderr.String()
-			if len(out) > 8000 {
-				out = "…" + out[len(out)-8000:]
-			}
-			t.Logf("replica %s stderr:\n%s", name, out)
-		}
-	})
-	return &replica{server: s, name: name, webhookURL: public + webhook.DefaultPath}
+	return env, public
 }
 
 // callJSON calls a tool without touching t (safe in goroutines): the
@@ -374,6 +382,140 @@ func TestReplicaCrossPush(t *testing.T) {
 			e.EventID != link.Identifier+":"+want.Nonce || e.Payload["status"] != want.Status {
 			t.Errorf("B event %d: %+v, want the %s delivery with nonce %s", i, e, want.Status, want.Nonce)
 		}
+	}
+}
+
+// TestReplicaListenOverHTTP: a 2026-07-28 client listens
+// (subscriptions/listen) on replica A, served over HTTP, while the
+// payment's webhooks land on replica B: every status B stores reaches A's
+// listen stream through PostgreSQL's LISTEN/NOTIFY, whether A runs a
+// webhook receiver of its own or none (an MCP-only replica behind a load
+// balancer, the provider's webhooks going to another one).
+func TestReplicaListenOverHTTP(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		aReceiver bool
+	}{
+		{"A with its own receiver", true},
+		{"A without a receiver", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := newReplicaSet(t)
+			extra := map[string]string{}
+			if !tc.aReceiver {
+				extra["WEBHOOK_ENABLED"] = "false"
+			}
+			envA, _ := rs.env(t, extra)
+			a := startHTTP(t, envA, "--listen", "127.0.0.1:0")
+			t.Cleanup(func() {
+				if t.Failed() {
+					out := a.stderr.String()
+					if len(out) > 8000 {
+						out = "…" + out[len(out)-8000:]
+					}
+					t.Logf("replica A stderr:\n%s", out)
+				}
+			})
+			var mu sync.Mutex
+			var uri string
+			var updates []time.Time // notifications/resources/updated of uri on A's listen stream
+			got := make(chan struct{}, 1)
+			ca := a.connectWith(t, headerTransport{}, &mcp.ClientOptions{
+				ResourceUpdatedHandler: func(_ context.Context, r *mcp.ResourceUpdatedNotificationRequest) {
+					now := time.Now()
+					mu.Lock()
+					if r.Params.URI == uri {
+						updates = append(updates, now)
+					}
+					mu.Unlock()
+					select {
+					case got <- struct{}{}:
+					default: // a wake-up is pending already
+					}
+				},
+			}, "")
+			if v := ca.session.InitializeResult().ProtocolVersion; v != rev2026 || ca.session.ID() != "" {
+				t.Fatalf("A's client negotiated %s (session %q), want %s without a session", v, ca.session.ID(), rev2026)
+			}
+			b := rs.start(t, "B", nil, nil)
+			if err := rs.bitnovo.SetWebhookConfig(fakebitnovo.WebhookConfig{NotificationURL: b.webhookURL, DeviceSecret: rs.secretHex}); err != nil {
+				t.Fatal(err)
+			}
+
+			var link struct {
+				Identifier string `json:"identifier"`
+				WebURL     string `json:"web_url"`
+			}
+			ca.ok(t, "create_payment_link", map[string]any{"amount_eur": 12, "include_qr": false}, &link)
+			mu.Lock()
+			uri = "bitnovo://payments/" + link.Identifier
+			mu.Unlock()
+			// The go-sdk client subscribes with a subscriptions/listen
+			// stream and returns once the server acknowledged it.
+			if err := ca.session.Subscribe(context.Background(), &mcp.SubscribeParams{URI: uri}); err != nil {
+				t.Fatalf("listen on A: %v", err)
+			}
+
+			simulate(t, link.WebURL, "pay")
+
+			// The fake delivers each status change to B, in order.
+			var sent []fakebitnovo.Delivery
+			for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				sent = sent[:0]
+				final := false
+				for _, d := range rs.bitnovo.Deliveries() {
+					if d.Identifier != link.Identifier {
+						continue
+					}
+					if d.Result != fakebitnovo.DeliveryOK || d.URL != b.webhookURL {
+						t.Fatalf("delivery %+v: want accepted by B at %s", d, b.webhookURL)
+					}
+					sent = append(sent, d)
+					final = final || d.Status == "CO"
+				}
+				if final {
+					break
+				}
+				if time.Now().After(end) {
+					t.Fatalf("no CO delivery to B: %+v", sent)
+				}
+			}
+
+			// One update on A's listen stream per event B stored.
+			coSent := sent[len(sent)-1].Time
+			for end := coSent.Add(5 * time.Second); ; {
+				mu.Lock()
+				n := len(updates)
+				mu.Unlock()
+				if n >= len(sent) {
+					break
+				}
+				wait := time.Until(end)
+				if wait <= 0 {
+					t.Fatalf("A's listen stream got %d resources/updated within 5 s of the CO delivery to B, want %d (one per delivery)", n, len(sent))
+				}
+				select {
+				case <-got:
+				case <-time.After(wait):
+				}
+			}
+			mu.Lock()
+			var lat []string
+			for i, d := range sent {
+				lat = append(lat, fmt.Sprintf("%s %v", d.Status, updates[i].Sub(d.Time).Round(100*time.Microsecond)))
+			}
+			mu.Unlock()
+			t.Logf("delivery to B → resources/updated on A's listen stream: %s", strings.Join(lat, ", "))
+
+			// And A reads what B stored.
+			var st struct {
+				Status string `json:"status"`
+			}
+			ca.ok(t, "get_payment_status", map[string]any{"identifier": link.Identifier}, &st)
+			if st.Status != "CO" {
+				t.Errorf("A reads status %q, want CO", st.Status)
+			}
+		})
 	}
 }
 

@@ -165,3 +165,48 @@ func TestHTTPListenPaymentUpdates(t *testing.T) {
 		t.Errorf("shutdown took %v with a listen stream open", d)
 	}
 }
+
+// TestHTTPErrorCodesAndIDs: through the built binary's default `http`
+// mode, a 2025-11-25 call before initialize is answered -32600 with its
+// own id (main: code 0), and a request whose id the go-sdk would answer
+// with another (1.5 as 1) gets 400 with -32600 and id null, on both
+// revisions (main: answered with id 1).
+func TestHTTPErrorCodesAndIDs(t *testing.T) {
+	p := startHTTP(t, baseEnv(t, t.TempDir()), "--listen", "127.0.0.1:0")
+	type answer struct {
+		ID    json.RawMessage `json:"id"`
+		Error *struct {
+			Code int64 `json:"code"`
+		} `json:"error"`
+	}
+	decode := func(body string) answer {
+		var a answer
+		// An event stream: the message is the last non-empty data line.
+		for line := range strings.Lines(body) {
+			if data, ok := strings.CutPrefix(strings.TrimSpace(line), "data: "); ok {
+				body = data
+			}
+		}
+		if err := json.Unmarshal([]byte(body), &a); err != nil {
+			t.Fatalf("answer %q: %v", body, err)
+		}
+		return a
+	}
+	code, body := p.do(t, "POST", "/mcp", `{"jsonrpc":"2.0","id":"before-init","method":"tools/list"}`,
+		mcpHeaders(map[string]string{"Mcp-Protocol-Version": rev2025}), "")
+	if a := decode(body); code != http.StatusOK || a.Error == nil || a.Error.Code != -32600 || string(a.ID) != `"before-init"` {
+		t.Errorf("call before initialize: HTTP %d %s", code, body)
+	}
+	for _, req := range []struct {
+		body string
+		hdr  map[string]string
+	}{
+		{`{"jsonrpc":"2.0","id":1.5,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}`, mcpHeaders(nil)},
+		{`{"jsonrpc":"2.0","id":99999999999999999999,"method":"tools/list","params":{` + meta2026 + `}}`, headers2026("tools/list")},
+	} {
+		code, body := p.do(t, "POST", "/mcp", req.body, req.hdr, "")
+		if a := decode(body); code != http.StatusBadRequest || a.Error == nil || a.Error.Code != -32600 || string(a.ID) != "null" {
+			t.Errorf("%s: HTTP %d %s, want 400 with -32600 and id null", req.body, code, body)
+		}
+	}
+}

@@ -77,7 +77,8 @@ type MCPOptions struct {
 //
 // Everything else (initialize, requests in a session, GET streams, DELETE)
 // goes to the session handler. With MCPOptions.Stateless every request
-// goes to the sessionless handler.
+// goes to the sessionless handler. Either handler's JSON-RPC error answers
+// get a code where the go-sdk gives none (recodeWriter).
 type RevisionRouter struct {
 	session     *mcp.StreamableHTTPHandler // nil with MCPOptions.Stateless
 	sessionless *mcp.StreamableHTTPHandler
@@ -115,24 +116,29 @@ func NewMCPHandler(getServer func(*http.Request) *mcp.Server, o MCPOptions) *Rev
 }
 
 func (rr *RevisionRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if rr.session == nil {
-		if checkTaskName(w, r, rr.maxBody) {
-			rr.sessionless.ServeHTTP(w, r)
-		}
-		return
-	}
-	sessionless, err := rr.route(w, r)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			http.Error(w, fmt.Sprintf("request body exceeds %d bytes", mbe.Limit), http.StatusRequestEntityTooLarge)
+	// A POST's body is read once, here, for the checks and the routing
+	// below, and put back for the go-sdk.
+	var body []byte
+	if r.Method == http.MethodPost && r.Body != nil && r.Body != http.NoBody {
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, rr.maxBody))
+		if err != nil {
+			if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				http.Error(w, fmt.Sprintf("request body exceeds %d bytes", mbe.Limit), http.StatusRequestEntityTooLarge)
+				return
+			}
+			http.Error(w, "failed to read body", http.StatusBadRequest)
 			return
 		}
-		http.Error(w, "failed to read body", http.StatusBadRequest)
-		return
+		_ = r.Body.Close()
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		body = b
+		if !checkIDs(w, body) {
+			return
+		}
 	}
-	if sessionless {
-		if checkTaskName(w, r, rr.maxBody) {
+	w = recodeWriter{w}
+	if rr.session == nil || rr.routeSessionless(r, body) {
+		if checkTaskName(w, r, body) {
 			rr.sessionless.ServeHTTP(w, r)
 		}
 		return
@@ -140,23 +146,18 @@ func (rr *RevisionRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rr.session.ServeHTTP(w, r)
 }
 
-// route reports whether r belongs to the sessionless handler. It reads the
-// body only for a POST that carries neither MCP-Protocol-Version nor
-// Mcp-Session-Id (a client's first request), and puts it back.
-func (rr *RevisionRouter) route(w http.ResponseWriter, r *http.Request) (bool, error) {
+// routeSessionless reports whether r (with body, for a POST) belongs to
+// the sessionless handler. The body counts only for a POST that carries
+// neither MCP-Protocol-Version nor Mcp-Session-Id (a client's first
+// request).
+func (rr *RevisionRouter) routeSessionless(r *http.Request, body []byte) bool {
 	if v := r.Header.Get(headerProtocolVersion); v != "" {
-		return !slices.Contains(legacyRevisions, v), nil
+		return !slices.Contains(legacyRevisions, v)
 	}
-	if r.Method != http.MethodPost || r.Header.Get(headerSessionID) != "" || r.Body == nil || r.Body == http.NoBody {
-		return false, nil
+	if r.Method != http.MethodPost || r.Header.Get(headerSessionID) != "" || len(body) == 0 {
+		return false
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, rr.maxBody))
-	if err != nil {
-		return false, err
-	}
-	_ = r.Body.Close()
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	return carriesRequestMeta(body), nil
+	return carriesRequestMeta(body)
 }
 
 // carriesRequestMeta reports whether body is one JSON-RPC message whose

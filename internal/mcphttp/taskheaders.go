@@ -1,10 +1,8 @@
 package mcphttp
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 )
@@ -22,19 +20,12 @@ var taskMethods = map[string]bool{"tasks/get": true, "tasks/update": true, "task
 // checkTaskName enforces, on a 2026-07-28 request of the Tasks extension,
 // that Mcp-Name is present and equals params.taskId, so that load
 // balancers routing on it and the server agree on the task. It answers
-// HTTP 400 with HeaderMismatch (-32020) and returns false otherwise. The
-// body is put back for the handler.
-func checkTaskName(w http.ResponseWriter, r *http.Request, maxBody int64) bool {
-	if r.Method != http.MethodPost || !taskMethods[r.Header.Get(headerMethod)] || r.Body == nil {
+// HTTP 400 with HeaderMismatch (-32020) and returns false otherwise. body
+// is the request's, already read.
+func checkTaskName(w http.ResponseWriter, r *http.Request, body []byte) bool {
+	if r.Method != http.MethodPost || !taskMethods[r.Header.Get(headerMethod)] || body == nil {
 		return true
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		http.Error(w, "failed to read body", http.StatusBadRequest)
-		return false
-	}
-	_ = r.Body.Close()
-	r.Body = io.NopCloser(bytes.NewReader(body))
 	var msg struct {
 		ID     json.RawMessage `json:"id"`
 		Method string          `json:"method"`

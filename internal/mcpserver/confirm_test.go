@@ -265,3 +265,89 @@ func TestConfirmationAnswerNeedsTheQuestion(t *testing.T) {
 		}
 	})
 }
+
+// callWithCaps is call with the client capabilities the request declares
+// in its own _meta (the go-sdk client fills in its own only where the
+// request names none).
+func (e *confirmEnv) callWithCaps(name string, args map[string]any, caps map[string]any, answers mcp.InputResponseMap, state string) (*mcp.CallToolResult, string) {
+	e.t.Helper()
+	p := &mcp.CallToolParams{Name: name, Arguments: args, InputResponses: answers, RequestState: state}
+	p.SetMeta(map[string]any{mcp.MetaKeyClientCapabilities: caps})
+	res, err := e.cs.CallTool(context.Background(), p)
+	if err != nil {
+		e.t.Fatalf("%s: %v", name, err)
+	}
+	if !res.IsError {
+		return res, ""
+	}
+	var m struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	_ = json.Unmarshal([]byte(res.Content[0].(*mcp.TextContent).Text), &m)
+	return res, m.Error.Code
+}
+
+// TestConfirmationAsksWhoDeclaresElicitation: on 2026-07-28 whether the
+// user is asked depends on the capabilities the pay_invoice request itself
+// declares, not on those of the connection's first request (which the
+// go-sdk keeps as the session's InitializeParams, and which main read). On
+// 2025-11-25 a request's _meta changes nothing: initialize decides.
+func TestConfirmationAsksWhoDeclaresElicitation(t *testing.T) {
+	withElicitation := map[string]any{"elicitation": map[string]any{"form": map[string]any{}}}
+	without := map[string]any{}
+	tests := []struct {
+		name      string
+		revision  string
+		clientAsk bool           // the client declares elicitation at connect
+		caps      map[string]any // what the pay_invoice request declares
+		wantAsked bool
+	}{
+		{"2026-07-28 request declares it, client did not", Revision2026, false, withElicitation, true},
+		{"2026-07-28 request does not, client did", Revision2026, true, without, false},
+		{"2026-07-28 request and client declare it", Revision2026, true, withElicitation, true},
+		{"2025-11-25 initialize decides: declared", "2025-11-25", true, without, true},
+		{"2025-11-25 initialize decides: not declared", "2025-11-25", false, withElicitation, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newConfirmEnvWith(t, tt.revision, tt.clientAsk)
+			a := e.invoice()
+			res, c := e.callWithCaps("pay_invoice", map[string]any{"id": a}, tt.caps, nil, "")
+			if c != "" {
+				t.Fatalf("code %q: %v", c, res.Content)
+			}
+			asked := res.NeedsInput() || e.askedTimes() > 0
+			if asked != tt.wantAsked {
+				t.Fatalf("asked = %v (input required %v, elicitations %d), want %v", asked, res.NeedsInput(), e.askedTimes(), tt.wantAsked)
+			}
+			if !tt.wantAsked {
+				// The quote/token flow: nothing paid, a token to confirm.
+				if e.paid(a) != 0 {
+					t.Fatalf("paid %d without a question", e.paid(a))
+				}
+				return
+			}
+			if tt.revision == Revision2026 {
+				if res.RequestState == "" || res.InputRequests[confirmInput] == nil || e.paid(a) != 0 {
+					t.Fatalf("want the question with a state, nothing paid: %+v, paid %d", res, e.paid(a))
+				}
+				// An answer from a request that does not declare
+				// elicitation is not one to the question asked.
+				if _, c := e.callWithCaps("pay_invoice", map[string]any{"id": a}, without, accept(), res.RequestState); c != shop.CodeConfirmationInvalid || e.paid(a) != 0 {
+					t.Fatalf("answer without the capability: code %q, paid %d", c, e.paid(a))
+				}
+				// The answer to the question asked, from a request that
+				// declares elicitation too, pays, once.
+				if _, c := e.callWithCaps("pay_invoice", map[string]any{"id": a}, tt.caps, accept(), res.RequestState); c != "" || e.paid(a) != 1 {
+					t.Fatalf("answered: code %q, paid %d", c, e.paid(a))
+				}
+				return
+			}
+			// 2025-11-25: the SDK asked through elicitation/create and the
+			// answer paid.
+			if e.askedTimes() != 1 || e.paid(a) != 1 {
+				t.Fatalf("asked %d, paid %d", e.askedTimes(), e.paid(a))
+			}
+		})
+	}
+}

@@ -21,13 +21,22 @@ const Revision2026 = "2026-07-28"
 // client declared in its 2025-11-25 initialize. Nil when neither is known.
 // Extensions (e.g. the MCP Apps UI extension) are in the result's
 // Extensions map.
+//
+// The request's _meta counts only on a request of 2026-07-28 or later (as
+// the go-sdk decides which protocol a request follows): a 2025-11-25
+// session's capabilities are the ones it declared at initialize, whatever
+// a later request's _meta says. On a connection that carries 2026-07-28
+// requests (stdio, or any in-process transport) the go-sdk also copies the
+// first request's capabilities into the session's InitializeParams; a
+// later request may declare others, and its own count.
 func ClientCaps(req mcp.Request) *mcp.ClientCapabilities {
 	if req == nil {
 		return nil
 	}
 	if r, ok := req.(interface {
+		ProtocolVersion() string
 		ClientCapabilities() *mcp.ClientCapabilities
-	}); ok {
+	}); ok && r.ProtocolVersion() >= Revision2026 {
 		return r.ClientCapabilities()
 	}
 	if ss, ok := req.GetSession().(*mcp.ServerSession); ok && ss != nil {

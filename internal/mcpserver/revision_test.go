@@ -65,6 +65,46 @@ func TestClientCapsBothRevisions(t *testing.T) {
 	}
 }
 
+// TestClientCapsPerRequest: a 2026-07-28 request's capabilities are its
+// own _meta's, not the connection's first request's (which the go-sdk
+// keeps as the session's InitializeParams); a 2025-11-25 request's are its
+// initialize's, whatever its _meta says.
+func TestClientCapsPerRequest(t *testing.T) {
+	s := mcp.NewServer(&mcp.Implementation{Name: "t", Version: "0"}, nil)
+	s.AddTool(&mcp.Tool{Name: "caps", InputSchema: map[string]any{"type": "object"}},
+		func(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			c := ClientCaps(req)
+			b, err := json.Marshal(map[string]bool{"elicitation": c != nil && c.Elicitation != nil, "sampling": c != nil && c.Sampling != nil})
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: string(b)}}}, err
+		})
+	connectCaps := &mcp.ClientCapabilities{Elicitation: &mcp.ElicitationCapabilities{Form: &mcp.FormElicitationCapabilities{}}}
+	tests := []struct {
+		revision string
+		meta     map[string]any // the request's declared capabilities; nil: the client's own
+		want     string
+	}{
+		{Revision2026, nil, `{"elicitation":true,"sampling":false}`},
+		{Revision2026, map[string]any{"sampling": map[string]any{}}, `{"elicitation":false,"sampling":true}`},
+		{Revision2026, map[string]any{}, `{"elicitation":false,"sampling":false}`},
+		{"2025-11-25", nil, `{"elicitation":true,"sampling":false}`},
+		{"2025-11-25", map[string]any{"sampling": map[string]any{}}, `{"elicitation":true,"sampling":false}`},
+	}
+	for _, tt := range tests {
+		cs := connectRevision(t, s, tt.revision, connectCaps)
+		p := &mcp.CallToolParams{Name: "caps"}
+		if tt.meta != nil {
+			p.SetMeta(map[string]any{mcp.MetaKeyClientCapabilities: tt.meta})
+		}
+		res, err := cs.CallTool(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.Content[0].(*mcp.TextContent).Text; got != tt.want {
+			t.Errorf("%s, _meta %v: %s, want %s", tt.revision, tt.meta, got, tt.want)
+		}
+	}
+}
+
 func TestMissingCapability(t *testing.T) {
 	err := MissingCapability("sampling")
 	je, ok := errors.AsType[*jsonrpc.Error](err)

@@ -515,13 +515,12 @@ func confirmer(req *mcp.CallToolRequest) shop.Confirmer {
 	}
 }
 
-// elicits reports whether the client declared the elicitation capability.
+// elicits reports whether the client that sent req declared the
+// elicitation capability: in the request's own _meta on 2026-07-28, at
+// initialize on 2025-11-25 (ClientCaps).
 func elicits(req *mcp.CallToolRequest) bool {
-	if req.Session == nil {
-		return false
-	}
-	ip := req.Session.InitializeParams()
-	return ip != nil && ip.Capabilities != nil && ip.Capabilities.Elicitation != nil
+	caps := ClientCaps(req)
+	return caps != nil && caps.Elicitation != nil
 }
 
 // resumedInvoice is the invoice a create_invoice retry (a call carrying a

@@ -9,7 +9,8 @@
 // flight; jsonrpc2.MakeID turns any JSON number into an int64 through
 // float64, so an id of 1.5 is answered as 1 and one beyond int64 as
 // math.MinInt64; an error without a JSON-RPC code (the SDK's "invalid during
-// session initialization") goes out with code 0; and a call the client
+// session initialization") goes out with code 0 (coded here with
+// internal/rpcerr, as over HTTP); and a call the client
 // cancelled is still answered. Here each line is read with a bounded buffer
 // (an oversized line is discarded up to its newline, never held whole),
 // checked on its own, and a bad one gets a JSON-RPC error (-32700 parse
@@ -33,23 +34,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"regexp"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/rpcerr"
 )
 
 // DefaultMaxLine is the longest line read when Transport.MaxLine is 0:
 // 4 MiB, far above any MCP request this server takes (every string argument
 // has a maxLength of at most a few kilobytes).
 const DefaultMaxLine = 4 << 20
-
-// maxSafeID bounds numeric ids: the go-sdk keeps an id as an int64 made
-// from a float64, exact only up to 2^53.
-const maxSafeID = 1<<53 - 1
 
 // Transport is an mcp.Transport over newline-delimited JSON.
 type Transport struct {
@@ -328,7 +325,7 @@ func (c *conn) writeError(id json.RawMessage, e error) error {
 		e = &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "internal error"}
 	}
 	var we *jsonrpc.Error
-	if !errors.As(coded(e), &we) {
+	if !errors.As(rpcerr.Coded(e), &we) {
 		return nil
 	}
 	if id == nil {
@@ -365,7 +362,7 @@ func (c *conn) Write(ctx context.Context, msg jsonrpc.Message) error {
 			return nil
 		}
 		if resp.Error != nil {
-			resp.Error = coded(resp.Error)
+			resp.Error = rpcerr.Coded(resp.Error)
 		}
 		if !resp.ID.IsValid() {
 			// The go-sdk leaves the id out of its answer to a call whose id
@@ -417,21 +414,6 @@ func (c *conn) Close() error {
 // SessionID implements mcp.Connection: stdio has no session id.
 func (c *conn) SessionID() string { return "" }
 
-// coded gives an error without a JSON-RPC code one: -32600 for a call
-// before initialize (the request is invalid in that state), else -32603.
-// The go-sdk would send code 0.
-func coded(err error) error {
-	var we *jsonrpc.Error
-	if errors.As(err, &we) && we.Code != 0 {
-		return err
-	}
-	code := int64(jsonrpc.CodeInternalError)
-	if strings.Contains(err.Error(), "invalid during session initialization") {
-		code = jsonrpc.CodeInvalidRequest
-	}
-	return &jsonrpc.Error{Code: code, Message: err.Error()}
-}
-
 // idKey is an id's canonical JSON text, the same for a request read and
 // its answer.
 func idKey(id jsonrpc.ID) string {
@@ -466,35 +448,9 @@ type Bad struct {
 	Message string
 }
 
-// integerRE is a JSON number without fraction or exponent.
-var integerRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
-
 // checkID returns a valid id as the value jsonrpc.MakeID takes: a string,
-// or an integer within ±(2^53-1).
-func checkID(raw json.RawMessage) (any, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return nil, false
-	}
-	switch raw[0] {
-	case '"':
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return nil, false
-		}
-		return s, true
-	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		if !integerRE.Match(raw) || len(strings.TrimPrefix(string(raw), "-")) > 16 {
-			return nil, false
-		}
-		var n int64
-		if json.Unmarshal(raw, &n) != nil || n > maxSafeID || n < -maxSafeID {
-			return nil, false
-		}
-		return float64(n), true
-	}
-	return nil, false
-}
+// or an integer within ±(2^53-1) (rpcerr.ID).
+func checkID(raw json.RawMessage) (any, bool) { return rpcerr.ID(raw) }
 
 // Parse checks one line and decodes it. A line that is not one JSON value
 // is a parse error; a JSON value that is not one valid JSON-RPC 2.0 request,
@@ -522,7 +478,7 @@ func Parse(line []byte) (jsonrpc.Message, *Bad) {
 	var id json.RawMessage // the id to answer with: only a valid one
 	if w.ID != nil {
 		if _, ok := checkID(w.ID); !ok {
-			return nil, &Bad{Code: jsonrpc.CodeInvalidRequest, Message: "invalid request: id must be a string or an integer within ±9007199254740991"}
+			return nil, &Bad{Code: jsonrpc.CodeInvalidRequest, Message: rpcerr.InvalidIDMessage}
 		}
 		id = w.ID
 	}
