@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -144,10 +143,10 @@ func (l Limits) String() string {
 // 2026-07-28 request) while MaxSessions are open. Concurrent first requests may pass the check together, so the cap
 // can be exceeded by the number of those in flight, not more.
 func (h *Handler) admitSession(w http.ResponseWriter, r *http.Request) bool {
-	if h.sessions == nil || h.maxSessions <= 0 || r.Method != http.MethodPost || r.Header.Get("Mcp-Session-Id") != "" {
+	if h.sessions == nil || h.maxSessions <= 0 || r.Method != http.MethodPost || r.Header.Get(headerSessionID) != "" {
 		return true
 	}
-	if v := r.Header.Get(headerProtocolVersion); v != "" && !slices.Contains(legacyRevisions, v) {
+	if namesSessionless(r) {
 		return true // a sessionless (2026-07-28) request opens no session
 	}
 	if h.sessions() < h.maxSessions {

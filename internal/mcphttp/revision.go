@@ -33,6 +33,14 @@ const (
 // unknown one with UnsupportedProtocolVersion (-32022).
 var legacyRevisions = []string{"2024-11-05", "2025-03-26", "2025-06-18", Revision20251125}
 
+// namesSessionless reports whether r's MCP-Protocol-Version header names a
+// revision other than the session-era ones (2026-07-28, or an unknown one
+// the sessionless handler refuses with the supported list).
+func namesSessionless(r *http.Request) bool {
+	v := r.Header.Get(headerProtocolVersion)
+	return v != "" && !slices.Contains(legacyRevisions, v)
+}
+
 // Header and _meta names the router looks at.
 const (
 	headerProtocolVersion = "Mcp-Protocol-Version"
@@ -151,8 +159,8 @@ func (rr *RevisionRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // neither MCP-Protocol-Version nor Mcp-Session-Id (a client's first
 // request).
 func (rr *RevisionRouter) routeSessionless(r *http.Request, body []byte) bool {
-	if v := r.Header.Get(headerProtocolVersion); v != "" {
-		return !slices.Contains(legacyRevisions, v)
+	if r.Header.Get(headerProtocolVersion) != "" {
+		return namesSessionless(r)
 	}
 	if r.Method != http.MethodPost || r.Header.Get(headerSessionID) != "" || len(body) == 0 {
 		return false

@@ -26,8 +26,8 @@ func TaskListen(next http.Handler, tasksFor func(*http.Request) (m *tasks.Manage
 		log = slog.New(slog.DiscardHandler)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.Header.Get("Mcp-Method") != tasks.MethodListen || r.Body == nil ||
-			r.Header.Get("Mcp-Protocol-Version") != Revision20260728 {
+		if r.Method != http.MethodPost || r.Header.Get(headerMethod) != tasks.MethodListen || r.Body == nil ||
+			r.Header.Get(headerProtocolVersion) != Revision20260728 {
 			next.ServeHTTP(w, r)
 			return
 		}

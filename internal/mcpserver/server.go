@@ -2,6 +2,7 @@ package mcpserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -81,6 +82,9 @@ func ReadOnlyTools(d Deps) map[string]bool {
 	return out
 }
 
+// errPaymentsOff refuses a subscription while the payments toolset is off.
+var errPaymentsOff = errors.New("the payments toolset is off (CRYPTOPAY_TOOLSETS)")
+
 // New builds the MCP server with all tools registered.
 func New(d Deps) (*mcp.Server, error) {
 	if d.Logger == nil {
@@ -120,7 +124,7 @@ func New(d Deps) (*mcp.Server, error) {
 			return nil
 		}
 		if !d.Policy.Enabled(access.Payments) {
-			return fmt.Errorf("the payments toolset is off (CRYPTOPAY_TOOLSETS)")
+			return errPaymentsOff
 		}
 		_, err := paymentID(uri)
 		return err
@@ -129,12 +133,12 @@ func New(d Deps) (*mcp.Server, error) {
 		&mcp.ServerOptions{Instructions: ins, Logger: sdkLog, CompletionHandler: completions(d), Capabilities: caps,
 			SubscribeHandler: func(ctx context.Context, r *mcp.SubscribeRequest) error {
 				if d.Subscribable != nil && d.Subscribable(r.Params.URI) {
-					return nil
+					return nil // a conformance fixture: no payment, no cap
 				}
-				if err := subscribable(r.Params.URI); err != nil {
-					return err
+				if !d.Policy.Enabled(access.Payments) {
+					return errPaymentsOff
 				}
-				return subs.subscribe(ctx, r, subscriber(ctx, e, r), d.Payments)
+				return subs.subscribe(ctx, r, subscriber(ctx, e, r), d.Payments) // checks the URI itself
 			},
 			UnsubscribeHandler: subs.unsubscribe,
 			SetCacheable:       setCacheable,
