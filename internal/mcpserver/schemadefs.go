@@ -1,8 +1,6 @@
 package mcpserver
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -108,11 +106,8 @@ func bestShared(s *jsonschema.Schema) (name, key string, ok bool) {
 
 // canonical is s as JSON, the key that finds its copies.
 func canonical(s *jsonschema.Schema) string {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)
-	return string(bytes.TrimSpace(buf.Bytes()))
+	b, _ := jsonText(s) // a schema always encodes
+	return string(b)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -430,7 +430,7 @@ func cancelledID(params json.RawMessage) (string, bool) {
 	if json.Unmarshal(params, &p) != nil || len(p.RequestID) == 0 {
 		return "", false
 	}
-	id, ok := checkID(p.RequestID)
+	id, ok := rpcerr.ID(p.RequestID)
 	if !ok {
 		return "", false
 	}
@@ -447,10 +447,6 @@ type Bad struct {
 	Code    int64
 	Message string
 }
-
-// checkID returns a valid id as the value jsonrpc.MakeID takes: a string,
-// or an integer within ±(2^53-1) (rpcerr.ID).
-func checkID(raw json.RawMessage) (any, bool) { return rpcerr.ID(raw) }
 
 // Parse checks one line and decodes it. A line that is not one JSON value
 // is a parse error; a JSON value that is not one valid JSON-RPC 2.0 request,
@@ -477,7 +473,7 @@ func Parse(line []byte) (jsonrpc.Message, *Bad) {
 	}
 	var id json.RawMessage // the id to answer with: only a valid one
 	if w.ID != nil {
-		if _, ok := checkID(w.ID); !ok {
+		if _, ok := rpcerr.ID(w.ID); !ok {
 			return nil, &Bad{Code: jsonrpc.CodeInvalidRequest, Message: rpcerr.InvalidIDMessage}
 		}
 		id = w.ID

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/rpcerr"
 	"io"
 	"runtime"
 	"strings"
@@ -428,7 +429,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("%q: code %d", line, bad.Code)
 			}
 			if bad.ID != nil {
-				if _, ok := checkID(bad.ID); !ok {
+				if _, ok := rpcerr.ID(bad.ID); !ok {
 					t.Fatalf("%q: answered with id %s", line, bad.ID)
 				}
 			}
@@ -449,7 +450,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%q: %T", line, msg)
 		}
 		if id.IsValid() {
-			v, _ := checkID(w.ID)
+			v, _ := rpcerr.ID(w.ID)
 			want, _ := jsonrpc.MakeID(v)
 			if idKey(id) != idKey(want) {
 				t.Fatalf("%q: id %s, sent %s", line, idKey(id), w.ID)
