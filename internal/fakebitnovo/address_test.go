@@ -2,6 +2,7 @@ package fakebitnovo
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base32"
@@ -197,7 +198,7 @@ func TestSandboxAddressesAreRefusedByRealWallets(t *testing.T) {
 	s := New(Options{})
 	for _, c := range Currencies() {
 		e := s.bySymbol[c.Symbol]
-		for _, id := range []string{"11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", newUUID()} {
+		for _, id := range []string{"11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", newUUID(rand.Reader)} {
 			addr := fakeAddress(e, id)
 			uri := paymentURI(e, addr, "1", "123")
 			if !strings.Contains(uri, addr) {

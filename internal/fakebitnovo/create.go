@@ -282,10 +282,18 @@ func validRedirectURL(s string) bool {
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
-// newUUID returns a random version-4 UUID.
-func newUUID() string {
+// random returns the source of ids: Options.Rand, else crypto/rand.
+func (s *Server) random() io.Reader {
+	if s.opts.Rand != nil {
+		return s.opts.Rand
+	}
+	return rand.Reader
+}
+
+// newUUID returns a random version-4 UUID read from r.
+func newUUID(r io.Reader) string {
 	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	_, _ = io.ReadFull(r, b[:]) // crypto/rand never fails; a test's seeded reader neither
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	const hexd = "0123456789abcdef"
@@ -299,11 +307,11 @@ func newUUID() string {
 	return string(out)
 }
 
-// newShortID returns n random alphanumerics.
-func newShortID(n int) string {
+// newShortID returns n random alphanumerics read from r.
+func newShortID(r io.Reader, n int) string {
 	const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 	b := make([]byte, n)
-	_, _ = rand.Read(b)
+	_, _ = io.ReadFull(r, b)
 	for i := range b {
 		b[i] = alnum[int(b[i])%len(alnum)]
 	}
@@ -317,7 +325,7 @@ func (s *Server) createOrder(p createParams, deviceID, base string) OrderInfo {
 	s.sync() // ids taken by another process on the same state file
 	now := s.now().UTC()
 	o := &order{
-		id:            newUUID(),
+		id:            newUUID(s.random()),
 		reference:     p.reference,
 		notes:         p.notes,
 		language:      p.language,
@@ -334,11 +342,11 @@ func (s *Server) createOrder(p createParams, deviceID, base string) OrderInfo {
 		deviceID:      deviceID,
 	}
 	for _, taken := s.orders[o.id]; taken; _, taken = s.orders[o.id] {
-		o.id = newUUID()
+		o.id = newUUID(s.random())
 	}
-	o.shortID = newShortID(8)
+	o.shortID = newShortID(s.random(), 8)
 	for _, taken := s.byShort[o.shortID]; taken; _, taken = s.byShort[o.shortID] {
-		o.shortID = newShortID(8)
+		o.shortID = newShortID(s.random(), 8)
 	}
 	o.webURL = base + "/" + o.shortID + "/"
 	if p.entry != nil {

@@ -78,6 +78,11 @@ type Options struct {
 	// Now is the clock; nil means time.Now. It must be safe for concurrent
 	// use: the webhook goroutine reads it for X-NONCE.
 	Now func() time.Time
+	// Rand is the source of order ids and short ids, and so of the sandbox
+	// addresses derived from them; nil means crypto/rand. A test that must
+	// draw the same payments on every run passes a seeded reader. It is
+	// read under the server's lock.
+	Rand io.Reader
 	// OnChange, if set, is called synchronously after every status change,
 	// outside the server's locks. It must not block for long.
 	OnChange func(OrderInfo)
