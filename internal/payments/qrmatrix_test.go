@@ -49,6 +49,7 @@ type matrixCode struct {
 	want string // the text it must decode to
 	png  []byte
 	px   int // module width
+	n    int // modules per side
 }
 
 // emittedCodes creates an on-chain payment in every currency of the fake
@@ -87,8 +88,9 @@ func emittedCodes(t *testing.T) []matrixCode {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		px := qrtest.ModulePx(src)
-		codes = append(codes, matrixCode{name: fmt.Sprintf("%s/px=%d", name, px), want: want, png: img.PNG, px: px})
+		sym, px, _ := qrtest.Symbol(src)
+		n := sym.Dx() / max(px, 1)
+		codes = append(codes, matrixCode{name: fmt.Sprintf("%s/n=%d/px=%d", name, n, px), want: want, png: img.PNG, px: px, n: n})
 	}
 	payment := 0
 	all := func(id, label string, typ string, env string) {
@@ -215,6 +217,8 @@ func TestEveryEmittedQRDecodes(t *testing.T) {
 		files    = map[string]file{}
 		failures []string
 		misses   = map[string]int{} // decoder/variant -> failed decodes
+		// halved codes beyond ZXing's sizing, not asked of gozxing
+		zxingSkipped, zxingReadAnyway int
 	)
 	fail := func(decoder string, v qrtest.Variant, c matrixCode, got any, why any) {
 		mu.Lock()
@@ -236,7 +240,19 @@ func TestEveryEmittedQRDecodes(t *testing.T) {
 				}
 				for _, v := range qrtest.Required(c.px) {
 					img := qrtest.Apply(src, v)
-					if got, err := qrtest.GoZXing(img, false); got != c.want {
+					got, err := qrtest.GoZXing(img, false)
+					switch {
+					case v == qrtest.Half && !qrtest.ZXingReadsHalf(c.n, c.px):
+						// Beyond ZXing's sizing of a halved symbol
+						// (ZXingReadsHalf): not required, but counted.
+						// ZBar and jsQR must still read it.
+						mu.Lock()
+						zxingSkipped++
+						if got == c.want {
+							zxingReadAnyway++
+						}
+						mu.Unlock()
+					case got != c.want:
 						fail("gozxing", v, c, got, err)
 					}
 					// PureBarcode reads a computer-drawn image module by
@@ -309,9 +325,9 @@ func TestEveryEmittedQRDecodes(t *testing.T) {
 	for _, f := range files {
 		perVariant[f.variant]++
 	}
-	decodes := 3*len(paths) + perVariant[qrtest.Full]
-	t.Logf("%d codes: %d images (%d full, %d half, %d blur), decoded by zbar, jsqr and gozxing, the full ones also by gozxing-pure: %d decodes, %d failed (render %v, gozxing %v, zbar+jsqr %v)",
-		len(codes), len(paths), perVariant[qrtest.Full], perVariant[qrtest.Half], perVariant[qrtest.Blur], decodes, len(failures),
+	decodes := 3*len(paths) + perVariant[qrtest.Full] - zxingSkipped
+	t.Logf("%d codes: %d images (%d full, %d half, %d blur), decoded by zbar, jsqr and gozxing (but %d halves beyond ZXing's sizing, of which it read %d anyway), the full ones also by gozxing-pure: %d decodes, %d failed (render %v, gozxing %v, zbar+jsqr %v)",
+		len(codes), len(paths), perVariant[qrtest.Full], perVariant[qrtest.Half], perVariant[qrtest.Blur], zxingSkipped, zxingReadAnyway, decodes, len(failures),
 		rendered.Round(time.Millisecond), (goDecoded - rendered).Round(time.Millisecond), time.Since(began.Add(goDecoded)).Round(time.Millisecond))
 	if len(failures) > 0 {
 		slices.Sort(failures)

@@ -61,6 +61,23 @@ const (
 	MinPxHalf = 5
 )
 
+// ZXingReadsHalf reports whether ZXing's detector can size an n-module
+// symbol drawn with modules px pixels wide once the image is halved.
+//
+// ZXing takes the module width from a finder pattern's width over 7 and
+// the symbol's dimension from the distance between finders over that
+// width. Halved, modules are px/2 pixels, and on an odd pixel the finder's
+// outer edges are grey: the binarizer may count one pixel more or fewer
+// across it, so the width is off by up to 1/(3.5·px-1) and the n-7 modules
+// between finder centres by (n-7)/(3.5·px-1). From an error of 1.5 modules
+// the dimension rounds to the wrong side of ZXing's n ≡ 1 (mod 4)
+// correction and the symbol is refused ("dimension = 39" for a 41-module
+// code). ZBar and jsQR size the symbol otherwise and are not bound by
+// this (docs/benchmarks-qr.md, "ZXing at half size").
+func ZXingReadsHalf(n, px int) bool {
+	return px >= MinPxHalf && float64(n-7) < 1.5*(3.5*float64(px)-1)
+}
+
 // Required returns the variants a code with modules px pixels wide must
 // decode in.
 func Required(px int) []Variant {

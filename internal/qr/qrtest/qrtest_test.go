@@ -64,3 +64,26 @@ func TestHalfAndSymbol(t *testing.T) {
 		t.Errorf("Required(%d) = %v", MinPxHalf, r)
 	}
 }
+
+// TestZXingReadsHalf: the measured cases of docs/benchmarks-qr.md ("ZXing at
+// half size") fall on the side of the rule the sweep found them on.
+func TestZXingReadsHalf(t *testing.T) {
+	for _, c := range []struct {
+		n, px int
+		want  bool
+	}{
+		{41, 6, false}, // 13 of 172 halved images refused ("dimension = 39")
+		{45, 6, false}, // refused ("dimension = 43")
+		{37, 6, false}, // 1 of 1,904 refused: an error of exactly 1.5 modules
+		{33, 6, true},
+		{37, 10, true},
+		{57, 10, true},
+		{29, 5, true},
+		{33, 5, false},
+		{21, 4, false}, // below MinPxHalf: no half size at all
+	} {
+		if got := ZXingReadsHalf(c.n, c.px); got != c.want {
+			t.Errorf("ZXingReadsHalf(%d, %d) = %v, want %v", c.n, c.px, got, c.want)
+		}
+	}
+}
