@@ -197,6 +197,12 @@ type webhookEventsOut struct {
 // TestReplicaCrossPush: the provider delivers webhooks to replica A only;
 // a client of replica B, which never sees an HTTP request, is notified
 // (LISTEN/NOTIFY) and its wait_for_payment is woken by the webhook.
+// crossPushBudget bounds how long after the CO delivery to A the push may
+// reach B's client. It is a correctness bound (the push arrives), not a
+// latency target: the test logs the latency, docs/benchmarks.md has the
+// measured figures, and a loaded CI machine once took longer than 5 s.
+const crossPushBudget = 20 * time.Second
+
 func TestReplicaCrossPush(t *testing.T) {
 	rs := newReplicaSet(t)
 	var mu sync.Mutex
@@ -327,8 +333,8 @@ func TestReplicaCrossPush(t *testing.T) {
 	default:
 		select {
 		case w = <-done:
-		case <-time.After(time.Until(coSent.Add(5 * time.Second))):
-			t.Fatal("wait_for_payment on B did not return within 5 s of the CO delivery to A")
+		case <-time.After(time.Until(coSent.Add(crossPushBudget))):
+			t.Fatalf("wait_for_payment on B did not return within %v of the CO delivery to A", crossPushBudget)
 		}
 	}
 	if w.err != nil || w.code != "" {
@@ -339,7 +345,7 @@ func TestReplicaCrossPush(t *testing.T) {
 	}
 
 	// One resources/updated on B per event A stored.
-	for end := coSent.Add(5 * time.Second); ; {
+	for end := coSent.Add(crossPushBudget); ; {
 		mu.Lock()
 		n := len(noteTimes)
 		mu.Unlock()
@@ -348,7 +354,7 @@ func TestReplicaCrossPush(t *testing.T) {
 		}
 		wait := time.Until(end)
 		if wait <= 0 {
-			t.Fatalf("B got %d resources/updated within 5 s of the CO delivery, want %d (one per delivery to A)", n, len(sent))
+			t.Fatalf("B got %d resources/updated within %v of the CO delivery, want %d (one per delivery to A)", n, crossPushBudget, len(sent))
 		}
 		select {
 		case <-gotNote:
@@ -366,7 +372,7 @@ func TestReplicaCrossPush(t *testing.T) {
 	mu.Unlock()
 	t.Logf("delivery to A → resources/updated on B: %s; wait_for_payment on B returned %v after the CO delivery started",
 		strings.Join(lat, ", "), w.at.Sub(coSent).Round(100*time.Microsecond))
-	if coLatency >= 5*time.Second {
+	if coLatency >= crossPushBudget {
 		t.Fatalf("CO reached B's client %v after the delivery to A", coLatency)
 	}
 
@@ -483,7 +489,7 @@ func TestReplicaListenOverHTTP(t *testing.T) {
 
 			// One update on A's listen stream per event B stored.
 			coSent := sent[len(sent)-1].Time
-			for end := coSent.Add(5 * time.Second); ; {
+			for end := coSent.Add(crossPushBudget); ; {
 				mu.Lock()
 				n := len(updates)
 				mu.Unlock()
@@ -492,7 +498,7 @@ func TestReplicaListenOverHTTP(t *testing.T) {
 				}
 				wait := time.Until(end)
 				if wait <= 0 {
-					t.Fatalf("A's listen stream got %d resources/updated within 5 s of the CO delivery to B, want %d (one per delivery)", n, len(sent))
+					t.Fatalf("A's listen stream got %d resources/updated within %v of the CO delivery to B, want %d (one per delivery)", n, crossPushBudget, len(sent))
 				}
 				select {
 				case <-got:
