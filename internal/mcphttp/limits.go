@@ -32,7 +32,7 @@ type Limits struct {
 	BodyTimeout   time.Duration // to send a request's body (default 30s)
 	IdleTimeout   time.Duration // a keep-alive connection between requests (default 60s)
 	MaxSessions   int           // open MCP sessions, stateful mode (default 4096; 0: no limit)
-	SessionIdle   time.Duration // a session without requests is closed (default 10m)
+	SessionIdle   time.Duration // a session with no request open, its GET stream included, is closed (default 10m)
 }
 
 // DefaultLimits are the limits when nothing is configured.
@@ -71,7 +71,7 @@ var limitSettings = []limitSetting{
 	{env: EnvBodyTimeout, help: "time a client may take to send a request's body", dur: func(l *Limits) *time.Duration { return &l.BodyTimeout }, minDur: 100 * time.Millisecond},
 	{env: EnvIdleTimeout, help: "time a keep-alive connection may stay idle between requests", dur: func(l *Limits) *time.Duration { return &l.IdleTimeout }, minDur: 100 * time.Millisecond},
 	{env: EnvMaxSessions, help: "open MCP sessions; 0: no limit", count: func(l *Limits) *int { return &l.MaxSessions }},
-	{env: EnvSessionIdleTimeout, help: "an MCP session without requests for this long is closed", dur: func(l *Limits) *time.Duration { return &l.SessionIdle }, minDur: time.Second},
+	{env: EnvSessionIdleTimeout, help: "an MCP session with no request open (its GET stream counts) for this long is closed", dur: func(l *Limits) *time.Duration { return &l.SessionIdle }, minDur: time.Second},
 }
 
 func (s limitSetting) flagName() string {

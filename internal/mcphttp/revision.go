@@ -57,8 +57,8 @@ type MCPOptions struct {
 	Stateless bool
 	// Logger receives the go-sdk transport's warnings; nil: discard.
 	Logger *slog.Logger
-	// SessionTimeout closes a 2025-11-25 session idle for this long; zero:
-	// never.
+	// SessionTimeout closes a 2025-11-25 session that has had no request
+	// open (its GET stream included) for this long; zero: never.
 	SessionTimeout time.Duration
 	// EventStore lets a 2025-11-25 client resume a response stream
 	// (Last-Event-ID); nil: no resumption. 2026-07-28 has none.
@@ -88,7 +88,7 @@ type MCPOptions struct {
 // goes to the sessionless handler. Either handler's JSON-RPC error answers
 // get a code where the go-sdk gives none (recodeWriter).
 type RevisionRouter struct {
-	session     *mcp.StreamableHTTPHandler // nil with MCPOptions.Stateless
+	session     http.Handler // nil with MCPOptions.Stateless; the go-sdk's, behind sessionIdle with a SessionTimeout
 	sessionless *mcp.StreamableHTTPHandler
 	maxBody     int64
 }
@@ -116,9 +116,11 @@ func NewMCPHandler(getServer func(*http.Request) *mcp.Server, o MCPOptions) *Rev
 			Logger:                     o.Logger,
 			DisableLocalhostProtection: true,
 			MaxRequestBodyBytes:        o.MaxRequestBodyBytes,
-			SessionTimeout:             o.SessionTimeout,
 			EventStore:                 o.EventStore,
 		})
+		if o.SessionTimeout > 0 {
+			rr.session = newSessionIdle(o.SessionTimeout, rr.session)
+		}
 	}
 	return rr
 }
