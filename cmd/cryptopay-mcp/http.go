@@ -122,8 +122,8 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	// 2026-07-28 requests (only the latter with --stateless).
 	mo := mcphttp.MCPOptions{Stateless: hc.Stateless, Logger: log}
 	if !hc.Stateless {
-		// Only requests count as activity (the SDK's rule): a client that
-		// keeps a session open with nothing but its SSE stream pings.
+		// Every open request counts as activity, the GET stream a push
+		// subscriber listens on included (mcphttp's sessionIdle).
 		mo.SessionTimeout = lim.SessionIdle
 		// Lets a 2025-11-25 client that lost a response stream resume it
 		// (Last-Event-ID); bounded to 10 MiB by the SDK.
@@ -176,6 +176,20 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	lln := mcphttp.NewListener(ln, mcphttp.ConnLimits{Max: lim.MaxConns, MaxPerSource: lim.MaxConnsPerIP}, m.LimitReached)
 	if err := m.Gauge("cryptopay_http_connections_open", "Connections open on the MCP HTTP listener.",
 		func() float64 { return float64(lln.Open()) }); err != nil {
+		log.Warn("metrics", "error", err)
+	}
+	// The store's health as /readyz sees it, for an alert: 0 while a
+	// fault stops writes (a replaced or corrupt SQLite file, PostgreSQL
+	// down), when deliveries get 503 and creates fail closed.
+	if err := m.Gauge("cryptopay_store_up", "1 when the store answers and accepts writes (what /readyz checks), 0 otherwise.",
+		func() float64 {
+			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			if ready(pctx) != nil {
+				return 0
+			}
+			return 1
+		}); err != nil {
 		log.Warn("metrics", "error", err)
 	}
 	srv := &http.Server{

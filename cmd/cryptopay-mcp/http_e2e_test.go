@@ -250,6 +250,7 @@ func TestHTTPSessions(t *testing.T) {
 		fmt.Sprintf(`cryptopay_tool_calls_total{code=%q,outcome="error",tool="get_payment_status"} 1`, e.Error.Code),
 		`cryptopay_tool_call_duration_seconds_count{tool="create_payment_link"} 1`,
 		`cryptopay_provider_requests_total{endpoint="POST /api/v1/orders/",outcome="ok",provider="bitnovo"} 1`,
+		`cryptopay_store_up 1`,
 	} {
 		if !strings.Contains(metrics, want+"\n") {
 			t.Errorf("/metrics lacks %s:\n%s", want, metrics)

@@ -84,3 +84,37 @@ func TestStoreReadyFailsOnFault(t *testing.T) {
 		t.Fatalf("ready after removal: %v, want ErrUnavailable", err)
 	}
 }
+
+// TestStoreUpMetric: an operator's alert sees the fault /readyz sees. With
+// the SQLite file removed under a running http server, cryptopay_store_up
+// drops from 1 to 0 and /readyz answers 503.
+func TestStoreUpMetric(t *testing.T) {
+	dir := t.TempDir()
+	p := startHTTP(t, baseEnv(t, dir), "--listen", "127.0.0.1:0")
+	metric := func() string {
+		t.Helper()
+		code, body := p.do(t, "GET", "/metrics", "", nil, "")
+		if code != 200 {
+			t.Fatalf("/metrics: %d", code)
+		}
+		for line := range strings.Lines(body) {
+			if v, ok := strings.CutPrefix(line, "cryptopay_store_up "); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+		t.Fatalf("/metrics has no cryptopay_store_up:\n%s", body)
+		return ""
+	}
+	if v := metric(); v != "1" {
+		t.Fatalf("cryptopay_store_up = %s on a healthy store, want 1", v)
+	}
+	if err := os.Remove(filepath.Join(dir, "cryptopay.db")); err != nil {
+		t.Fatal(err)
+	}
+	if v := metric(); v != "0" {
+		t.Fatalf("cryptopay_store_up = %s with the database removed, want 0", v)
+	}
+	if code, body := p.do(t, "GET", "/readyz", "", nil, ""); code != 503 {
+		t.Fatalf("/readyz with the database removed: %d %q, want 503", code, body)
+	}
+}
