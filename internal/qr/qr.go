@@ -25,7 +25,6 @@ package qr
 
 import (
 	"bytes"
-	"compress/zlib"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -216,7 +215,7 @@ func Render(data string, o Options) ([]byte, error) {
 
 // pngLevel is the zlib level of the PNG data; see docs/benchmarks-qr.md for
 // the speed and size trade-off.
-const pngLevel = zlib.DefaultCompression
+const pngLevel = 5 // zlib level: 0 (none) to 9 (best)
 
 // renderer is Render with state one render leaves for the next: zlib
 // writers and assets scaled to a size. The zero renderer keeps nothing (as
