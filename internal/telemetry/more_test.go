@@ -49,6 +49,9 @@ func TestMCPOverHTTP(t *testing.T) {
 	if sid, _ := attr(list, "mcp.session.id"); sid == "" || sid != cs.ID() {
 		t.Errorf("mcp.session.id %q, want the session's %q", sid, cs.ID())
 	}
+	if v, _ := attr(list, "mcp.protocol.version"); v != cs.InitializeResult().ProtocolVersion {
+		t.Errorf("mcp.protocol.version %q, want the session's %q", v, cs.InitializeResult().ProtocolVersion)
+	}
 	if tr, _ := attr(list, "network.transport"); tr != "tcp" {
 		t.Errorf("network.transport %q", tr)
 	}
@@ -57,6 +60,36 @@ func TestMCPOverHTTP(t *testing.T) {
 	}
 	if list.Parent.TraceID().String() != remoteTID || !list.Parent.IsRemote() {
 		t.Errorf("parent %v, want the traceparent header's", list.Parent)
+	}
+}
+
+// TestMCPProtocolVersionPerRequest: a sessionless 2026-07-28 request
+// names its own revision (its _meta), not a session's.
+func TestMCPProtocolVersionPerRequest(t *testing.T) {
+	tel, exp := newTracing(t)
+	srv, err := mcpserver.New(mcpserver.Deps{Version: "test", Sandbox: true, ToolTimeout: 5 * time.Second,
+		Payments: payments.New(nil, tel.Store(store.NewMemory(), "memory"), payments.Options{Sandbox: true})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.AddReceivingMiddleware(tel.MCPMiddleware())
+	hs := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &mcp.StreamableHTTPOptions{Stateless: true}))
+	t.Cleanup(hs.Close)
+	ctx := context.Background()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "0"}, nil).Connect(ctx, &mcp.StreamableClientTransport{Endpoint: hs.URL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.Close() })
+	if _, err := cs.ListTools(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	list, ok := byName(exp.GetSpans())["tools/list"]
+	if !ok {
+		t.Fatalf("no tools/list span: %v", spanNames(exp.GetSpans()))
+	}
+	if v, _ := attr(list, "mcp.protocol.version"); v != "2026-07-28" {
+		t.Errorf("mcp.protocol.version %q, want 2026-07-28 (the request's own)", v)
 	}
 }
 
