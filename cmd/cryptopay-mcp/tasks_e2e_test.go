@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/fakebitnovo"
+	"github.com/cryptopay-mcp/cryptopay-mcp/internal/mcpserver"
 )
 
 const tasksExt = "io.modelcontextprotocol/tasks"
@@ -39,6 +40,8 @@ type stdioRaw struct {
 	out    *bufio.Reader
 	n      int
 	legacy bool // 2025-11-25: initialized once, no per-request _meta
+	// meta is the _meta of every 2026-07-28 request; nil: taskMeta2026.
+	meta func() map[string]any
 }
 
 func startStdioRaw(t *testing.T, env map[string]string, legacy bool) *stdioRaw {
@@ -95,7 +98,11 @@ func (c *stdioRaw) write(t *testing.T, msg map[string]any) {
 func (c *stdioRaw) rpc(t *testing.T, method string, params map[string]any) (map[string]any, map[string]any) {
 	t.Helper()
 	if !c.legacy {
-		params["_meta"] = taskMeta2026()
+		meta := taskMeta2026
+		if c.meta != nil {
+			meta = c.meta
+		}
+		params["_meta"] = meta()
 	}
 	c.n++
 	c.write(t, map[string]any{"jsonrpc": "2.0", "id": c.n, "method": method, "params": params})
@@ -303,6 +310,66 @@ func TestTaskOutlivesRestart(t *testing.T) {
 			t.Fatalf("unknown task: %v", rerr)
 		}
 	})
+}
+
+// TestTasksWithUI: a client that declares both the tasks and the UI
+// extension gets both: wait_for_payment names the payment card and runs as
+// a task, the completed task's result is the one the card reads (the
+// payment's structuredContent), and the card's view reads back.
+func TestTasksWithUI(t *testing.T) {
+	fake, url := liveFake(t, testDevice, fakebitnovo.Options{})
+	env := baseEnv(t, t.TempDir())
+	env["BITNOVO_DEVICE_ID"], env["BITNOVO_BASE_URL"] = testDevice, url
+	c := startStdioRaw(t, env, false)
+	c.meta = func() map[string]any {
+		m := taskMeta2026()
+		m["io.modelcontextprotocol/clientCapabilities"] = map[string]any{"extensions": map[string]any{
+			tasksExt:              map[string]any{},
+			mcpserver.UIExtension: map[string]any{"mimeTypes": []string{mcpserver.UIMIMEType}},
+		}}
+		return m
+	}
+
+	tools := rawOK(t, c, "tools/list", map[string]any{})
+	var wait map[string]any
+	for _, tl := range tools["tools"].([]any) {
+		if tm := tl.(map[string]any); tm["name"] == "wait_for_payment" {
+			wait = tm
+		}
+	}
+	if wait == nil {
+		t.Fatal("no wait_for_payment in tools/list")
+	}
+	ui, _ := wait["_meta"].(map[string]any)["ui"].(map[string]any)
+	if ui["resourceUri"] != mcpserver.PaymentCardURI {
+		t.Fatalf("wait_for_payment _meta = %v, want the payment card", wait["_meta"])
+	}
+
+	paymentID, taskID := startWaitTask(t, c)
+	for _, s := range []string{"PE", "AC", "CO"} {
+		if err := fake.SetStatus(paymentID, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(40 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		got := rawOK(t, c, "tasks/get", map[string]any{"taskId": taskID})
+		if got["status"] == "completed" {
+			sc := got["result"].(map[string]any)["structuredContent"].(map[string]any)
+			if sc["identifier"] != paymentID || sc["status"] != "CO" || sc["reached"] != true {
+				t.Fatalf("completed task's result = %v", sc)
+			}
+			break
+		}
+		if got["status"] != "working" || time.Now().After(deadline) {
+			t.Fatalf("task = %v", got)
+		}
+	}
+
+	read := rawOK(t, c, "resources/read", map[string]any{"uri": mcpserver.PaymentCardURI})
+	contents, _ := read["contents"].([]any)
+	if len(contents) != 1 || contents[0].(map[string]any)["mimeType"] != mcpserver.UIMIMEType {
+		t.Fatalf("resources/read %s = %v", mcpserver.PaymentCardURI, read)
+	}
 }
 
 // listenParams asks for the status notifications of taskID.
