@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/bitrefill"
@@ -18,23 +20,24 @@ import (
 	"github.com/cryptopay-mcp/cryptopay-mcp/internal/telemetry"
 )
 
-// TestMCPOverHTTP checks the Streamable HTTP case: the session id and the
-// tcp transport are recorded, and a traceparent header is the parent when
-// _meta has none.
-func TestMCPOverHTTP(t *testing.T) {
+// listToolsOverHTTP serves a traced sandbox server over Streamable HTTP
+// (opts as the go-sdk takes them), lists its tools through a client whose
+// requests go through rt (nil: the default transport), and returns the
+// tools/list span and the client session.
+func listToolsOverHTTP(t *testing.T, opts *mcp.StreamableHTTPOptions, rt http.RoundTripper, extra ...attribute.KeyValue) (tracetest.SpanStub, *mcp.ClientSession) {
+	t.Helper()
 	tel, exp := newTracing(t)
 	srv, err := mcpserver.New(mcpserver.Deps{Version: "test", Sandbox: true, ToolTimeout: 5 * time.Second,
 		Payments: payments.New(nil, tel.Store(store.NewMemory(), "memory"), payments.Options{Sandbox: true})})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.AddReceivingMiddleware(tel.MCPMiddleware(telemetry.TenantKey.String("acme")))
-	hs := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil))
+	srv.AddReceivingMiddleware(tel.MCPMiddleware(extra...))
+	hs := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, opts))
 	t.Cleanup(hs.Close)
-	traced := &http.Client{Transport: headerTransport{"traceparent": "00-" + remoteTID + "-" + remoteSpan + "-01"}}
 	ctx := context.Background()
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "0"}, nil).Connect(ctx,
-		&mcp.StreamableClientTransport{Endpoint: hs.URL, HTTPClient: traced}, nil)
+		&mcp.StreamableClientTransport{Endpoint: hs.URL, HTTPClient: &http.Client{Transport: rt}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,6 +49,15 @@ func TestMCPOverHTTP(t *testing.T) {
 	if !ok {
 		t.Fatalf("no tools/list span: %v", spanNames(exp.GetSpans()))
 	}
+	return list, cs
+}
+
+// TestMCPOverHTTP checks the Streamable HTTP case: the session id, the
+// session's protocol version and the tcp transport are recorded, and a
+// traceparent header is the parent when _meta has none.
+func TestMCPOverHTTP(t *testing.T) {
+	list, cs := listToolsOverHTTP(t, nil, headerTransport{"traceparent": "00-" + remoteTID + "-" + remoteSpan + "-01"},
+		telemetry.TenantKey.String("acme"))
 	if sid, _ := attr(list, "mcp.session.id"); sid == "" || sid != cs.ID() {
 		t.Errorf("mcp.session.id %q, want the session's %q", sid, cs.ID())
 	}
@@ -66,28 +78,7 @@ func TestMCPOverHTTP(t *testing.T) {
 // TestMCPProtocolVersionPerRequest: a sessionless 2026-07-28 request
 // names its own revision (its _meta), not a session's.
 func TestMCPProtocolVersionPerRequest(t *testing.T) {
-	tel, exp := newTracing(t)
-	srv, err := mcpserver.New(mcpserver.Deps{Version: "test", Sandbox: true, ToolTimeout: 5 * time.Second,
-		Payments: payments.New(nil, tel.Store(store.NewMemory(), "memory"), payments.Options{Sandbox: true})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.AddReceivingMiddleware(tel.MCPMiddleware())
-	hs := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &mcp.StreamableHTTPOptions{Stateless: true}))
-	t.Cleanup(hs.Close)
-	ctx := context.Background()
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "0"}, nil).Connect(ctx, &mcp.StreamableClientTransport{Endpoint: hs.URL}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cs.Close() })
-	if _, err := cs.ListTools(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	list, ok := byName(exp.GetSpans())["tools/list"]
-	if !ok {
-		t.Fatalf("no tools/list span: %v", spanNames(exp.GetSpans()))
-	}
+	list, _ := listToolsOverHTTP(t, &mcp.StreamableHTTPOptions{Stateless: true}, nil)
 	if v, _ := attr(list, "mcp.protocol.version"); v != "2026-07-28" {
 		t.Errorf("mcp.protocol.version %q, want 2026-07-28 (the request's own)", v)
 	}
