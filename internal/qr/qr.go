@@ -96,34 +96,40 @@ const (
 const (
 	idxWhite = 0
 	idxBlack = 1
-	// greyLevels is the number of anti-aliasing levels of the wordmark,
-	// white (0) and black (greyLevels-1) included; levels 1..greyLevels-2
-	// live at palette indices 2..greyLevels-1. Four levels are a 2-bit PNG
-	// with the mark alone, and leave 12 entries of a 4-bit one to a logo.
+	// greyLevels is the size of the base palette: white, black and the
+	// wordmark's two inks at indices 2 and 3 (wordmarkLevels below). Four
+	// colours are a 2-bit PNG with the mark alone, and leave 12 entries of
+	// a 4-bit one to a logo.
 	greyLevels = 4
 	// maxColours bounds every palette: 16 colours make a 4-bit PNG.
 	maxColours = 16
 )
 
-// basePalette returns white, black and the grey ramp used by the wordmark.
+// The wordmark is drawn in grey, never in the modules' black: dark
+// lettering under a code made jsQR (web wallets) lock on a letter instead
+// of a finder in about 1 in 100 halved codes, and a grey it binarizes as
+// light (docs/benchmarks-qr.md, "The mark and jsQR"). Its ink is
+// wordmarkInk with one anti-aliasing level halfway to white.
+const (
+	wordmarkInk    = 0x99 // #999999, on white 2.8:1
+	wordmarkLevels = 3    // white, half ink, full ink
+)
+
+// basePalette returns white, black and the wordmark's two inks.
 func basePalette() color.Palette {
-	p := make(color.Palette, 0, greyLevels)
-	p = append(p, color.RGBA{0xff, 0xff, 0xff, 0xff}, color.RGBA{0, 0, 0, 0xff})
-	for l := 1; l < greyLevels-1; l++ {
-		v := uint8(maxLevel - l*maxLevel/(greyLevels-1))
-		p = append(p, color.RGBA{v, v, v, 0xff})
+	half := uint8(maxLevel - (maxLevel-wordmarkInk)/2)
+	return color.Palette{
+		color.RGBA{0xff, 0xff, 0xff, 0xff}, color.RGBA{0, 0, 0, 0xff},
+		color.RGBA{half, half, half, 0xff}, color.RGBA{wordmarkInk, wordmarkInk, wordmarkInk, 0xff},
 	}
-	return p
 }
 
-// greyIndex maps an ink coverage 0 (white) .. 255 (black) to a palette index.
+// greyIndex maps the wordmark's ink coverage 0 (none) .. 255 (full) to a
+// palette index: white, half ink (2) or full ink (3).
 func greyIndex(ink uint8) uint8 {
-	l := (int(ink)*(greyLevels-1) + maxLevel/2) / maxLevel
-	switch l {
+	switch l := (int(ink)*(wordmarkLevels-1) + maxLevel/2) / maxLevel; l {
 	case 0:
 		return idxWhite
-	case greyLevels - 1:
-		return idxBlack
 	default:
 		return uint8(l + 1)
 	}

@@ -188,13 +188,14 @@ func checkImage(t testing.TB, b []byte, data string, o Options) geometry {
 			if y < bandTop || !o.Branding {
 				t.Fatalf("non-white pixel at (%d,%d) outside the symbol %v (quiet zone %d px)", x, y, g.code, q)
 			}
-			if r.dark[y*r.w+x] {
-				textPx++
+			textPx++ // the wordmark's grey ink (never black: qr.go, wordmarkInk)
+			if r.cls[y*r.w+x] == clsBlack {
+				t.Fatalf("black pixel at (%d,%d) in the branding band: the wordmark is grey", x, y)
 			}
 		}
 	}
 	if o.Branding && textPx < 20 {
-		t.Errorf("branding band has %d dark pixels, want visible text", textPx)
+		t.Errorf("branding band has %d inked pixels, want visible text", textPx)
 	}
 
 	// Every module is a uniform px×px square of the expected colour, except
@@ -338,7 +339,7 @@ func TestBrandingBand(t *testing.T) {
 				text := image.Rectangle{}
 				for y := gb.code.Max.Y + 4*gb.px; y < r.h; y++ {
 					for x := 0; x < r.w; x++ {
-						if r.dark[y*r.w+x] {
+						if r.at(x, y) != clsWhite {
 							text = text.Union(image.Rect(x, y, x+1, y+1))
 						}
 					}
