@@ -52,6 +52,12 @@ type matrixCode struct {
 	n    int // modules per side
 }
 
+// matrixOrigin is the origin of the fake's web_url in the matrix: fixed, so
+// that the checkout URLs in the codes are the same on every run (the
+// fake's own port is not). Nothing listens there; the test fetches the
+// checkout page from the fake itself.
+const matrixOrigin = "http://127.0.0.1:9"
+
 // emittedCodes creates an on-chain payment in every currency of the fake
 // catalog and a payment link, and draws every code generate_payment_qr and
 // the create tools emit for them: address, payment URI, web URL and gateway
@@ -64,7 +70,7 @@ func emittedCodes(t *testing.T) []matrixCode {
 	// the order ids, and a code that fails is then a code that fails
 	// again, not a draw (docs/benchmarks-qr.md).
 	seed := [32]byte{'c', 'r', 'y', 'p', 't', 'o', 'p', 'a', 'y', ' ', 'q', 'r', ' ', 'm', 'a', 't', 'r', 'i', 'x'}
-	fake := httptest.NewServer(fakebitnovo.New(fakebitnovo.Options{Rand: mathrand.NewChaCha8(seed)}))
+	fake := httptest.NewServer(fakebitnovo.New(fakebitnovo.Options{Rand: mathrand.NewChaCha8(seed), PublicURL: matrixOrigin}))
 	t.Cleanup(fake.Close)
 	api, err := bitnovo.New(fake.URL, "3fa85f64-5717-4562-b3fc-2c963f66afa6", bitnovo.Options{})
 	if err != nil {
@@ -151,7 +157,7 @@ func emittedCodes(t *testing.T) []matrixCode {
 		if err != nil {
 			t.Fatalf("%s: %v", c.Symbol, err)
 		}
-		page := fetchPNG(t, gw.GatewayURL+"qr.png")
+		page := fetchPNG(t, fake.URL+strings.TrimPrefix(gw.GatewayURL, matrixOrigin)+"qr.png")
 		add(c.Symbol+"/checkout/payment_uri", oc.PaymentURI, qr.DataURL(page), payments.Image{Field: "checkout", PNG: page})
 	}
 	link, err := svc.CreateLink(ctx, payments.LinkInput{AmountEUR: 10, IncludeQR: true})
@@ -163,6 +169,32 @@ func emittedCodes(t *testing.T) []matrixCode {
 	all(link.Identifier, "link-production", payments.QRGateway, "production")
 	t.Logf("%d codes drawn; %d requests refused as too small for their payload: %s", len(codes), len(refused), strings.Join(refused, ", "))
 	return codes
+}
+
+// TestEmittedCodesAreTheSameEveryRun: the matrix draws the same texts
+// every time (seeded order ids, a fixed web_url origin), so a code that
+// fails in CI fails again, and a pass is not a lucky draw. Two fakes in one
+// process, on two ports, must give the same list.
+func TestEmittedCodesAreTheSameEveryRun(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("renders the matrix twice; .ci/run runs it without -race")
+	}
+	texts := func() []string {
+		var out []string
+		for _, c := range emittedCodes(t) {
+			out = append(out, c.name+" "+c.want)
+		}
+		return out
+	}
+	a, b := texts(), texts()
+	if !slices.Equal(a, b) {
+		for i := range min(len(a), len(b)) {
+			if a[i] != b[i] {
+				t.Fatalf("code %d differs between two draws:\n%s\n%s", i, a[i], b[i])
+			}
+		}
+		t.Fatalf("%d codes, then %d", len(a), len(b))
+	}
 }
 
 // fetchPNG GETs a PNG from the fake.
