@@ -183,9 +183,7 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	// down), when deliveries get 503 and creates fail closed.
 	if err := m.Gauge("cryptopay_store_up", "1 when the store answers and accepts writes (what /readyz checks), 0 otherwise.",
 		func() float64 {
-			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			defer cancel()
-			if ready(pctx) != nil {
+			if h.Ready(ctx) != nil {
 				return 0
 			}
 			return 1

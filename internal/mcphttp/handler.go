@@ -365,17 +365,28 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	if h.ready != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := h.ready(ctx); err != nil {
-			h.log.Warn("not ready", "error", err)
-			http.Error(w, "not ready: the store does not answer", http.StatusServiceUnavailable)
-			return
-		}
+	if err := h.Ready(r.Context()); err != nil {
+		h.log.Warn("not ready", "error", err)
+		http.Error(w, "not ready: the store does not answer", http.StatusServiceUnavailable)
+		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = w.Write([]byte("ready\n"))
+}
+
+// readyTimeout bounds one readiness probe.
+const readyTimeout = 2 * time.Second
+
+// Ready runs the readiness probe (Options.Ready; nil: always ready) within
+// readyTimeout: what /readyz answers on while not shutting down, and what
+// the store's health gauge reads.
+func (h *Handler) Ready(ctx context.Context) error {
+	if h.ready == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	return h.ready(ctx)
 }
 
 func getOrHead(w http.ResponseWriter, r *http.Request) bool {
