@@ -68,22 +68,18 @@ func (t *Telemetry) MCPMiddleware(extra ...attribute.KeyValue) mcp.Middleware {
 					attrs = append(attrs, semconv.McpResourceURI(r.Params.URI))
 				}
 			}
-			// The revision the request was sent under: its own _meta on
-			// 2026-07-28, else its session's negotiated one.
-			var version string
-			if r, ok := req.(interface{ ProtocolVersion() string }); ok {
-				version = r.ProtocolVersion()
-			}
 			if ss, ok := req.GetSession().(*mcp.ServerSession); ok && ss != nil {
 				if id := ss.ID(); id != "" {
 					attrs = append(attrs, semconv.McpSessionID(id))
 				}
-				if ip := ss.InitializeParams(); version == "" && ip != nil {
-					version = ip.ProtocolVersion
-				}
 			}
-			if version != "" {
-				attrs = append(attrs, semconv.McpProtocolVersion(version))
+			// The revision the request was sent under: the go-sdk's
+			// ServerRequest reads its _meta (2026-07-28) and falls back to
+			// the session's negotiated one.
+			if r, ok := req.(interface{ ProtocolVersion() string }); ok {
+				if v := r.ProtocolVersion(); v != "" {
+					attrs = append(attrs, semconv.McpProtocolVersion(v))
+				}
 			}
 			if extra := req.GetExtra(); extra != nil && extra.Header != nil {
 				attrs = append(attrs, semconv.NetworkTransportTCP)
