@@ -94,8 +94,7 @@ func emittedCodes(t *testing.T) []matrixCode {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		sym, px, _ := qrtest.Symbol(src)
-		n := sym.Dx() / max(px, 1)
+		n, px := qrtest.Modules(src)
 		codes = append(codes, matrixCode{name: fmt.Sprintf("%s/n=%d/px=%d", name, n, px), want: want, png: img.PNG, px: px, n: n})
 	}
 	payment := 0

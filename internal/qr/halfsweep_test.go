@@ -59,6 +59,26 @@ func sweepPayload(r *rand.Rand) string {
 	}
 }
 
+// sweepCode renders data with o and returns the image, the symbol's side in
+// modules and its module width in pixels.
+func sweepCode(data string, o qr.Options) (img image.Image, n, px int, err error) {
+	b, err := qr.Render(data, o)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if img, err = png.Decode(bytes.NewReader(b)); err != nil {
+		return nil, 0, 0, err
+	}
+	n, px = qrtest.Modules(img)
+	return img, n, px, nil
+}
+
+// halved returns img scaled to half size from pixel parity 0..3: moved
+// parity&1 pixels right and parity>>1 down before halving.
+func halved(img image.Image, parity int) image.Image {
+	return qrtest.Apply(onGrid(img, parity&1, parity>>1), qrtest.Half)
+}
+
 // onGrid returns img moved dx, dy pixels right and down on white, in grey.
 func onGrid(img image.Image, dx, dy int) image.Image {
 	b := img.Bounds()
@@ -124,18 +144,11 @@ func TestHalfSizeSweep(t *testing.T) {
 	for range max(1, runtime.GOMAXPROCS(0)) {
 		wg.Go(func() {
 			for j := range work {
-				b, err := qr.Render(j.data, j.o)
+				img, n, px, err := sweepCode(j.data, j.o)
 				if err != nil {
 					t.Errorf("%q %+v: %v", j.data, j.o, err)
 					continue
 				}
-				img, err := png.Decode(bytes.NewReader(b))
-				if err != nil {
-					t.Errorf("%q %+v: %v", j.data, j.o, err)
-					continue
-				}
-				sym, px, _ := qrtest.Symbol(img)
-				n := sym.Dx() / max(px, 1)
 				switch {
 				case px < qrtest.MinPxHalf:
 					mu.Lock()
@@ -149,7 +162,7 @@ func TestHalfSizeSweep(t *testing.T) {
 					continue
 				}
 				for parity := range 4 {
-					half := qrtest.Apply(onGrid(img, parity&1, parity>>1), qrtest.Half)
+					half := halved(img, parity)
 					got, err := qrtest.GoZXing(half, false)
 					mu.Lock()
 					decodes++
@@ -208,25 +221,20 @@ func TestHalfSizeSweepDecoders(t *testing.T) {
 	for i := range payloads {
 		data := sweepPayload(r)
 		o := qr.Options{Size: 200 + r.IntN(800), Style: []qr.Style{qr.StyleBasic, qr.StyleBranded}[r.IntN(2)], Branding: r.IntN(2) == 0, Logo: "BTC"}
-		b, err := qr.Render(data, o)
+		img, n, px, err := sweepCode(data, o)
 		if err != nil {
 			t.Fatalf("%q %+v: %v", data, o, err)
 		}
-		img, err := png.Decode(bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sym, px, _ := qrtest.Symbol(img)
 		if px < qrtest.MinPxHalf {
 			continue
 		}
 		for parity := range 4 {
 			path := filepath.Join(dir, fmt.Sprintf("%04d-%d.png", i, parity))
-			if err := qrtest.WritePNG(path, qrtest.Apply(onGrid(img, parity&1, parity>>1), qrtest.Half)); err != nil {
+			if err := qrtest.WritePNG(path, halved(img, parity)); err != nil {
 				t.Fatal(err)
 			}
 			want[path] = data
-			what[path] = fmt.Sprintf("%q %+v (n=%d, %d px) moved (%d, %d) px", data, o, sym.Dx()/px, px, parity&1, parity>>1)
+			what[path] = fmt.Sprintf("%q %+v (n=%d, %d px) moved (%d, %d) px", data, o, n, px, parity&1, parity>>1)
 			files = append(files, path)
 		}
 	}

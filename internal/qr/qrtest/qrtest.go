@@ -204,11 +204,14 @@ func WithoutBand(img image.Image) image.Image {
 	return g.SubImage(r.Sub(b.Min))
 }
 
-// ModulePx measures the module width of a rendered code (see Symbol);
-// 0 if the image has no dark pixel.
-func ModulePx(img image.Image) int {
-	_, px, _ := Symbol(img)
-	return px
+// Modules measures a rendered code (see Symbol): its side in modules and
+// its module width in pixels; 0, 0 if the image has no dark pixel.
+func Modules(img image.Image) (n, px int) {
+	sym, px, ok := Symbol(img)
+	if !ok || px == 0 {
+		return 0, 0
+	}
+	return sym.Dx() / px, px
 }
 
 // GoZXing decodes img with gozxing's QR reader without TryHarder; pure
