@@ -197,6 +197,24 @@ type webhookEventsOut struct {
 // TestReplicaCrossPush: the provider delivers webhooks to replica A only;
 // a client of replica B, which never sees an HTTP request, is notified
 // (LISTEN/NOTIFY) and its wait_for_payment is woken by the webhook.
+// awaitCount waits until count (read under mu) reaches want, waking on
+// wake, but not past end; it returns the last count read.
+func awaitCount(mu *sync.Mutex, count func() int, want int, wake <-chan struct{}, end time.Time) int {
+	for {
+		mu.Lock()
+		n := count()
+		mu.Unlock()
+		wait := time.Until(end)
+		if n >= want || wait <= 0 {
+			return n
+		}
+		select {
+		case <-wake:
+		case <-time.After(wait):
+		}
+	}
+}
+
 // crossPushBudget bounds how long after the CO delivery to A the push may
 // reach B's client. It is a correctness bound (the push arrives), not a
 // latency target: the test logs the latency, docs/benchmarks.md has the
@@ -345,21 +363,8 @@ func TestReplicaCrossPush(t *testing.T) {
 	}
 
 	// One resources/updated on B per event A stored.
-	for end := coSent.Add(crossPushBudget); ; {
-		mu.Lock()
-		n := len(noteTimes)
-		mu.Unlock()
-		if n >= len(sent) {
-			break
-		}
-		wait := time.Until(end)
-		if wait <= 0 {
-			t.Fatalf("B got %d resources/updated within %v of the CO delivery, want %d (one per delivery to A)", n, crossPushBudget, len(sent))
-		}
-		select {
-		case <-gotNote:
-		case <-time.After(wait):
-		}
+	if n := awaitCount(&mu, func() int { return len(noteTimes) }, len(sent), gotNote, coSent.Add(crossPushBudget)); n < len(sent) {
+		t.Fatalf("B got %d resources/updated within %v of the CO delivery, want %d (one per delivery to A)", n, crossPushBudget, len(sent))
 	}
 	mu.Lock()
 	var lat []string
@@ -489,21 +494,8 @@ func TestReplicaListenOverHTTP(t *testing.T) {
 
 			// One update on A's listen stream per event B stored.
 			coSent := sent[len(sent)-1].Time
-			for end := coSent.Add(crossPushBudget); ; {
-				mu.Lock()
-				n := len(updates)
-				mu.Unlock()
-				if n >= len(sent) {
-					break
-				}
-				wait := time.Until(end)
-				if wait <= 0 {
-					t.Fatalf("A's listen stream got %d resources/updated within %v of the CO delivery to B, want %d (one per delivery)", n, crossPushBudget, len(sent))
-				}
-				select {
-				case <-got:
-				case <-time.After(wait):
-				}
+			if n := awaitCount(&mu, func() int { return len(updates) }, len(sent), got, coSent.Add(crossPushBudget)); n < len(sent) {
+				t.Fatalf("A's listen stream got %d resources/updated within %v of the CO delivery to B, want %d (one per delivery)", n, crossPushBudget, len(sent))
 			}
 			mu.Lock()
 			var lat []string
